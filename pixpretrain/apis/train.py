@@ -1,0 +1,107 @@
+"""Turn a config plus command-line choices into one the Runner can run here."""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def prepare_train_config(cfg: Config,
+                         config_path: str,
+                         work_dir: Optional[str] = None,
+                         resume: Optional[str] = None,
+                         amp: bool = False,
+                         auto_scale_lr: bool = False,
+                         launcher: str = 'none') -> Config:
+    """Apply ``tools/train.py``'s flags and adapt the config to this machine.
+
+    Args:
+        cfg: The loaded config (``--cfg-options`` already merged).
+        config_path: Its file, naming the default work dir.
+        work_dir: ``--work-dir``; else the config's, else
+            ``work_dirs/<config name>``.
+        resume: 'auto' for the latest checkpoint in the work dir, a path for
+            that checkpoint, ``None`` to start afresh (unless the config
+            says ``resume = True``).
+        amp: Mixed precision (bf16 where the GPU supports it, else fp16).
+        auto_scale_lr: Scale the lr linearly with the total batch size.
+        launcher: 'none', 'pytorch' or 'slurm'.
+    """
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
+    if resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif resume is not None:
+        cfg.resume, cfg.load_from = True, resume
+    if amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            cfg.optim_wrapper.dtype = 'bfloat16'
+    if auto_scale_lr:
+        cfg.setdefault('auto_scale_lr', dict(base_batch_size=256))
+        cfg.auto_scale_lr.enable = True
+    _adapt_to_cpu(cfg)
+    return cfg
+
+
+def _adapt_to_cpu(cfg: Config) -> None:
+    """Keep a GPU recipe runnable on a machine without one, saying so."""
+    if torch.cuda.is_available():
+        return
+    wrapper = cfg.get('optim_wrapper', {})
+    if wrapper.get('type') == 'AmpOptimWrapper':
+        print_log(
+            'mixed precision (AmpOptimWrapper) needs a GPU; training in '
+            'float32 on the CPU', logger='current', level=30)
+        wrapper.type = 'OptimWrapper'
+        for key in ('dtype', 'loss_scale', 'use_fsdp'):
+            wrapper.pop(key, None)
+    if cfg.launcher != 'none':
+        dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+        if dist_cfg.get('backend', 'nccl') == 'nccl':
+            print_log('nccl needs GPUs; using the gloo backend on the CPU',
+                      logger='current', level=30)
+            dist_cfg['backend'] = 'gloo'
+        # DDP over CPU modules takes no device ids (mmengine passes the
+        # local rank's GPU unless the wrapper config says otherwise).
+        wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(
+            type='MMDistributedDataParallel', broadcast_buffers=False)
+        wrapper_cfg['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper_cfg
+
+
+def init_cpu_distributed(cfg: Config) -> None:
+    """Start the process group ourselves where mmengine's launcher would call
+    ``torch.cuda.set_device`` on a machine with no GPU."""
+    import torch.distributed as dist
+    if cfg.launcher == 'none' or torch.cuda.is_available() or \
+            dist.is_initialized():
+        return
+    backend = cfg.env_cfg.dist_cfg.get('backend', 'gloo')
+    if cfg.launcher == 'slurm':
+        # Translate slurm's variables into torch's env:// ones.
+        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+        os.environ.setdefault('LOCAL_RANK', os.environ['SLURM_LOCALID'])
+        os.environ.setdefault('MASTER_PORT', '29500')
+        if 'MASTER_ADDR' not in os.environ:
+            import subprocess
+            nodes = os.environ['SLURM_NODELIST']
+            os.environ['MASTER_ADDR'] = subprocess.getoutput(
+                f'scontrol show hostname {nodes} | head -n1')
+    dist.init_process_group(backend=backend)
+
+
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint mmengine's ``last_checkpoint`` pointer names, if any."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        return f.read().strip() or None

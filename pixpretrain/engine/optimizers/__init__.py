@@ -1,0 +1,2 @@
+"""Optimizer wrapper constructors (mmengine's default serves pretraining)."""
+__all__: list = []

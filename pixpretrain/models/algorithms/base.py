@@ -1,0 +1,107 @@
+"""The wiring every pretrainer shares: backbone -> neck -> head(s)."""
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.model import BaseModel
+from torch import nn
+
+from pixpretrain.registry import MODELS
+
+ModuleCfg = Union[dict, nn.Module]
+
+
+def build_module(cfg: Optional[ModuleCfg]) -> Optional[nn.Module]:
+    """A module from a config dict, or the module itself."""
+    if cfg is None or isinstance(cfg, nn.Module):
+        return cfg
+    return MODELS.build(cfg)
+
+
+class BasePretrainer(BaseModel):
+    """Builds the parts and dispatches mmengine's three forward modes.
+
+    Subclasses implement :meth:`loss` (and optionally :meth:`predict`).
+
+    Args:
+        backbone: Config or module of the encoder.
+        neck: Optional config or module between backbone and head.
+        head: One head, or a list / dict of heads sharing the backbone
+            (e.g. a generative head beside a classifier). A list is named
+            ``head0, head1, ...``; every head is reachable through
+            :meth:`named_heads`.
+        data_preprocessor: Config of the batch preprocessor; defaults to
+            :class:`PixelDataPreprocessor` with ImageNet statistics.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self,
+                 backbone: ModuleCfg,
+                 neck: Optional[ModuleCfg] = None,
+                 head: Optional[Union[ModuleCfg, Sequence[ModuleCfg],
+                                      Dict[str, ModuleCfg]]] = None,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='PixelDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.backbone = build_module(backbone)
+        self.neck = build_module(neck)
+        if isinstance(head, dict) and 'type' not in head:
+            self.head = nn.ModuleDict(
+                {name: build_module(h) for name, h in head.items()})
+        elif isinstance(head, (list, tuple)):
+            self.head = nn.ModuleDict(
+                {f'head{i}': build_module(h) for i, h in enumerate(head)})
+        else:
+            self.head = build_module(head)
+
+    def named_heads(self) -> Iterator[Tuple[str, nn.Module]]:
+        """(name, head) for every head; a single head is named 'head'."""
+        if isinstance(self.head, nn.ModuleDict):
+            yield from self.head.items()
+        elif self.head is not None:
+            yield 'head', self.head
+
+    def extract_feat(self, inputs: torch.Tensor,
+                     layers: Optional[Sequence[int]] = None
+                     ) -> Tuple[torch.Tensor, ...]:
+        """Backbone features: ``out_indices`` by default, or given layers.
+
+        Args:
+            inputs: (B, C, H, W) normalised images.
+            layers: Block / stage indices (negative counts from the end).
+
+        Returns:
+            One tensor per requested layer.
+        """
+        if layers is None:
+            return tuple(self.backbone(inputs))
+        return tuple(self.backbone.forward_intermediates(inputs, layers))
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
+        raise NotImplementedError(
+            f'{type(self).__name__} must implement loss()')
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: Optional[List] = None) -> List:
+        raise NotImplementedError(
+            f'{type(self).__name__} has no predict mode')
+
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List] = None,
+                mode: str = 'tensor'):
+        """mmengine's entry point: 'loss' -> dict of losses, 'predict' ->
+        list of data samples, 'tensor' -> tuple of backbone features."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.extract_feat(inputs)
+        raise ValueError(
+            f"mode must be 'loss', 'predict' or 'tensor', got '{mode}'")

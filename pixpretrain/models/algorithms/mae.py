@@ -1,0 +1,75 @@
+"""MAE (He et al., "Masked Autoencoders Are Scalable Vision Learners")."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmengine.structures import BaseDataElement
+
+from pixpretrain.registry import MODELS
+from pixpretrain.utils.errors import ConfigError
+from ..utils import random_masking
+from .base import BasePretrainer
+
+
+@MODELS.register_module()
+class MAE(BasePretrainer):
+    """Encode the visible patches, decode all, regress the removed pixels.
+
+    Args:
+        mask_ratio: Fraction of patches removed per image, in (0, 1).
+        **kwargs: backbone / neck / head / data_preprocessor, see
+            :class:`BasePretrainer`.
+    """
+
+    def __init__(self, *args, mask_ratio: float = 0.75, **kwargs) -> None:
+        if not 0.0 < mask_ratio < 1.0:
+            raise ConfigError(
+                f'mask_ratio must lie in (0, 1), got {mask_ratio}')
+        super().__init__(*args, **kwargs)
+        self.mask_ratio = mask_ratio
+        self._check_parts_agree()
+
+    def _check_parts_agree(self) -> None:
+        """Fail at build time, naming the key, when the parts disagree."""
+        enc, dec = self.backbone, self.neck
+        checks = [
+            ('neck.encoder_dims', dec.decoder_embed.in_features,
+             'backbone width', enc.embed_dims),
+            ('neck.num_patches', dec.num_patches, 'backbone patches',
+             enc.num_patches),
+            ('neck.patch_size ** 2 * neck.in_channels',
+             dec.decoder_pred.out_features, 'pixels per backbone patch',
+             enc.patch_size**2 * enc.in_channels),
+            ('head.patch_size', self.head.patch_size, 'backbone.patch_size',
+             enc.patch_size),
+        ]
+        for key, value, what, expected in checks:
+            if value != expected:
+                raise ConfigError(
+                    f'{key}={value} does not match the {what} ({expected})')
+
+    def reconstruct(
+        self, images: torch.Tensor, noise: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, H, W) -> predicted patches (B, L, p*p*C), mask (B, L)."""
+        tokens = self.backbone.embed(images)  # (B, L, D)
+        visible, mask, ids_restore = random_masking(tokens, self.mask_ratio,
+                                                    noise)
+        latent = self.backbone.encode(visible)  # (B, 1 + L_keep, D)
+        return self.neck(latent, ids_restore), mask
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
+        pred, mask = self.reconstruct(inputs)
+        return dict(loss=self.head.loss(pred, inputs, mask))
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: Optional[List] = None
+                ) -> List[BaseDataElement]:
+        """Per image: ``pred_patches`` (L, p*p*C) in the head's target space
+        and ``mask`` (L,), for pictures and reconstruction metrics."""
+        pred, mask = self.reconstruct(inputs)
+        samples = data_samples or [BaseDataElement() for _ in range(len(pred))]
+        for sample, p, m in zip(samples, pred, mask):
+            sample.pred_patches = p
+            sample.mask = m
+        return samples

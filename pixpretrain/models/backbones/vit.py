@@ -1,0 +1,178 @@
+"""Vision Transformer (Dosovitskiy et al.) with the hooks MAE needs."""
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.model import BaseModule
+from torch import nn
+
+from pixpretrain.registry import MODELS
+from pixpretrain.utils.errors import ConfigError
+from ..utils import TransformerBlock, init_transformer_weights, sincos_2d
+
+# width, depth, heads, MLP width (ViT paper, Table 1; DeiT for t and s)
+ARCHS: Dict[str, dict] = {
+    't': dict(embed_dims=192, num_layers=12, num_heads=3, mlp_ratio=4.0),
+    's': dict(embed_dims=384, num_layers=12, num_heads=6, mlp_ratio=4.0),
+    'b': dict(embed_dims=768, num_layers=12, num_heads=12, mlp_ratio=4.0),
+    'l': dict(embed_dims=1024, num_layers=24, num_heads=16, mlp_ratio=4.0),
+    'h': dict(embed_dims=1280, num_layers=32, num_heads=16, mlp_ratio=4.0),
+}
+ARCH_ALIASES = {
+    'tiny': 't', 'small': 's', 'base': 'b', 'large': 'l', 'huge': 'h',
+    'deit-tiny': 't', 'deit-small': 's'
+}
+
+
+def resolve_arch(arch: Union[str, dict], archs: Dict[str, dict],
+                 aliases: Optional[Dict[str, str]] = None) -> dict:
+    """An arch preset by name (or alias), or a custom dict checked for keys."""
+    if isinstance(arch, str):
+        key = (aliases or {}).get(arch.lower(), arch.lower())
+        if key not in archs:
+            raise ConfigError(
+                f"unknown arch '{arch}'; choose one of {sorted(archs)} "
+                f"(or aliases {sorted(aliases or {})}), or pass a dict with "
+                f'keys {sorted(next(iter(archs.values())))}')
+        return dict(archs[key])
+    required = set(next(iter(archs.values())))
+    missing = required - set(arch)
+    if missing:
+        raise ConfigError(f'custom arch is missing keys {sorted(missing)}')
+    return dict(arch)
+
+
+@MODELS.register_module()
+class VisionTransformer(BaseModule):
+    """ViT encoder: patch embedding, cls token, pre-norm blocks, final norm.
+
+    The encoder is split into :meth:`embed` (patches + positions) and
+    :meth:`encode` (cls token + blocks + norm), so an algorithm can drop tokens
+    in between (MAE, FLIP) without the backbone's outputs changing type.
+
+    Args:
+        arch: 't', 's', 'b', 'l', 'h' or a dict with ``embed_dims``,
+            ``num_layers``, ``num_heads``, ``mlp_ratio``.
+        img_size: Input resolution (square int or (h, w)).
+        patch_size: Patch side; must divide ``img_size``.
+        in_channels: Image channels.
+        pos_embed: 'sincos' (fixed 2-D, as MAE) or 'learned'.
+        out_indices: Blocks whose outputs :meth:`forward` returns (negative
+            indices count from the end); the last block's output is normed.
+        drop_path_rate: Stochastic depth, linearly increasing over blocks.
+        qkv_bias: Bias in the attention QKV projection.
+        init_cfg: mmengine init config, e.g. ``dict(type='Pretrained', ...)``.
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'b',
+                 img_size: Union[int, Sequence[int]] = 224,
+                 patch_size: int = 16,
+                 in_channels: int = 3,
+                 pos_embed: str = 'sincos',
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 drop_path_rate: float = 0.0,
+                 qkv_bias: bool = True,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        settings = resolve_arch(arch, ARCHS, ARCH_ALIASES)
+        self.embed_dims = settings['embed_dims']
+        self.num_layers = settings['num_layers']
+        self.num_heads = settings['num_heads']
+        self.img_size = ((img_size, img_size) if isinstance(img_size, int)
+                         else tuple(img_size))
+        self.patch_size = patch_size
+        if any(s % patch_size for s in self.img_size):
+            raise ConfigError(
+                f'img_size={self.img_size} is not divisible by '
+                f'patch_size={patch_size}')
+        self.grid = (self.img_size[0] // patch_size,
+                     self.img_size[1] // patch_size)
+        self.num_patches = self.grid[0] * self.grid[1]
+        self.in_channels = in_channels
+
+        self.patch_embed = nn.Conv2d(in_channels, self.embed_dims,
+                                     patch_size, stride=patch_size)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
+        if pos_embed == 'sincos':
+            self.register_buffer(
+                'pos_embed',
+                sincos_2d(self.embed_dims, *self.grid, cls_token=True),
+                persistent=True)
+        elif pos_embed == 'learned':
+            self.pos_embed = nn.Parameter(
+                torch.zeros(1, 1 + self.num_patches, self.embed_dims))
+        else:
+            raise ConfigError(
+                f"pos_embed must be 'sincos' or 'learned', got '{pos_embed}'")
+
+        rates = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        self.blocks = nn.ModuleList(
+            TransformerBlock(self.embed_dims, self.num_heads,
+                             settings['mlp_ratio'], qkv_bias=qkv_bias,
+                             drop_path=rate) for rate in rates)
+        self.norm = nn.LayerNorm(self.embed_dims, eps=1e-6)
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        self.out_indices = [self._layer_index(i) for i in out_indices]
+        self._init_as_mae()
+
+    def _layer_index(self, index: int) -> int:
+        if not -self.num_layers <= index < self.num_layers:
+            raise ConfigError(
+                f'layer index {index} is out of range for '
+                f'{self.num_layers} blocks')
+        return index % self.num_layers
+
+    def _init_as_mae(self) -> None:
+        self.apply(init_transformer_weights)
+        # The patch projection is a linear map of each patch: init it as one.
+        w = self.patch_embed.weight.data
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        nn.init.zeros_(self.patch_embed.bias)
+        nn.init.normal_(self.cls_token, std=0.02)
+        if isinstance(self.pos_embed, nn.Parameter):
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, L, D) patch tokens with position embedding."""
+        if tuple(images.shape[-2:]) != self.img_size:
+            raise ValueError(
+                f'expected {self.img_size} images, got '
+                f'{tuple(images.shape[-2:])}')
+        tokens = self.patch_embed(images).flatten(2).transpose(1, 2)
+        return tokens + self.pos_embed[:, 1:]
+
+    def _prepend_cls(self, tokens: torch.Tensor) -> torch.Tensor:
+        cls = (self.cls_token + self.pos_embed[:, :1]).expand(
+            tokens.shape[0], -1, -1)
+        return torch.cat([cls, tokens], dim=1)
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, L', D) tokens (all or a visible subset) -> (B, 1 + L', D).
+
+        Prepends the cls token, runs every block and the final LayerNorm.
+        """
+        x = self._prepend_cls(tokens)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+    def forward_intermediates(self, images: torch.Tensor,
+                              layers: Sequence[int]) -> List[torch.Tensor]:
+        """Outputs of the given blocks, each (B, 1 + L, D), cls token first.
+
+        Blocks after the deepest requested one are not run. The last block's
+        output passes the final LayerNorm, as in :meth:`encode`.
+        """
+        wanted = sorted({self._layer_index(i) for i in layers})
+        outputs = {}
+        x = self._prepend_cls(self.embed(images))
+        for i, block in enumerate(self.blocks[:wanted[-1] + 1]):
+            x = block(x)
+            if i in wanted:
+                outputs[i] = self.norm(x) if i == self.num_layers - 1 else x
+        return [outputs[self._layer_index(i)] for i in layers]
+
+    def forward(self, images: torch.Tensor) -> tuple:
+        """Outputs of ``out_indices`` blocks, each (B, 1 + L, D)."""
+        return tuple(self.forward_intermediates(images, self.out_indices))

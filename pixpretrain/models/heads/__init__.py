@@ -1,0 +1,3 @@
+from .mae_head import MAEHead
+
+__all__ = ['MAEHead']

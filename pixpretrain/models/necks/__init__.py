@@ -1,0 +1,3 @@
+from .mae_decoder import MAEDecoder
+
+__all__ = ['MAEDecoder']

@@ -1,0 +1,105 @@
+"""Pre-norm transformer block shared by every token model in pixpretrain."""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop the whole residual branch per sample."""
+
+    def __init__(self, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.drop_prob
+        shape = (x.shape[0], ) + (1, ) * (x.ndim - 1)
+        mask = x.new_empty(shape).bernoulli_(keep)
+        return x * mask / keep
+
+
+class MultiheadSelfAttention(nn.Module):
+    """Self-attention with one fused QKV projection and torch's SDPA kernel.
+
+    Args:
+        embed_dims: Token width C.
+        num_heads: Number of heads; must divide ``embed_dims``.
+        causal: Mask attention to earlier positions (autoregressive models).
+        qkv_bias: Learn a bias in the QKV projection.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, causal: bool = False,
+                 qkv_bias: bool = True) -> None:
+        super().__init__()
+        if embed_dims % num_heads != 0:
+            from pixpretrain.utils.errors import ConfigError
+            raise ConfigError(
+                f'num_heads={num_heads} must divide the width '
+                f'embed_dims={embed_dims}')
+        self.num_heads = num_heads
+        self.causal = causal
+        self.qkv = nn.Linear(embed_dims, 3 * embed_dims, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+
+    def forward(self, x: torch.Tensor,
+                attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        B, N, C = x.shape
+        # (B, N, 3C) -> 3 x (B, heads, N, C / heads)
+        q, k, v = self.qkv(x).view(B, N, 3, self.num_heads,
+                                   C // self.num_heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask,
+            is_causal=self.causal and attn_mask is None)
+        return self.proj(out.transpose(1, 2).reshape(B, N, C))
+
+
+class TransformerBlock(nn.Module):
+    """x + attn(norm(x)), then x + mlp(norm(x)) (pre-norm, as ViT and GPT-2).
+
+    Args:
+        embed_dims: Token width C.
+        num_heads: Attention heads.
+        mlp_ratio: Hidden width of the MLP relative to C.
+        causal: Causal attention mask.
+        qkv_bias: Bias in the QKV projection.
+        drop_path: Stochastic-depth probability of both residual branches.
+        layer_norm_eps: Epsilon of both LayerNorms.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
+                 causal: bool = False, qkv_bias: bool = True,
+                 drop_path: float = 0.0,
+                 layer_norm_eps: float = 1e-6) -> None:
+        super().__init__()
+        hidden = int(embed_dims * mlp_ratio)
+        self.norm1 = nn.LayerNorm(embed_dims, eps=layer_norm_eps)
+        self.attn = MultiheadSelfAttention(embed_dims, num_heads, causal,
+                                           qkv_bias)
+        self.norm2 = nn.LayerNorm(embed_dims, eps=layer_norm_eps)
+        self.mlp = nn.Sequential(
+            nn.Linear(embed_dims, hidden), nn.GELU(),
+            nn.Linear(hidden, embed_dims))
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor,
+                attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x), attn_mask))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+def init_transformer_weights(module: nn.Module) -> None:
+    """MAE's initialisation: xavier-uniform Linear, LayerNorm weight 1 bias 0.
+
+    Apply with ``model.apply(init_transformer_weights)``.
+    """
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)

@@ -1,0 +1,34 @@
+from setuptools import find_packages, setup
+
+
+def read_version() -> str:
+    namespace: dict = {}
+    with open('pixpretrain/version.py') as f:
+        exec(f.read(), namespace)
+    return namespace['__version__']
+
+
+setup(
+    name='pixpretrain',
+    version=read_version(),
+    description='Self-supervised visual pretraining on mmengine: MAE, iGPT, '
+    'MoCo, CLIP-style heads in one registry',
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['pixpretrain', 'pixpretrain.*']),
+    python_requires='>=3.9',
+    install_requires=[
+        # torchvision's compiled ops must match torch: pin the pair together.
+        'torch>=2.6,<2.15',
+        'torchvision>=0.21,<0.30',
+        'mmengine>=0.10.7',
+        'mmcv-lite>=2.2',
+        'addict',
+        'numpy',
+        'pillow',
+    ],
+    extras_require={
+        'tests': ['pytest>=7'],
+    },
+    license='Apache-2.0',
+)

@@ -1,0 +1,72 @@
+"""Train a pretrainer from a config: single device, torchrun or slurm."""
+import argparse
+import os
+import sys
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--resume', nargs='?', const='auto', default=None, metavar='PATH',
+        help='resume from PATH, or from the latest checkpoint in the work '
+        'dir when no PATH is given')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision (bf16 where supported)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr with the total batch size')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, default=None,
+        help='override config keys, e.g. train_cfg.max_iters=100')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm'])
+    # torch.distributed.launch passes --local-rank; torchrun sets the env.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from pixpretrain.apis import (init_cpu_distributed, last_checkpoint,
+                                  prepare_train_config)
+    from pixpretrain.utils import explain
+
+    try:
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        cfg = prepare_train_config(cfg, args.config, args.work_dir,
+                                   args.resume, args.amp, args.auto_scale_lr,
+                                   args.launcher)
+        init_cpu_distributed(cfg)
+        if 'runner_type' in cfg:
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = Runner.from_cfg(cfg)
+        runner.train()
+    except Exception as exc:  # noqa: BLE001 -- user errors get one line
+        message = explain(exc)
+        if message is None:
+            raise
+        print(f'error: {message}', file=sys.stderr)
+        return 1
+    if runner.rank == 0:
+        checkpoint = last_checkpoint(runner.work_dir)
+        print(f'checkpoint: {checkpoint or "none saved"}')
+        for hook in runner.hooks:
+            path = getattr(hook, 'last_path', None)
+            if path:
+                print(f'picture: {path}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
