@@ -18,9 +18,10 @@ setup(
     packages=find_packages(include=['pixpretrain', 'pixpretrain.*']),
     python_requires='>=3.9',
     install_requires=[
-        # torchvision's compiled ops must match torch: pin the pair together.
-        'torch>=2.6,<2.15',
-        'torchvision>=0.21,<0.30',
+        # torchvision's compiled ops must match torch's build exactly: pin a
+        # pair known to work together on CPU and GPU.
+        'torch==2.14.1',
+        'torchvision==0.29.1',
         'mmengine>=0.10.7',
         'mmcv-lite>=2.2',
         'addict',

@@ -81,7 +81,9 @@ def main(argv=None) -> dict:
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=total)
     cfg.param_scheduler = []
     cfg.custom_hooks = []
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=-1, save_last=False)
+    cfg.log_processor = dict(by_epoch=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(
         1, total // 4))
     cfg.resume, cfg.load_from = False, None
