@@ -1,2 +1,3 @@
-"""Optimizer wrapper constructors (mmengine's default serves pretraining)."""
-__all__: list = []
+from .layer_decay import LayerDecayOptimWrapperConstructor, vit_layer_id
+
+__all__ = ['LayerDecayOptimWrapperConstructor', 'vit_layer_id']
