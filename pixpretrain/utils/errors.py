@@ -76,6 +76,16 @@ def unknown_type_message(registry: Registry, name: str,
             "custom_imports = dict(imports=['my_package'])")
 
 
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what caused it, outermost first (cycles cut)."""
+    seen = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
 def find_user_error(exc: BaseException) -> Optional[BaseException]:
     """The innermost :class:`PixpretrainError` behind ``exc``, if any.
 
@@ -84,13 +94,9 @@ def find_user_error(exc: BaseException) -> Optional[BaseException]:
     ``__context__``; the innermost one has the clean message.
     """
     found = None
-    seen = set()
-    current: Optional[BaseException] = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _exception_chain(exc):
         if isinstance(current, PixpretrainError):
             found = current
-        current = current.__cause__ or current.__context__
     return found
 
 
@@ -108,21 +114,17 @@ def explain(exc: BaseException) -> Optional[str]:
     found = find_user_error(exc)
     if found is not None:
         return str(found)
-    current: Optional[BaseException] = exc
-    seen = set()
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _exception_chain(exc):
         match = _NOT_IN_REGISTRY.search(str(current))
         if match and isinstance(current, KeyError):
-            name, scope, registry_name = match.groups()
-            registry = _find_registry(scope, registry_name)
+            name, _, registry_name = match.groups()
+            registry = _find_registry(registry_name)
             if registry is not None:
                 return unknown_type_message(registry, name)
-        current = current.__cause__ or current.__context__
     return None
 
 
-def _find_registry(scope: str, name: str) -> Optional[Registry]:
+def _find_registry(name: str) -> Optional[Registry]:
     from pixpretrain import registry as ours
     for value in vars(ours).values():
         if isinstance(value, Registry) and value.name == name:

@@ -12,8 +12,7 @@ NO_DECAY_NAMES = ('pos_embed', 'cls_token', 'mask_token')
 
 def vit_layer_id(name: str, num_layers: int) -> int:
     """0 for the embeddings, i + 1 for block i, num_layers + 1 for the rest."""
-    if any(key in name for key in ('patch_embed', 'pos_embed', 'cls_token',
-                                   'mask_token')):
+    if any(key in name for key in ('patch_embed', ) + NO_DECAY_NAMES):
         return 0
     if 'blocks.' in name:
         return int(name.split('blocks.')[1].split('.')[0]) + 1
