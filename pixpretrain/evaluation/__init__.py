@@ -1,2 +1,5 @@
-"""Metrics and evaluators usable in a config's ``val_evaluator``."""
-__all__: list = []
+"""Metrics and evaluators usable in a config's ``val_evaluator``, and the
+plain functions behind them (``evaluation.functional``)."""
+from .functional import knn_accuracy, knn_class_scores
+
+__all__ = ['knn_accuracy', 'knn_class_scores']

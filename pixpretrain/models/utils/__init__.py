@@ -1,4 +1,5 @@
 from .data_preprocessor import PixelDataPreprocessor
+from .distributed import concat_all_gather, gather_with_grad, rank, world_size
 from .patches import patchify, random_masking, unpatchify
 from .pos_embed import sincos_1d, sincos_2d
 from .transformer import (DropPath, MultiheadSelfAttention, TransformerBlock,
@@ -7,5 +8,6 @@ from .transformer import (DropPath, MultiheadSelfAttention, TransformerBlock,
 __all__ = [
     'PixelDataPreprocessor', 'patchify', 'unpatchify', 'random_masking',
     'sincos_1d', 'sincos_2d', 'DropPath', 'MultiheadSelfAttention',
-    'TransformerBlock', 'init_transformer_weights'
+    'TransformerBlock', 'init_transformer_weights', 'concat_all_gather',
+    'gather_with_grad', 'rank', 'world_size'
 ]

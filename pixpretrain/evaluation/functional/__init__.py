@@ -1,0 +1,3 @@
+from .knn import knn_accuracy, knn_class_scores
+
+__all__ = ['knn_accuracy', 'knn_class_scores']

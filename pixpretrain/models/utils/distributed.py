@@ -1,0 +1,66 @@
+"""All-gathers for losses that need the global batch (MoCo keys, CLIP
+features). Both are identities when torch.distributed is not initialised,
+so the same model code runs on one device."""
+import torch
+import torch.distributed as dist
+
+
+def world_size() -> int:
+    """Number of processes, 1 outside a distributed run."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return 1
+
+
+def rank() -> int:
+    """This process's rank, 0 outside a distributed run."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return 0
+
+
+@torch.no_grad()
+def concat_all_gather(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``tensor`` from all ranks along dim 0, without gradient.
+
+    Every rank must pass the same shape. Shape: (B, ...) → (world × B, ...),
+    ordered by rank.
+    """
+    if world_size() == 1:
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(world_size())]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
+class _GatherWithGrad(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        ctx.batch = tensor.shape[0]
+        parts = [torch.empty_like(tensor) for _ in range(world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        # Every rank's loss depends on every rank's features: sum the
+        # gradient from all ranks, keep the slice of our own features.
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        start = rank() * ctx.batch
+        return grad[start:start + ctx.batch]
+
+
+def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``tensor`` from all ranks along dim 0, differentiably.
+
+    The backward pass sums each rank's gradient into the local slice, so
+    when every rank computes the same loss on the gathered batch and
+    DistributedDataParallel averages parameter gradients, the update equals
+    the single-process one on the concatenated batch.
+    Shape: (B, ...) → (world × B, ...), ordered by rank.
+    """
+    if world_size() == 1:
+        return tensor
+    return _GatherWithGrad.apply(tensor)
