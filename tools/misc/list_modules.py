@@ -6,6 +6,7 @@ included, and which package every module comes from.
     python tools/misc/list_modules.py --json                # for scripts
 """
 import argparse
+import functools
 import json
 import sys
 from importlib import metadata
@@ -40,11 +41,16 @@ def pixpretrain_registries() -> Dict[str, Registry]:
     }
 
 
+@functools.lru_cache(maxsize=None)
+def _packages_distributions() -> Dict[str, List[str]]:
+    return metadata.packages_distributions()  # scans every installed package
+
+
 def _distribution_of(module: str, plugin_dists: Dict[str, str]) -> str:
     top = module.split('.')[0]
     if top in plugin_dists:
         return plugin_dists[top]
-    names = metadata.packages_distributions().get(top)
+    names = _packages_distributions().get(top)
     if not names:
         return top
     try:
