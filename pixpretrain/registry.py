@@ -52,10 +52,17 @@ class _Registry(Registry):
     ``pixpretrain.plugins`` entry points (:mod:`pixpretrain.utils.plugins`),
     so a config can name a plugin's modules without ``custom_imports``."""
 
+    _nesting = 0  # location imports in progress, across all registries
+
     def import_from_location(self) -> None:
         first = not self._imported
-        super().import_from_location()
-        if first:
+        _Registry._nesting += 1
+        try:
+            super().import_from_location()
+        finally:
+            _Registry._nesting -= 1
+        # Plugins import pixpretrain's packages: only once those are whole.
+        if first and _Registry._nesting == 0:
             from pixpretrain.utils.plugins import load_plugins
             load_plugins()
 

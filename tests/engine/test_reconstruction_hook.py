@@ -70,13 +70,15 @@ class Blank(Painter):
     pictures = None
 
 
-def run(model, work_dir, hook, **train_cfg):
+def run(model, work_dir, hook, pipeline=(dict(type='PackInputs'), ),
+        **train_cfg):
     runner = Runner(
         model=model, work_dir=str(work_dir),
         experiment_name=f'picture_hook_{next(_names)}',
+        randomness=dict(seed=0),
         train_dataloader=dict(
             dataset=SyntheticShapes(num_samples=8, img_size=8,
-                                    pipeline=[dict(type='PackInputs')]),
+                                    pipeline=list(pipeline)),
             sampler=dict(type='DefaultSampler', shuffle=False),
             batch_size=4, collate_fn=dict(type='default_collate')),
         train_cfg=train_cfg,
@@ -131,3 +133,20 @@ def test_a_model_that_cannot_draw_is_a_config_error(tmp_path):
 def test_out_of_range_arguments_are_config_errors(kwargs):
     with pytest.raises(ConfigError):
         ReconstructionHook(**kwargs)
+
+
+def test_drawing_leaves_the_training_random_streams_alone(tmp_path):
+    """Two runs differing only in the hook draw the same training numbers."""
+    draws = {}
+    for interval in (0, 1):
+        class Recorder(Painter):
+            def forward(self, inputs, data_samples=None, mode='loss'):
+                draws.setdefault(interval, []).append(
+                    (torch.rand(1).item(), np.random.rand()))
+                return super().forward(inputs, data_samples, mode)
+        # The pipeline draws from numpy, the model from torch.
+        run(Recorder(), tmp_path / str(interval),
+            ReconstructionHook(interval=interval),
+            pipeline=[dict(type='RandomFlip', prob=0.5),
+                      dict(type='PackInputs')], by_epoch=False, max_iters=3)
+    assert draws[0] == draws[1]

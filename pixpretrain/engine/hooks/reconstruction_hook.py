@@ -75,13 +75,14 @@ def model_pictures(model: torch.nn.Module,
     """Named pictures a model draws of ``images``.
 
     A model that defines ``pictures(images) -> {name: (H, W, C) uint8}``
-    draws its own (e.g. iGPT's completions); a model with MAE's
-    ``reconstruct`` gets :func:`mae_reconstruction_grid` as
-    ``'reconstructions'``.
+    draws its own (e.g. iGPT's completions), called in eval mode without
+    gradients; a model with MAE's ``reconstruct`` gets
+    :func:`mae_reconstruction_grid` as ``'reconstructions'``.
 
     Args:
         model: The (unwrapped) model.
-        images: (B, C, H, W) uint8 images.
+        images: (B, C, H, W) uint8 images on the CPU; ``pictures`` moves
+            them to where it computes.
     """
     draw = getattr(model, 'pictures', None)
     if callable(draw):
@@ -121,9 +122,9 @@ class ReconstructionHook(Hook):
     and to the visualizer's backends under the tag ``name``, so TensorBoard
     shows it when ``TensorboardVisBackend`` is configured.
 
-    Pictures are drawn with the RNG forked and seeded, so successive
-    pictures of one run mask the same patches and training's random stream
-    is left untouched.
+    Images and pictures are drawn with torch's and numpy's random states
+    seeded and restored afterwards, so every picture of a run shows the same
+    crops and masks, and training's random streams are left untouched.
 
     Args:
         interval: Pictures every ``interval`` iterations (epochs with
@@ -188,12 +189,19 @@ class ReconstructionHook(Hook):
         model = _unwrap(runner.model)
         dataset = runner.train_dataloader.dataset
         count = min(self.num_images, len(dataset))
-        batch = default_collate([dataset[i] for i in range(count)])
         devices = ([torch.cuda.current_device()]
                    if torch.cuda.is_available() else [])
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed)
-            pictures = model_pictures(model, batch['inputs'])
+        # Transforms draw from numpy, models from torch: seed both, so every
+        # picture shows the same crops and masks, and restore both after.
+        numpy_state = np.random.get_state()
+        try:
+            with torch.random.fork_rng(devices=devices):
+                np.random.seed(self.seed)
+                torch.manual_seed(self.seed)
+                batch = default_collate([dataset[i] for i in range(count)])
+                pictures = model_pictures(model, batch['inputs'])
+        finally:
+            np.random.set_state(numpy_state)
         for name, grid in pictures.items():
             if grid.shape[-1] == 1:  # grey: the backends expect RGB
                 grid = np.repeat(grid, 3, axis=-1)
