@@ -21,7 +21,7 @@ def test_losses_lr_and_reconstructions_reach_tensorboard(tmp_path):
     config.write_text(
         f"_base_ = ['{TINY}']\n"
         "visualizer = dict(vis_backends=[dict(type='LocalVisBackend'),\n"
-        "                                dict(type='TensorboardVisBackend')])\n"
+        "    dict(type='TensorboardVisBackend')])\n"
         "custom_hooks = [dict(type='ReconstructionHook', interval=4,\n"
         "                     num_images=2)]\n")
     assert train_tool.main([str(config), '--work-dir', str(tmp_path / 'w'),

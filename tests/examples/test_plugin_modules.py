@@ -8,8 +8,8 @@ import torch
 
 from pixpretrain.utils import ConfigError
 
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[2] / 'examples' / 'plugin_package'))
+PACKAGE = Path(__file__).resolve().parents[2] / 'examples' / 'plugin_package'
+sys.path.insert(0, str(PACKAGE))
 from pixpretrain_example_plugin import (HuberMAEHead,  # noqa: E402
                                         RandomPosterize)
 

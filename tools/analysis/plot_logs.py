@@ -1,8 +1,9 @@
 """Plot a run's loss and learning rate from mmengine's JSON scalar log.
 
     python tools/analysis/plot_logs.py work_dirs/vit-t-p4_cifar10
-    python tools/analysis/plot_logs.py RUN/20250101_120000/vis_data/scalars.json \
-        --out curves.png --title 'MAE ViT-T, CIFAR-10'
+    python tools/analysis/plot_logs.py \
+        RUN/20250101_120000/vis_data/scalars.json --out curves.png \
+        --title 'MAE ViT-T, CIFAR-10'
 
 A work dir holds one timestamped folder per launch; all of them are read in
 order and merged by iteration, so a resumed run plots as one curve (a later

@@ -53,7 +53,8 @@ def resnet_depth_of(backbone: StateDict) -> int:
              if k.startswith(f'layer{s}.')}) for s in range(1, 5))
     bottleneck = 'layer1.0.conv3.weight' in backbone
     if (blocks, bottleneck) not in _DEPTHS:
+        kind = 'bottleneck' if bottleneck else 'basic'
         raise ConversionError(
-            f'blocks per stage {blocks} ({"bottleneck" if bottleneck else "basic"}'
-            ' blocks) match no standard ResNet depth')
+            f'blocks per stage {blocks} ({kind} blocks) match no standard '
+            'ResNet depth')
     return _DEPTHS[blocks, bottleneck]
