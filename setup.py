@@ -30,6 +30,8 @@ setup(
     ],
     extras_require={
         'tests': ['pytest>=7'],
+        # Loss curves and pictures in TensorBoard (TensorboardVisBackend).
+        'tensorboard': ['tensorboard>=2.10'],
     },
     license='Apache-2.0',
 )

@@ -4,7 +4,8 @@ Every child passes ``scope='pixpretrain'`` explicitly (never guessed from the
 call stack) and lists the package that registers into it in ``locations``,
 so a config that names ``type='MAE'`` imports ``pixpretrain.models`` on first
 use. Unknown names fail with the closest registered names (see
-:func:`pixpretrain.utils.errors.unknown_type_message`).
+:func:`pixpretrain.utils.errors.unknown_type_message`). The first lookup also
+imports installed plugins (see :mod:`pixpretrain.utils.plugins`).
 """
 from typing import Any, Callable, Optional
 
@@ -46,9 +47,29 @@ def _suggesting(build_func: Callable) -> Callable:
     return build
 
 
+class _Registry(Registry):
+    """A registry that, on its first lookup, also imports the installed
+    ``pixpretrain.plugins`` entry points (:mod:`pixpretrain.utils.plugins`),
+    so a config can name a plugin's modules without ``custom_imports``."""
+
+    _nesting = 0  # location imports in progress, across all registries
+
+    def import_from_location(self) -> None:
+        first = not self._imported
+        _Registry._nesting += 1
+        try:
+            super().import_from_location()
+        finally:
+            _Registry._nesting -= 1
+        # Plugins import pixpretrain's packages: only once those are whole.
+        if first and _Registry._nesting == 0:
+            from pixpretrain.utils.plugins import load_plugins
+            load_plugins()
+
+
 def _child(name: str, parent: Registry, location: str,
            build_func: Optional[Callable] = None) -> Registry:
-    return Registry(
+    return _Registry(
         name,
         parent=parent,
         scope=SCOPE,
@@ -91,7 +112,7 @@ VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS,
                      'pixpretrain.engine')
 
 # Text tokenizers have no mmengine counterpart: a root registry of our own.
-TOKENIZERS = Registry(
+TOKENIZERS = _Registry(
     'tokenizer',
     scope=SCOPE,
     locations=['pixpretrain.datasets'],

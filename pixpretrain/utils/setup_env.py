@@ -5,7 +5,8 @@ from mmengine.registry import DefaultScope
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import every pixpretrain module so the registries are filled.
+    """Import every pixpretrain module and installed plugin, so the
+    registries are filled.
 
     Args:
         init_default_scope: Make 'pixpretrain' the current default scope, so
@@ -15,6 +16,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import pixpretrain.engine  # noqa: F401
     import pixpretrain.evaluation  # noqa: F401
     import pixpretrain.models  # noqa: F401
+    from .plugins import load_plugins
+    load_plugins()
 
     if not init_default_scope:
         return

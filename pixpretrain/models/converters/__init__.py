@@ -1,0 +1,20 @@
+"""State-dict converters between pixpretrain and other layouts (timm,
+torchvision, the official MAE release); ``tools/model_converters/`` wraps
+them as command-line tools."""
+from .files import convert_file
+from .resnet import (TORCHVISION_RESNET_RULES, resnet_depth_of,
+                     torchvision_to_pixpretrain_resnet)
+from .rules import (ConversionError, convert_keys, inverted, prefixed,
+                    unwrap_checkpoint)
+from .vit import (MAE_DECODER_RULES, TIMM_VIT_RULES, check_pixpretrain_vit,
+                  mae_to_pixpretrain, pixpretrain_to_timm_vit,
+                  timm_to_pixpretrain_vit, vit_config_of)
+
+__all__ = [
+    'ConversionError', 'convert_keys', 'inverted', 'prefixed',
+    'unwrap_checkpoint', 'TIMM_VIT_RULES', 'MAE_DECODER_RULES',
+    'TORCHVISION_RESNET_RULES', 'timm_to_pixpretrain_vit',
+    'mae_to_pixpretrain', 'pixpretrain_to_timm_vit',
+    'torchvision_to_pixpretrain_resnet', 'check_pixpretrain_vit',
+    'vit_config_of', 'resnet_depth_of', 'convert_file'
+]

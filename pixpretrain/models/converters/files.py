@@ -1,0 +1,52 @@
+"""Converting checkpoint files: safe loading, conversion, a strict load
+into matching modules, saving; the model converter tools call
+:func:`convert_file`."""
+import os
+import os.path as osp
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+
+from pixpretrain.utils.checkpoint import safe_load
+from .rules import unwrap_checkpoint
+
+Converter = Callable[..., Tuple[Dict[str, torch.Tensor], Dict[str, str]]]
+Check = Callable[[Dict[str, torch.Tensor]], List[str]]
+
+
+def convert_file(src: str, dst: str, convert: Converter,
+                 check: Optional[Check] = None,
+                 pixpretrain_checkpoint: bool = True) -> List[str]:
+    """Read ``src``, convert it, check it, write ``dst``.
+
+    Args:
+        src: A checkpoint file; read with the allow-listed loader, so a file
+            that would run code is refused (:class:`CheckpointError`).
+        dst: Output file.
+        convert: One of this package's converters.
+        check: Loads the converted tensors into modules of their shape and
+            returns lines describing them; raises on any mismatch.
+        pixpretrain_checkpoint: Save ``{'state_dict': ..., 'meta': ...}``
+            as mmengine writes (for ``load_from`` / ``init_cfg``); else the
+            bare state dict (what timm's ``load_state_dict`` takes).
+
+    Returns:
+        Lines for the user: counts, each key left out and why, the check.
+    """
+    source = unwrap_checkpoint(safe_load(src, map_location='cpu'))
+    converted, left_out = convert(source, progress=True)
+    lines = [f'{len(converted)} of {len(source)} tensors converted']
+    lines += [f'left out {key}: {reason}' for key, reason in left_out.items()]
+    if check is not None:
+        lines += check(converted)
+    if pixpretrain_checkpoint:
+        output = dict(state_dict=converted,
+                      meta=dict(converted_from=osp.basename(src),
+                                converter=getattr(convert, '__name__', '')))
+    else:
+        output = dict(converted)
+    if osp.dirname(dst):
+        os.makedirs(osp.dirname(dst), exist_ok=True)
+    torch.save(output, dst)
+    lines.append(f'saved {dst}')
+    return lines

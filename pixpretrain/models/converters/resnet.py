@@ -1,0 +1,60 @@
+"""torchvision ResNet weights -> pixpretrain ResNet.
+
+pixpretrain's ``ResNet`` keeps torchvision's parameter names (``conv1``,
+``bn1``, ``layer1`` ... ``layer4`` with ``downsample.0/1``) and ends before
+the pooling and the classifier, so conversion is a prefix and the ``fc``
+classifier left out, with every other tensor checked against the layout.
+"""
+from collections import OrderedDict
+from typing import Dict, List, Tuple
+
+import torch
+
+from .rules import ConversionError, Rule, StateDict, convert_keys, prefixed
+
+TORCHVISION_RESNET_RULES: List[Rule] = [
+    ('conv1.weight', 'conv1.weight'),
+    ('bn1.{p}', 'bn1.{p}'),
+    *[(f'layer{s}.{{i}}.{part}.{{p}}', f'layer{s}.{{i}}.{part}.{{p}}')
+      for s in range(1, 5)
+      for part in ('conv1', 'bn1', 'conv2', 'bn2', 'conv3', 'bn3',
+                   'downsample.0', 'downsample.1')],
+]
+
+# (blocks per stage, bottleneck) -> depth, as torchvision builds them.
+_DEPTHS = {
+    ((2, 2, 2, 2), False): 18,
+    ((3, 4, 6, 3), False): 34,
+    ((3, 4, 6, 3), True): 50,
+    ((3, 4, 23, 3), True): 101,
+    ((3, 8, 36, 3), True): 152,
+}
+
+
+def torchvision_to_pixpretrain_resnet(
+    state_dict: StateDict, progress: bool = False
+) -> Tuple['OrderedDict[str, torch.Tensor]', Dict[str, str]]:
+    """torchvision ``resnet18/34/50/101/152`` weights -> ``backbone.*``.
+
+    Returns:
+        (``backbone.*`` tensors, ``{'fc.weight': reason, 'fc.bias': ...}``).
+    """
+    return convert_keys(
+        state_dict, prefixed(TORCHVISION_RESNET_RULES, target='backbone.'),
+        [('fc.{p}', 'classifier; pixpretrain backbones end before pooling '
+          'and the classifier')],
+        'torchvision -> pixpretrain' if progress else None)
+
+
+def resnet_depth_of(backbone: StateDict) -> int:
+    """The depth (18 ... 152) of torchvision-named ResNet tensors."""
+    blocks = tuple(
+        len({k.split('.')[1] for k in backbone
+             if k.startswith(f'layer{s}.')}) for s in range(1, 5))
+    bottleneck = 'layer1.0.conv3.weight' in backbone
+    if (blocks, bottleneck) not in _DEPTHS:
+        kind = 'bottleneck' if bottleneck else 'basic'
+        raise ConversionError(
+            f'blocks per stage {blocks} ({kind} blocks) match no standard '
+            'ResNet depth')
+    return _DEPTHS[blocks, bottleneck]

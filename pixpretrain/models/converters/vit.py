@@ -1,0 +1,234 @@
+"""ViT weights between pixpretrain, timm and the official MAE release.
+
+pixpretrain's ``VisionTransformer`` has timm's structure with three names
+changed: the patch projection is ``patch_embed`` itself (timm:
+``patch_embed.proj``) and the MLP is an ``nn.Sequential`` (``mlp.0`` /
+``mlp.2`` for timm's ``mlp.fc1`` / ``mlp.fc2``). The official MAE code
+builds its encoder from timm's blocks, and its decoder has the names of
+pixpretrain's ``MAEDecoder``.
+"""
+import math
+from collections import OrderedDict
+from typing import Dict, List, Tuple
+
+import torch
+
+from .rules import (ConversionError, Rule, StateDict, convert_keys, inverted,
+                    prefixed)
+
+Converted = Tuple['OrderedDict[str, torch.Tensor]', Dict[str, str]]
+
+
+def _block_rules(source: str, target: str) -> List[Rule]:
+    """A timm ``Block`` (source names) -> pixpretrain ``TransformerBlock``."""
+    return [
+        (f'{source}.{{i}}.norm1.{{p}}', f'{target}.{{i}}.norm1.{{p}}'),
+        (f'{source}.{{i}}.attn.qkv.{{p}}', f'{target}.{{i}}.attn.qkv.{{p}}'),
+        (f'{source}.{{i}}.attn.proj.{{p}}',
+         f'{target}.{{i}}.attn.proj.{{p}}'),
+        (f'{source}.{{i}}.norm2.{{p}}', f'{target}.{{i}}.norm2.{{p}}'),
+        (f'{source}.{{i}}.mlp.fc1.{{p}}', f'{target}.{{i}}.mlp.0.{{p}}'),
+        (f'{source}.{{i}}.mlp.fc2.{{p}}', f'{target}.{{i}}.mlp.2.{{p}}'),
+    ]
+
+
+# timm VisionTransformer (class token, no register tokens) -> pixpretrain.
+TIMM_VIT_RULES: List[Rule] = [
+    ('cls_token', 'cls_token'),
+    ('pos_embed', 'pos_embed'),
+    ('patch_embed.proj.{p}', 'patch_embed.{p}'),
+    *_block_rules('blocks', 'blocks'),
+    ('norm.{p}', 'norm.{p}'),
+]
+
+# Official MAE decoder -> pixpretrain MAEDecoder.
+MAE_DECODER_RULES: List[Rule] = [
+    ('mask_token', 'mask_token'),
+    ('decoder_pos_embed', 'decoder_pos_embed'),
+    ('decoder_embed.{p}', 'decoder_embed.{p}'),
+    *_block_rules('decoder_blocks', 'decoder_blocks'),
+    ('decoder_norm.{p}', 'decoder_norm.{p}'),
+    ('decoder_pred.{p}', 'decoder_pred.{p}'),
+]
+
+_CLASSIFIER = [('head.{p}', 'classifier; pixpretrain backbones end '
+                'before the classifier')]
+
+
+def timm_to_pixpretrain_vit(state_dict: StateDict,
+                            progress: bool = False) -> Converted:
+    """timm ``VisionTransformer`` weights -> pixpretrain ``backbone.*``.
+
+    Args:
+        state_dict: timm's ``model.state_dict()`` (class token, position
+            embedding including it, ``norm`` before the head).
+        progress: Draw a progress bar.
+
+    Returns:
+        (``backbone.*`` tensors, ``{left-out key: reason}``); only the
+        classifier ``head.*`` is left out.
+    """
+    return convert_keys(state_dict, prefixed(TIMM_VIT_RULES,
+                                             target='backbone.'),
+                        _CLASSIFIER,
+                        'timm -> pixpretrain' if progress else None)
+
+
+def mae_to_pixpretrain(state_dict: StateDict,
+                       progress: bool = False) -> Converted:
+    """Official MAE weights -> pixpretrain MAE ``backbone.*`` and ``neck.*``.
+
+    Encoder-only releases give ``backbone.*`` alone; the releases with the
+    decoder give the whole pretrainer's neck too.
+
+    Args:
+        state_dict: The ``'model'`` entry of an official MAE checkpoint.
+        progress: Draw a progress bar.
+    """
+    rules = (prefixed(TIMM_VIT_RULES, target='backbone.') +
+             prefixed(MAE_DECODER_RULES, target='neck.'))
+    return convert_keys(state_dict, rules, _CLASSIFIER,
+                        'MAE -> pixpretrain' if progress else None)
+
+
+def pixpretrain_to_timm_vit(state_dict: StateDict,
+                            progress: bool = False) -> Converted:
+    """pixpretrain ViT weights -> timm ``VisionTransformer`` names.
+
+    Args:
+        state_dict: A pretrainer's state dict (the ``backbone.*`` keys are
+            converted; neck, heads and other branches are left out, each
+            named with the reason) or a bare ``VisionTransformer``'s.
+        progress: Draw a progress bar.
+
+    Returns:
+        (timm tensors, ``{left-out key: reason}``). timm's classifier is not
+        there: build the timm model with ``num_classes=0`` or load with
+        ``strict=False``.
+    """
+    if any(k.startswith('backbone.') for k in state_dict):
+        rules = prefixed(inverted(TIMM_VIT_RULES), source='backbone.')
+        others = sorted({k.split('.')[0] for k in state_dict
+                         if not k.startswith('backbone.')})
+        left_out = [(f'{top}.{{rest}}' if any(
+            k.startswith(top + '.') for k in state_dict) else top,
+                     'not part of the image backbone') for top in others]
+    else:
+        rules, left_out = inverted(TIMM_VIT_RULES), []
+    return convert_keys(state_dict, rules, left_out,
+                        'pixpretrain -> timm' if progress else None)
+
+
+def _sub_dict(state_dict: StateDict, prefix: str) -> Dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in state_dict.items()
+            if k.startswith(prefix)}
+
+
+def _num_layers(state_dict: StateDict, prefix: str) -> int:
+    indices = {int(k[len(prefix):].split('.')[0]) for k in state_dict
+               if k.startswith(prefix)}
+    if indices != set(range(len(indices))):
+        raise ConversionError(f'{prefix}N indices are not 0..n-1: '
+                              f'{sorted(indices)}')
+    return len(indices)
+
+
+def _grid_side(num_tokens: int, what: str) -> int:
+    side = math.isqrt(num_tokens - 1)
+    if side * side != num_tokens - 1:
+        raise ConversionError(
+            f'{what} holds {num_tokens} tokens: not 1 class token + a '
+            'square grid; register tokens or a class-token-free position '
+            'embedding are not supported')
+    return side
+
+
+def vit_config_of(backbone: StateDict) -> dict:
+    """``VisionTransformer`` arguments whose parameters have these shapes.
+
+    The number of attention heads is not stored in the weights: it is set
+    to 1 here; give the model's true value in a config.
+
+    Args:
+        backbone: pixpretrain ``VisionTransformer`` tensors (no prefix).
+    """
+    try:
+        dims, channels, patch = backbone['patch_embed.weight'].shape[:3]
+        side = _grid_side(backbone['pos_embed'].shape[1], 'pos_embed')
+        hidden = backbone['blocks.0.mlp.0.weight'].shape[0]
+    except KeyError as exc:
+        raise ConversionError(f'not a ViT state dict: no {exc}') from None
+    return dict(
+        type='VisionTransformer',
+        arch=dict(embed_dims=dims,
+                  num_layers=_num_layers(backbone, 'blocks.'), num_heads=1,
+                  mlp_ratio=hidden / dims),
+        img_size=side * patch, patch_size=patch, in_channels=channels,
+        qkv_bias='blocks.0.attn.qkv.bias' in backbone)
+
+
+def mae_decoder_config_of(neck: StateDict) -> dict:
+    """``MAEDecoder`` arguments whose parameters have these shapes (one
+    attention head; the weights do not store the number)."""
+    dims = neck['mask_token'].shape[-1]
+    pixels = neck['decoder_pred.weight'].shape[0]
+    side = _grid_side(neck['decoder_pos_embed'].shape[1],
+                      'decoder_pos_embed')
+    hidden = neck['decoder_blocks.0.mlp.0.weight'].shape[0]
+    return dict(
+        type='MAEDecoder', num_patches=side * side,
+        encoder_dims=neck['decoder_embed.weight'].shape[1],
+        decoder_dims=dims,
+        decoder_depth=_num_layers(neck, 'decoder_blocks.'),
+        decoder_num_heads=1, mlp_ratio=hidden / dims,
+        pixels_per_patch=pixels)
+
+
+def check_pixpretrain_vit(state_dict: StateDict) -> Dict[str, dict]:
+    """Load converted tensors strictly into modules of matching shape.
+
+    Proves that every tensor has a place and every parameter a tensor.
+
+    Args:
+        state_dict: ``backbone.*`` and optionally ``neck.*`` (MAE decoder).
+
+    Returns:
+        The inferred module configs, ``{'backbone': ..., 'neck': ...}``.
+
+    Raises:
+        ConversionError: A tensor is missing, unexpected or misshapen.
+    """
+    from pixpretrain.models import MAEDecoder, VisionTransformer
+    configs = {}
+    backbone = _sub_dict(state_dict, 'backbone.')
+    configs['backbone'] = vit_config_of(backbone)
+    kwargs = {k: v for k, v in configs['backbone'].items() if k != 'type'}
+    parts = [('backbone', VisionTransformer(pos_embed='learned', **kwargs),
+              backbone)]
+    neck = _sub_dict(state_dict, 'neck.')
+    if neck:
+        config = mae_decoder_config_of(neck)
+        patch = configs['backbone']['patch_size']
+        channels, remainder = divmod(config.pop('pixels_per_patch'),
+                                     patch * patch)
+        if remainder:
+            raise ConversionError('decoder_pred does not predict whole '
+                                  f'{patch} x {patch} patches')
+        config.update(patch_size=patch, in_channels=channels)
+        configs['neck'] = config
+        parts.append(('neck', MAEDecoder(**{
+            k: v for k, v in config.items() if k != 'type'}), neck))
+    others = sorted({k.split('.')[0] for k in state_dict} -
+                    {'backbone', 'neck'})
+    if others:
+        raise ConversionError(f'unexpected top-level keys {others}')
+    for name, module, tensors in parts:
+        try:
+            missing, unexpected = module.load_state_dict(tensors,
+                                                         strict=False)
+        except RuntimeError as exc:
+            raise ConversionError(f'{name}: {exc}') from None
+        if missing or unexpected:
+            raise ConversionError(
+                f'{name}: missing {missing}, unexpected {unexpected}')
+    return configs
