@@ -1,3 +1,4 @@
 from .reconstruction_hook import ReconstructionHook, mae_reconstruction_grid
+from .zero_shot_hook import ZeroShotHook
 
-__all__ = ['ReconstructionHook', 'mae_reconstruction_grid']
+__all__ = ['ReconstructionHook', 'mae_reconstruction_grid', 'ZeroShotHook']
