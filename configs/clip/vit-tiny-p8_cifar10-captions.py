@@ -25,15 +25,16 @@ model = dict(
         vocab_size=259, context_length=48),
     head=dict(image_dims=128, text_dims=128, embed_dims=128))
 
-# The paper's optimiser at a small batch: lr for 128 pairs, short warm-up.
+# The paper's optimiser at a small batch: lr for 128 pairs, short warm-up;
+# 400 steps are about one epoch.
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 auto_scale_lr = dict(base_batch_size=128, enable=False)
-max_iters = 1200
+max_iters = 400
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 100, eta_min=1e-5,
-         by_epoch=False, begin=100, end=max_iters),
+         end=50),
+    dict(type='CosineAnnealingLR', T_max=max_iters - 50, eta_min=1e-5,
+         by_epoch=False, begin=50, end=max_iters),
 ]
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop',
                  max_iters=max_iters, val_interval=max_iters // 4)

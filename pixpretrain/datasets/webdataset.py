@@ -140,6 +140,7 @@ class WebDatasetShards(IterableDataset):
         self.repeat = repeat
         self.seed = seed
         self._warned_sample_split = False
+        self._next_pass = 0
 
     @property
     def metainfo(self) -> dict:
@@ -217,8 +218,8 @@ class WebDatasetShards(IterableDataset):
 
     def __iter__(self) -> Iterator[dict]:
         reader, readers = self.reader_info()
-        epoch = 0
         while True:
+            epoch = self._next_pass
             rng = np.random.default_rng((self.seed, epoch, reader))
             samples = self._raw_samples(epoch, reader, readers)
             if self.shuffle_buffer:
@@ -234,7 +235,9 @@ class WebDatasetShards(IterableDataset):
                 raise RuntimeError(
                     f'reader {reader} of {readers} got no usable sample from '
                     f'its shards of {self.shards[:3]}...')
-            epoch += 1
+            # Counted in this process: persistent workers keep counting
+            # across the Runner's epochs, fresh workers start from 0.
+            self._next_pass += 1
             if not self.repeat:
                 return
 

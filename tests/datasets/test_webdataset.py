@@ -111,6 +111,16 @@ def test_repeat_reshuffles_each_pass(manifest, tmp_path):
     assert first != second
 
 
+def test_each_iteration_of_a_finite_stream_is_the_next_pass(manifest,
+                                                            tmp_path):
+    out = shards_of(manifest, tmp_path, 1)
+    dataset = WebDatasetShards(str(out / '*.tar'), repeat=False,
+                               shuffle_buffer=0)
+    first = [s['key'] for s in dataset]
+    second = [s['key'] for s in dataset]
+    assert sorted(first) == sorted(second) and first != second
+
+
 def test_shuffle_buffer_keeps_every_sample(manifest, tmp_path):
     out = shards_of(manifest, tmp_path, 10)
     plain = [s['key'] for s in WebDatasetShards(

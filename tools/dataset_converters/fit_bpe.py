@@ -1,6 +1,7 @@
 """Fit a byte-level BPE tokenizer on a config's training captions.
 
-    python tools/dataset_converters/fit_bpe.py configs/clip/vit-b-32_own-data.py
+    python tools/dataset_converters/fit_bpe.py \
+        configs/clip/vit-b-32_own-data.py
 
 reads the captions of the config's training data set (manifest, prompt
 captions or shards), learns merges until the vocabulary reaches the text
