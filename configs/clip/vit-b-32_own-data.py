@@ -1,7 +1,8 @@
 # CLIP ViT-B/32 on your own image-caption pairs, with the paper's recipe.
 # 1. list the pairs in data/captions/train.jsonl (docs/clip.md);
 # 2. fit the tokenizer on their captions (writes the vocab_file below):
-#      python tools/dataset_converters/fit_bpe.py configs/clip/vit-b-32_own-data.py
+#      python tools/dataset_converters/fit_bpe.py \
+#          configs/clip/vit-b-32_own-data.py
 # 3. train: bash tools/dist_train.sh configs/clip/vit-b-32_own-data.py 8
 # 8 GPUs x 256 = 2048 pairs per step; auto_scale_lr rescales the lr of the
 # paper's 32768.

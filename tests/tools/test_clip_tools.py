@@ -78,3 +78,26 @@ def test_own_data_recipe_names_its_tokenizer_file_and_the_tool():
         assert 'fit_bpe.py' in str(exc)
     else:
         assert Path('work_dirs/vit-b-32_own-data/bpe.json').is_file()
+
+
+def test_own_data_recipe_follows_the_paper_and_builds():
+    from mmengine.config import Config
+
+    from pixpretrain.registry import MODELS
+    from pixpretrain.utils import register_all_modules
+    cfg = Config.fromfile(
+        str(REPO / 'configs' / 'clip' / 'vit-b-32_own-data.py'))
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.type, optimizer.lr, optimizer.betas, optimizer.eps,
+            optimizer.weight_decay) == ('AdamW', 5e-4, (0.9, 0.98), 1e-6,
+                                        0.2)
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.by_epoch, warmup.end) == (False, 2000)
+    assert (cosine.type, cosine.end) == ('CosineAnnealingLR',
+                                         cfg.train_cfg.max_epochs)
+    assert cfg.auto_scale_lr == dict(base_batch_size=32768, enable=True)
+    register_all_modules()
+    model = MODELS.build(cfg.model)
+    assert model.backbone.patch_size == 32 and model.backbone.embed_dims == 768
+    assert model.text_backbone.embed_dims == 512
+    assert len(model.text_backbone.blocks) == 12

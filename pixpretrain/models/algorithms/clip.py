@@ -8,7 +8,7 @@ from mmengine.structures import BaseDataElement
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
 from ..utils import random_masking
-from .base import BasePretrainer, ModuleCfg
+from .base import BasePretrainer, ModuleCfg, build_module
 
 IMAGE_POOLS = ('cls', 'mean')
 
@@ -54,8 +54,7 @@ class CLIP(BasePretrainer):
         super().__init__(backbone=backbone, head=head,
                          data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
-        self.text_backbone = MODELS.build(text_backbone) \
-            if isinstance(text_backbone, dict) else text_backbone
+        self.text_backbone = build_module(text_backbone)
         self.mask_ratio = mask_ratio
         self.image_pool = image_pool
         self._check_parts_agree()
