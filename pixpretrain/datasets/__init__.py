@@ -1,16 +1,23 @@
-"""Data sets and transforms; importing this package registers them all in
-pixpretrain's ``DATASETS`` and ``TRANSFORMS`` registries."""
+"""Data sets, transforms and tokenizers; importing this package registers
+them all in pixpretrain's ``DATASETS``, ``TRANSFORMS`` and ``TOKENIZERS``
+registries."""
 from .base import DATA_DOCS, build_pipeline
+from .captioned import ImageCaptionManifest, PromptCaptions, fill_template
 from .cifar import CIFAR10, CIFAR100
 from .image_folder import IMG_EXTENSIONS, ImageFolder, scan_images
 from .synthetic import SHAPE_CLASSES, SyntheticShapes, render_shape
+from .tokenizers import BPETokenizer, ByteTokenizer, build_tokenizer
 from .transforms import (CenterCrop, LoadImageFromFile, PackInputs,
-                         RandomFlip, RandomResizedCrop, Resize,
+                         RandomFlip, RandomResizedCrop, Resize, TokenizeText,
                          pil_to_rgb_array)
+from .webdataset import WebDatasetShards
 
 __all__ = [
     'DATA_DOCS', 'build_pipeline', 'CIFAR10', 'CIFAR100', 'IMG_EXTENSIONS',
     'ImageFolder', 'scan_images', 'SHAPE_CLASSES', 'SyntheticShapes',
     'render_shape', 'CenterCrop', 'LoadImageFromFile', 'PackInputs',
-    'RandomFlip', 'RandomResizedCrop', 'Resize', 'pil_to_rgb_array'
+    'RandomFlip', 'RandomResizedCrop', 'Resize', 'pil_to_rgb_array',
+    'ImageCaptionManifest', 'PromptCaptions', 'fill_template',
+    'BPETokenizer', 'ByteTokenizer', 'build_tokenizer', 'TokenizeText',
+    'WebDatasetShards'
 ]

@@ -3,8 +3,9 @@ dict whose ``img`` is an HWC uint8 RGB array."""
 from .formatting import PackInputs
 from .loading import LoadImageFromFile, pil_to_rgb_array
 from .processing import CenterCrop, RandomFlip, RandomResizedCrop, Resize
+from .text import TokenizeText
 
 __all__ = [
     'LoadImageFromFile', 'pil_to_rgb_array', 'RandomResizedCrop',
-    'RandomFlip', 'Resize', 'CenterCrop', 'PackInputs'
+    'RandomFlip', 'Resize', 'CenterCrop', 'PackInputs', 'TokenizeText'
 ]

@@ -32,13 +32,16 @@ class PackInputs(BaseTransform):
         """Pack ``results['img']`` and its labels/metadata.
 
         Args:
-            results (dict): Must hold ``img`` (HWC uint8); ``gt_label`` is
-                packed when present.
+            results (dict): Must hold ``img`` (HWC uint8); ``gt_label`` and
+                ``text_tokens`` (from :class:`TokenizeText`) are packed when
+                present.
 
         Returns:
             dict: ``inputs`` (uint8 tensor ``(3, H, W)``) and
             ``data_samples`` (:class:`mmengine.structures.BaseDataElement`,
-            with ``gt_label`` as a 0-d long tensor when labelled).
+            with ``gt_label`` as a 0-d long tensor when labelled and
+            ``text_tokens`` as a ``(context_length, )`` long tensor when
+            captioned).
         """
         img = results['img']
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8 \
@@ -53,6 +56,9 @@ class PackInputs(BaseTransform):
         if results.get('gt_label') is not None:
             data_sample.gt_label = torch.tensor(results['gt_label'],
                                                 dtype=torch.long)
+        if results.get('text_tokens') is not None:
+            data_sample.text_tokens = torch.as_tensor(results['text_tokens'],
+                                                      dtype=torch.long)
         return dict(inputs=inputs, data_samples=data_sample)
 
     def __repr__(self) -> str:

@@ -1,3 +1,4 @@
+from .text_transformer import TextTransformer
 from .vit import VisionTransformer
 
-__all__ = ['VisionTransformer']
+__all__ = ['TextTransformer', 'VisionTransformer']

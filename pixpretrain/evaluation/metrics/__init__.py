@@ -1,0 +1,6 @@
+from .zero_shot import (ZeroShotAccuracy, build_zero_shot_classifier,
+                        zero_shot_accuracy)
+
+__all__ = [
+    'ZeroShotAccuracy', 'build_zero_shot_classifier', 'zero_shot_accuracy'
+]

@@ -1,0 +1,110 @@
+"""CLIP's text encoder: a causal transformer read out at end-of-text."""
+from typing import Dict, Optional, Tuple, Union
+
+import torch
+from mmengine.model import BaseModule
+from torch import nn
+
+from pixpretrain.registry import MODELS
+from pixpretrain.utils.errors import ConfigError
+from ..utils import TransformerBlock, init_transformer_weights
+from .vit import resolve_arch
+
+# width, depth, heads, MLP width (CLIP, Radford et al. 2021, Table 19/20:
+# the text tower of ViT-B models is 512 wide, 8 heads, 12 layers; ViT-L/14's
+# is 768 wide, 12 heads). 't' is a CPU-sized tower for tests and demos.
+ARCHS: Dict[str, dict] = {
+    't': dict(embed_dims=256, num_layers=4, num_heads=4, mlp_ratio=4.0),
+    'b': dict(embed_dims=512, num_layers=12, num_heads=8, mlp_ratio=4.0),
+    'l': dict(embed_dims=768, num_layers=12, num_heads=12, mlp_ratio=4.0),
+}
+ARCH_ALIASES = {'tiny': 't', 'base': 'b', 'large': 'l'}
+
+
+@MODELS.register_module()
+class TextTransformer(BaseModule):
+    """Token + learned position embeddings, causal pre-norm blocks, final
+    LayerNorm; a caption's feature is the output at its end-of-text token.
+
+    Causal attention makes that output depend on the caption only, never on
+    the padding after it, so no padding mask is needed.
+
+    Args:
+        arch: 't', 'b', 'l' (or 'tiny', 'base', 'large') or a dict with
+            ``embed_dims``, ``num_layers``, ``num_heads``, ``mlp_ratio``.
+        vocab_size: Number of token ids; must cover the tokenizer's.
+        context_length: Longest token sequence (the tokenizer's).
+        eot_id: Id of the end-of-text token (2 in pixpretrain's tokenizers).
+        drop_path_rate: Stochastic depth, linearly increasing over blocks.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'b',
+                 vocab_size: int = 49408,
+                 context_length: int = 77,
+                 eot_id: int = 2,
+                 drop_path_rate: float = 0.0,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        settings = resolve_arch(arch, ARCHS, ARCH_ALIASES)
+        if not 0 <= eot_id < vocab_size:
+            raise ConfigError(f'eot_id={eot_id} must lie in [0, vocab_size='
+                              f'{vocab_size})')
+        if context_length < 2:
+            raise ConfigError('context_length must be >= 2 (start and end '
+                              f'tokens), got {context_length}')
+        self.embed_dims = settings['embed_dims']
+        self.num_layers = settings['num_layers']
+        self.vocab_size = vocab_size
+        self.context_length = context_length
+        self.eot_id = eot_id
+
+        self.token_embed = nn.Embedding(vocab_size, self.embed_dims)
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, context_length, self.embed_dims))
+        rates = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        self.blocks = nn.ModuleList(
+            TransformerBlock(self.embed_dims, settings['num_heads'],
+                             settings['mlp_ratio'], causal=True,
+                             drop_path=rate) for rate in rates)
+        self.norm = nn.LayerNorm(self.embed_dims, eps=1e-6)
+
+        self.apply(init_transformer_weights)
+        # CLIP's embedding initialisation.
+        nn.init.normal_(self.token_embed.weight, std=0.02)
+        nn.init.normal_(self.pos_embed, std=0.01)
+
+    def _check_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Validate (B, L) ids; returns each row's first EOT index, (B, )."""
+        if tokens.dtype != torch.long or tokens.ndim != 2:
+            raise TypeError('expected (B, L) int64 token ids, got '
+                            f'{tokens.dtype} {tuple(tokens.shape)}')
+        if tokens.shape[1] > self.context_length:
+            raise ValueError(
+                f'{tokens.shape[1]} tokens exceed context_length='
+                f'{self.context_length}')
+        is_eot = tokens == self.eot_id
+        # One host sync: an out-of-range id would otherwise be a device-side
+        # assert on GPU, and a caption without EOT would be read at token 0.
+        bad = (tokens.max() >= self.vocab_size) | (tokens.min() < 0) | \
+            ~is_eot.any(dim=1).all()
+        if bad.item():
+            raise ValueError(
+                f'token ids must lie in [0, vocab_size={self.vocab_size}) and '
+                f'every row must hold eot_id={self.eot_id}; does the '
+                "tokenizer match the text backbone's vocab_size?")
+        return is_eot.int().argmax(dim=1)
+
+    def forward(self, tokens: torch.Tensor) -> Tuple[torch.Tensor]:
+        """(B, L) token ids, L <= context_length -> ((B, D), ) features at
+        each row's first end-of-text token."""
+        eot = self._check_tokens(tokens)  # (B, )
+        # Causal attention: positions after the last EOT of the batch change
+        # no output we read, so they are not computed.
+        tokens = tokens[:, :int(eot.max()) + 1]
+        x = self.token_embed(tokens) + self.pos_embed[:, :tokens.shape[1]]
+        for block in self.blocks:
+            x = block(x)
+        x = self.norm(x)  # (B, L', D)
+        return (x[torch.arange(x.shape[0], device=x.device), eot], )

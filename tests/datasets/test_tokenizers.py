@@ -1,0 +1,125 @@
+"""Tokenizers and TokenizeText: layout, truncation, BPE fitting."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pixpretrain.datasets import (BPETokenizer, ByteTokenizer, PackInputs,
+                                  TokenizeText)
+from pixpretrain.datasets.tokenizers import (EOT_ID, PAD_ID, SOT_ID,
+                                             fit_bpe_merges)
+from pixpretrain.registry import TOKENIZERS
+from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
+
+
+def test_byte_layout_start_bytes_end_padding():
+    ids = ByteTokenizer(context_length=8)('Hi  A')[0].tolist()
+    # lower-cased, whitespace collapsed, bytes shifted by the 3 specials
+    assert ids == [SOT_ID, ord('h') + 3, ord('i') + 3, ord(' ') + 3,
+                   ord('a') + 3, EOT_ID, PAD_ID, PAD_ID]
+
+
+@pytest.mark.parametrize('context_length', [2, 5, 16])
+def test_truncation_keeps_the_end_token(context_length):
+    tokenizer = ByteTokenizer(context_length=context_length)
+    text = 'a very long caption that does not fit'
+    row = tokenizer([text])[0].tolist()
+    assert len(row) == context_length
+    assert row[0] == SOT_ID and row[-1] == EOT_ID
+    body = [ord(c) + 3 for c in text][:context_length - 2]
+    assert row[1:-1] == body
+
+
+def test_bpe_truncation_keeps_the_end_token():
+    tokenizer = BPETokenizer.fit(['a cat and a dog'] * 3, vocab_size=280,
+                                 context_length=4)
+    row = tokenizer('a cat and a dog and a cat')[0].tolist()
+    assert row[0] == SOT_ID and row[-1] == EOT_ID and len(row) == 4
+    assert PAD_ID not in row
+
+
+def test_byte_decoding_round_trips_unicode():
+    tokenizer = ByteTokenizer(lowercase=False)
+    text = 'Café — 猫 🐈'
+    assert tokenizer.decode(tokenizer(text)[0].tolist()) == text
+
+
+def test_first_merge_is_the_most_frequent_pair():
+    # Within words: ' a','a','b' ... the pair (a, b) occurs 5 times, more
+    # than any other.
+    merges = fit_bpe_merges(['ab ab ab', 'xab', 'abz'], vocab_size=260,
+                            min_frequency=1)
+    a, b = ord('a') + 3, ord('b') + 3
+    assert merges == [(a, b)]
+
+
+def test_bpe_compresses_and_round_trips(tmp_path):
+    captions = ['a photo of a cat.', 'a photo of a dog.',
+                'a blurry photo of the big truck.'] * 10
+    tokenizer = BPETokenizer.fit(captions, vocab_size=320)
+    text = 'a blurry photo of a cat.'
+    ids = tokenizer.encode(text)
+    assert len(ids) < len(text)
+    assert max(ids) < tokenizer.vocab_size
+    assert tokenizer.decode(ids) == text
+    # unseen words fall back to bytes, still exact
+    assert tokenizer.decode(tokenizer.encode('zebra 42!')) == 'zebra 42!'
+
+    path = tmp_path / 'run' / 'bpe.json'
+    tokenizer.save(str(path))
+    loaded = TOKENIZERS.build(dict(type='BPETokenizer', vocab_file=str(path),
+                                   context_length=77))
+    assert torch.equal(loaded(captions[:3]), tokenizer(captions[:3]))
+    assert json.loads(path.read_text())['vocab_size'] == tokenizer.vocab_size
+
+
+def test_fitting_stops_when_no_pair_repeats():
+    tokenizer = BPETokenizer.fit(['abc'], vocab_size=1000)
+    assert tokenizer.merges == [] and tokenizer.vocab_size == 259
+
+
+def test_missing_vocab_file_names_the_tool(tmp_path):
+    with pytest.raises(DataRootNotFoundError, match='fit_bpe.py'):
+        BPETokenizer(vocab_file=str(tmp_path / 'none.json'))
+
+
+def test_invalid_settings():
+    with pytest.raises(ConfigError, match='context_length'):
+        ByteTokenizer(context_length=1)
+    with pytest.raises(ConfigError, match='vocab_size'):
+        fit_bpe_merges(['a'], vocab_size=100)
+    with pytest.raises(ConfigError, match='exactly one'):
+        BPETokenizer()
+    with pytest.raises(ConfigError, match='merge 0'):
+        BPETokenizer(merges=[(3, 400)])
+
+
+def test_tokenize_text_picks_a_caption_and_pack_inputs_carries_it():
+    transform = TokenizeText(dict(type='ByteTokenizer', context_length=6))
+    captions = ['one', 'two', 'six']
+    np.random.seed(0)
+    picked = {transform(dict(captions=captions))['text'] for _ in range(30)}
+    assert picked == set(captions)
+    results = TokenizeText(ByteTokenizer(context_length=6),
+                           caption_choice='first')(
+                               dict(captions=captions,
+                                    img=np.zeros((4, 4, 3), np.uint8)))
+    assert results['text'] == 'one'
+    packed = PackInputs()(results)
+    assert packed['data_samples'].text_tokens.tolist() == [
+        SOT_ID, ord('o') + 3, ord('n') + 3, ord('e') + 3, EOT_ID, PAD_ID]
+
+
+def test_pack_inputs_without_text_is_unchanged():
+    packed = PackInputs()(dict(img=np.zeros((4, 4, 3), np.uint8),
+                               gt_label=3))
+    assert 'text_tokens' not in packed['data_samples']
+    assert packed['data_samples'].gt_label.item() == 3
+
+
+def test_tokenize_text_needs_captions():
+    with pytest.raises(KeyError, match='captions'):
+        TokenizeText(dict(type='ByteTokenizer'))(dict(img=None))
+    with pytest.raises(ConfigError, match='caption_choice'):
+        TokenizeText(dict(type='ByteTokenizer'), caption_choice='all')

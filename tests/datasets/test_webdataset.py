@@ -1,0 +1,157 @@
+"""Tar shards: written by make_shards, read back as a split stream."""
+import json
+import sys
+import tarfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pixpretrain.datasets import WebDatasetShards
+from pixpretrain.datasets.webdataset import expand_shards, split_member_name
+from pixpretrain.utils.errors import DataRootNotFoundError
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / 'tools' / 'dataset_converters'))
+import make_shards  # noqa: E402
+
+NUM = 10
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    """NUM JPEGs with two captions each, listed in a manifest."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(NUM):
+        img = rng.integers(0, 256, (8 + i, 9, 3), dtype=np.uint8)
+        Image.fromarray(img).save(tmp_path / f'{i}.jpg', quality=90)
+        lines.append(json.dumps(dict(image=f'{i}.jpg',
+                                     caption=[f'image {i}', f'pic {i}'])))
+    (tmp_path / 'm.jsonl').write_text('\n'.join(lines))
+    return tmp_path
+
+
+def shards_of(manifest, tmp_path, shard_size):
+    out = tmp_path / f'shards{shard_size}'
+    assert make_shards.main([str(out), '--manifest',
+                             str(manifest / 'm.jsonl'), '--shard-size',
+                             str(shard_size)]) == 0
+    return out
+
+
+def by_caption(samples):
+    return {s['captions'][0]: s for s in samples}
+
+
+def test_round_trip_keeps_pixels_and_captions(manifest, tmp_path):
+    out = shards_of(manifest, tmp_path, 4)
+    index = json.loads((out / 'index.json').read_text())
+    assert [s['samples'] for s in index['shards']] == [4, 4, 2]
+    with tarfile.open(out / 'shard-000000.tar') as tar:
+        names = tar.getnames()
+    assert names[:2] == ['000000000.jpg', '000000000.txt']
+
+    dataset = WebDatasetShards(str(out / 'shard-{000000..000002}.tar'),
+                               repeat=False, shuffle_buffer=0)
+    samples = by_caption(dataset)
+    assert len(samples) == NUM
+    for i in range(NUM):
+        sample = samples[f'image {i}']
+        assert sample['captions'] == [f'image {i}', f'pic {i}']
+        # JPEG files are copied byte for byte: same pixels once decoded.
+        with Image.open(manifest / f'{i}.jpg') as image:
+            np.testing.assert_array_equal(sample['img'], np.asarray(image))
+
+
+@pytest.mark.parametrize('shard_size', [2, 5])  # 5 shards; 2 shards
+def test_readers_partition_the_samples(manifest, tmp_path, shard_size):
+    out = shards_of(manifest, tmp_path, shard_size)
+    dataset = WebDatasetShards(str(out / '*.tar'), repeat=False)
+    for epoch in (0, 1):
+        seen = Counter()
+        for reader in range(4):  # e.g. 2 ranks x 2 workers
+            for sample in dataset._raw_samples(epoch, reader, 4):
+                seen[sample['key']] += 1
+        assert sorted(seen.values()) == [1] * NUM
+
+
+def test_dataloader_workers_read_every_sample_once(manifest, tmp_path):
+    out = shards_of(manifest, tmp_path, 3)
+    dataset = WebDatasetShards(
+        str(out / '*.tar'), repeat=False, shuffle_buffer=3,
+        pipeline=[dict(type='TokenizeText',
+                       tokenizer=dict(type='ByteTokenizer',
+                                      context_length=12),
+                       caption_choice='first'),
+                  dict(type='Resize', size=(8, 8)),
+                  dict(type='PackInputs')])
+    from mmengine.dataset import default_collate
+    loader = torch.utils.data.DataLoader(dataset, batch_size=3,
+                                         num_workers=2,
+                                         collate_fn=default_collate)
+    texts = []
+    for batch in loader:
+        assert batch['inputs'].dtype == torch.uint8
+        texts += [s.text_tokens for s in batch['data_samples']]
+    assert len(texts) == NUM
+    assert len({tuple(t.tolist()) for t in texts}) == NUM
+
+
+def test_repeat_reshuffles_each_pass(manifest, tmp_path):
+    out = shards_of(manifest, tmp_path, 1)
+    dataset = WebDatasetShards(str(out / '*.tar'), shuffle_buffer=0)
+    stream = iter(dataset)
+    first = [next(stream)['key'] for _ in range(NUM)]
+    second = [next(stream)['key'] for _ in range(NUM)]
+    assert sorted(first) == sorted(second)
+    assert first != second
+
+
+def test_each_iteration_of_a_finite_stream_is_the_next_pass(manifest,
+                                                            tmp_path):
+    out = shards_of(manifest, tmp_path, 1)
+    dataset = WebDatasetShards(str(out / '*.tar'), repeat=False,
+                               shuffle_buffer=0)
+    first = [s['key'] for s in dataset]
+    second = [s['key'] for s in dataset]
+    assert sorted(first) == sorted(second) and first != second
+
+
+def test_shuffle_buffer_keeps_every_sample(manifest, tmp_path):
+    out = shards_of(manifest, tmp_path, 10)
+    plain = [s['key'] for s in WebDatasetShards(
+        str(out / '*.tar'), repeat=False, shuffle_buffer=0)]
+    shuffled = [s['key'] for s in WebDatasetShards(
+        str(out / '*.tar'), repeat=False, shuffle_buffer=4)]
+    assert sorted(plain) == sorted(shuffled) and plain != shuffled
+
+
+def test_make_shards_from_an_image_folder(tmp_path):
+    for name in ('cat', 'dog'):
+        (tmp_path / 'src' / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(
+            tmp_path / 'src' / name / '0.png')
+    assert make_shards.main([
+        str(tmp_path / 'out'), '--image-folder', str(tmp_path / 'src'),
+        '--templates', 'a {}.', 'the {}', '--no-shuffle'
+    ]) == 0
+    samples = list(WebDatasetShards(str(tmp_path / 'out' / '*.tar'),
+                                    repeat=False, shuffle_buffer=0))
+    assert [s['captions'] for s in samples] == [['a cat.', 'the cat'],
+                                                ['a dog.', 'the dog']]
+    assert samples[0]['img_path'].endswith('000000000.jpg')
+
+
+def test_brace_ranges_and_member_keys(tmp_path):
+    assert expand_shards('s-{08..10}.tar', str(tmp_path)) == [
+        str(tmp_path / f's-{i:02d}.tar') for i in (8, 9, 10)]
+    assert split_member_name('dir/00042.seg.PNG') == ('dir/00042', 'seg.png')
+
+
+def test_missing_shards_name_the_tool(tmp_path):
+    with pytest.raises(DataRootNotFoundError, match='make_shards.py'):
+        WebDatasetShards(str(tmp_path / 'x-{0..3}.tar'))

@@ -1,0 +1,102 @@
+"""Fit a byte-level BPE tokenizer on a config's training captions.
+
+    python tools/dataset_converters/fit_bpe.py \
+        configs/clip/vit-b-32_own-data.py
+
+reads the captions of the config's training data set (manifest, prompt
+captions or shards), learns merges until the vocabulary reaches the text
+backbone's ``vocab_size`` (or no pair repeats), and writes the JSON file
+named by the pipeline's ``TokenizeText(tokenizer=dict(type='BPETokenizer',
+vocab_file=...))``, beside the run, where training will read it.
+"""
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('--out', default=None,
+                        help="where to write (default: the config's "
+                        'BPETokenizer vocab_file)')
+    parser.add_argument('--vocab-size', type=int, default=None,
+                        help="default: the config's "
+                        'model.text_backbone.vocab_size')
+    parser.add_argument('--min-frequency', type=int, default=2,
+                        help='never merge pairs rarer than this')
+    parser.add_argument('--max-captions', type=int, default=None,
+                        help='fit on the first N captions only')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        default=None,
+                        help='override config keys, as in tools/train.py')
+    return parser.parse_args(argv)
+
+
+def find_tokenizer_cfg(pipeline) -> Optional[dict]:
+    """The ``tokenizer`` of the pipeline's TokenizeText step, if any."""
+    for step in pipeline or ():
+        if isinstance(step, dict) and step.get('type') == 'TokenizeText':
+            return step.get('tokenizer')
+    return None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    from itertools import islice
+
+    from mmengine.utils import ProgressBar
+
+    from pixpretrain.datasets import BPETokenizer
+    from pixpretrain.registry import DATASETS
+    from pixpretrain.utils import ConfigError, explain, register_all_modules
+
+    try:
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        register_all_modules()
+        dataset_cfg = cfg.train_dataloader.dataset
+        tokenizer_cfg = find_tokenizer_cfg(dataset_cfg.get('pipeline')) or {}
+        out = args.out or tokenizer_cfg.get('vocab_file')
+        if not out:
+            raise ConfigError(
+                'the training pipeline has no TokenizeText with a '
+                'BPETokenizer vocab_file; pass --out PATH')
+        vocab_size = args.vocab_size or \
+            cfg.model.get('text_backbone', {}).get('vocab_size')
+        if not vocab_size:
+            raise ConfigError('the config has no '
+                              'model.text_backbone.vocab_size; pass '
+                              '--vocab-size N')
+        # Captions only: no transforms, no images decoded.
+        dataset_cfg = dict(dataset_cfg, pipeline=[])
+        dataset = DATASETS.build(dataset_cfg)
+        captions = list(islice(dataset.iter_captions(), args.max_captions))
+        print(f'{len(captions)} captions; fitting up to '
+              f'{vocab_size - 259} merges')
+        progress = ProgressBar(vocab_size - 259)
+        tokenizer = BPETokenizer.fit(
+            captions, vocab_size,
+            context_length=tokenizer_cfg.get('context_length', 77),
+            lowercase=tokenizer_cfg.get('lowercase', True),
+            min_frequency=args.min_frequency, progress=progress.update)
+        tokenizer.save(out)
+    except Exception as exc:  # noqa: BLE001 -- user errors get one line
+        message = explain(exc)
+        if message is None:
+            raise
+        print(f'error: {message}', file=sys.stderr)
+        return 1
+    lengths = [len(tokenizer.encode(c)) for c in captions[:10000]]
+    print(f'\n{len(tokenizer.merges)} merges, vocab_size '
+          f'{tokenizer.vocab_size}; {sum(lengths) / len(lengths):.1f} tokens '
+          f'per caption on average; written to {os.path.abspath(out)}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
