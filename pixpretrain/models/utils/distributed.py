@@ -27,7 +27,7 @@ def concat_all_gather(tensor: torch.Tensor) -> torch.Tensor:
     ordered by rank.
     """
     if world_size() == 1:
-        return tensor
+        return tensor.detach()
     parts = [torch.empty_like(tensor) for _ in range(world_size())]
     dist.all_gather(parts, tensor.contiguous())
     return torch.cat(parts)
