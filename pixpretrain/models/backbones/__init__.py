@@ -1,3 +1,4 @@
+from .pixel_gpt import PixelGPT
 from .vit import VisionTransformer
 
-__all__ = ['VisionTransformer']
+__all__ = ['VisionTransformer', 'PixelGPT']

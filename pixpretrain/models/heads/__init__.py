@@ -1,3 +1,4 @@
 from .mae_head import MAEHead
+from .pixel_heads import ARPixelHead, MaskedPixelHead
 
-__all__ = ['MAEHead']
+__all__ = ['MAEHead', 'ARPixelHead', 'MaskedPixelHead']

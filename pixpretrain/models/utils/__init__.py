@@ -1,11 +1,12 @@
 from .data_preprocessor import PixelDataPreprocessor
 from .patches import patchify, random_masking, unpatchify
 from .pos_embed import sincos_1d, sincos_2d
+from .token_preprocessor import TokenDataPreprocessor
 from .transformer import (DropPath, MultiheadSelfAttention, TransformerBlock,
                           init_transformer_weights)
 
 __all__ = [
-    'PixelDataPreprocessor', 'patchify', 'unpatchify', 'random_masking',
-    'sincos_1d', 'sincos_2d', 'DropPath', 'MultiheadSelfAttention',
+    'PixelDataPreprocessor', 'TokenDataPreprocessor', 'patchify',
+    'unpatchify', 'random_masking', 'sincos_1d', 'sincos_2d', 'DropPath', 'MultiheadSelfAttention',
     'TransformerBlock', 'init_transformer_weights'
 ]

@@ -1,0 +1,45 @@
+# A CPU-sized iGPT: autoregressive 'tiny' PixelGPT (d 128, 4 heads,
+# 4 layers, 0.9M parameters) on CIFAR-10 at 16 x 16 = 256 palette tokens.
+#   python tools/dataset_converters/fit_palette.py configs/igpt/igpt-tiny_ar_cifar10-16.py
+#   python tools/train.py configs/igpt/igpt-tiny_ar_cifar10-16.py
+# (with --cfg-options train_dataloader.dataset.data_root=... if CIFAR-10 is
+# elsewhere than data/cifar10).
+_base_ = [
+    '../_base_/models/igpt_ar.py',
+    '../_base_/datasets/cifar10_igpt.py',
+    '../_base_/schedules/adam_igpt_1m.py',
+    '../_base_/default_runtime.py',
+]
+
+img_size = 16
+model = dict(
+    backbone=dict(arch='tiny', img_size=img_size),
+    head=dict(embed_dims=128))
+
+train_pipeline = [
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='ColorQuantize', palette={{_base_.palette_file}},
+         size=img_size, num_colors=512),
+    dict(type='PackInputs', inputs_key='tokens'),
+]
+train_dataloader = dict(batch_size=64, dataset=dict(pipeline=train_pipeline))
+
+max_iters = 600
+optim_wrapper = dict(
+    type='OptimWrapper', _delete_=True,
+    optimizer=dict(type='Adam', lr=3e-3, betas=(0.9, 0.95), weight_decay=0.0),
+    clip_grad=dict(max_norm=1.0))
+auto_scale_lr = dict(base_batch_size=64, enable=False)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0,
+         end=50),
+    dict(type='CosineAnnealingLR', T_max=max_iters - 50, eta_min=1e-5,
+         by_epoch=False, begin=50, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+
+default_hooks = dict(
+    logger=dict(interval=25),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200,
+                    max_keep_ckpts=2))
+log_processor = dict(by_epoch=False)
