@@ -14,6 +14,10 @@ default_hooks = dict(
     logger=dict(interval=100),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000,
                     max_keep_ckpts=3))
-log_processor = dict(by_epoch=False)
+# Average bits_per_dim over the same window as the losses (mmengine smooths
+# only the keys this pattern matches).
+log_processor = dict(
+    by_epoch=False,
+    mean_pattern=r'.*(loss|time|data_time|grad_norm|bits_per_dim).*')
 # Pick up the latest checkpoint of this work dir after a crash or preemption.
 resume = True

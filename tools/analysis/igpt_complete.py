@@ -7,9 +7,10 @@ position) and writes a PNG grid, one row per image:
 original (its palette tokens decoded) | kept half | completions.
 
 Example:
-    python tools/analysis/igpt_complete.py configs/igpt/igpt-tiny_ar_cifar10-16.py \
-        work_dirs/igpt-tiny_ar_cifar10-16/iter_600.pth --num-images 6 \
-        --num-samples 4 --temperature 1.0 --top-k 64
+    python tools/analysis/igpt_complete.py \
+        configs/igpt/igpt-nano_ar_cifar10-16.py \
+        work_dirs/igpt-nano_ar_cifar10-16/iter_250.pth --num-images 6 \
+        --num-samples 4 --temperature 1.0 --top-k 16
 """
 import argparse
 import os
@@ -95,7 +96,8 @@ def main(argv=None) -> int:
         cfg = Config.fromfile(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
-        _, quantize = find_color_quantize(cfg.train_dataloader.dataset.pipeline)
+        _, quantize = find_color_quantize(
+            cfg.train_dataloader.dataset.pipeline)
         palette = load_palette(quantize['palette'])
         model = init_model(cfg, args.checkpoint, args.device)
         np.random.seed(args.seed)  # random augmentations of the pipeline

@@ -14,8 +14,9 @@ some images and reports:
 and optionally writes a picture: originals above their decoded tokens.
 
 Example:
-    python tools/analysis/palette_report.py configs/igpt/igpt-tiny_ar_cifar10-16.py \
-        --num-images 10000 --png docs/images/igpt_palette_roundtrip.png
+    python tools/analysis/palette_report.py \
+        configs/igpt/igpt-nano_ar_cifar10-16.py --num-images 10000 \
+        --png palette_roundtrip.png
 """
 import argparse
 import json

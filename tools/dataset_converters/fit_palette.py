@@ -9,8 +9,8 @@ arguments and seed give the same palette.
 
 Example:
     python tools/dataset_converters/fit_palette.py \
-        configs/igpt/igpt-tiny_ar_cifar10-16.py \
-        --cfg-options train_dataloader.dataset.data_root=$HOME/.cache/pixpretrain/cifar10
+        configs/igpt/igpt-nano_ar_cifar10-16.py --cfg-options \
+        train_dataloader.dataset.data_root=$HOME/.cache/pixpretrain/cifar10
 """
 import argparse
 import os
@@ -94,7 +94,8 @@ def kmeans_plus_plus(pixels: torch.Tensor, num_clusters: int,
     for _ in range(1, num_clusters):
         index = torch.multinomial(nearest, 1, generator=generator)[0]
         centres.append(pixels[index])
-        nearest = torch.minimum(nearest, (pixels - pixels[index]).pow(2).sum(1))
+        distance = (pixels - pixels[index]).pow(2).sum(1)
+        nearest = torch.minimum(nearest, distance)
     return torch.stack(centres)
 
 
