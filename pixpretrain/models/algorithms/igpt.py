@@ -1,5 +1,5 @@
 """iGPT (Chen et al., "Generative Pretraining from Pixels", ICML 2020)."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.utils import ProgressBar
@@ -8,7 +8,7 @@ from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
 from ..heads import ARPixelHead, MaskedPixelHead
 from ..heads.pixel_heads import shift_right
-from .base import BasePretrainer
+from .base import BasePretrainer, ModuleCfg
 
 PIXEL_HEADS = (ARPixelHead, MaskedPixelHead)
 
@@ -65,7 +65,11 @@ class IGPT(BasePretrainer):
         init_cfg: mmengine init config.
     """
 
-    def __init__(self, backbone, head, data_preprocessor=None,
+    def __init__(self,
+                 backbone: ModuleCfg,
+                 head: Union[ModuleCfg, Sequence[ModuleCfg],
+                             Dict[str, ModuleCfg]],
+                 data_preprocessor: Optional[ModuleCfg] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='TokenDataPreprocessor')
@@ -112,13 +116,14 @@ class IGPT(BasePretrainer):
         losses = {}
         for _, head in self.named_heads():
             if isinstance(head, ARPixelHead):
-                features = self._features(head.shift_right(tokens), True)
+                features = self._features(head.shift_right(tokens),
+                                          head.causal)
                 loss = head.loss(features, tokens)
                 losses['loss_ar'] = loss
                 losses['bits_per_dim'] = head.bits_per_dim(loss.detach())
             else:
                 corrupted, mask = head.corrupt(tokens)
-                features = self._features(corrupted, False)
+                features = self._features(corrupted, head.causal)
                 losses['loss_bert'] = head.loss(features, tokens, mask)
         return losses
 

@@ -26,7 +26,7 @@ class _PixelHead(BaseModule):
     at ln K.
     """
 
-    def __init__(self, embed_dims: int, num_colors: int) -> None:
+    def __init__(self, embed_dims: int, num_colors: int = 512) -> None:
         super().__init__()
         for key, value, low in (('embed_dims', embed_dims, 1),
                                 ('num_colors', num_colors, 2)):
@@ -59,7 +59,7 @@ class ARPixelHead(_PixelHead):
             convention).
     """
 
-    causal = True
+    causal = True  # the attention its backbone pass uses
 
     def shift_right(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, N) x_0 .. x_{N-1} -> (B, N) start, x_0 .. x_{N-2}."""
@@ -101,7 +101,7 @@ class MaskedPixelHead(_PixelHead):
             as BERT and the paper.
     """
 
-    causal = False
+    causal = False  # the attention its backbone pass uses
 
     def __init__(self, embed_dims: int, num_colors: int = 512,
                  mask_ratio: float = 0.15) -> None:
