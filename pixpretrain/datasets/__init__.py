@@ -7,9 +7,10 @@ from .cifar import CIFAR10, CIFAR100
 from .image_folder import IMG_EXTENSIONS, ImageFolder, scan_images
 from .synthetic import SHAPE_CLASSES, SyntheticShapes, render_shape
 from .tokenizers import BPETokenizer, ByteTokenizer, build_tokenizer
-from .transforms import (CenterCrop, LoadImageFromFile, PackInputs,
-                         RandomFlip, RandomResizedCrop, Resize, TokenizeText,
-                         pil_to_rgb_array)
+from .transforms import (CenterCrop, ColorQuantize, LoadImageFromFile,
+                         PackInputs, RandomFlip, RandomResizedCrop, Resize,
+                         TokenizeText, load_palette, pil_to_rgb_array,
+                         tokens_to_rgb)
 from .webdataset import WebDatasetShards
 
 __all__ = [
@@ -19,5 +20,5 @@ __all__ = [
     'RandomFlip', 'RandomResizedCrop', 'Resize', 'pil_to_rgb_array',
     'ImageCaptionManifest', 'PromptCaptions', 'fill_template',
     'BPETokenizer', 'ByteTokenizer', 'build_tokenizer', 'TokenizeText',
-    'WebDatasetShards'
+    'WebDatasetShards', 'ColorQuantize', 'load_palette', 'tokens_to_rgb'
 ]

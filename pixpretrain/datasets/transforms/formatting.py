@@ -7,6 +7,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement
 
 from pixpretrain.registry import TRANSFORMS
+from pixpretrain.utils.errors import ConfigError
 
 
 @TRANSFORMS.register_module()
@@ -21,36 +22,41 @@ class PackInputs(BaseTransform):
         meta_keys (Sequence[str]): Keys of ``results`` copied into the data
             sample's metainfo when present. Defaults to
             ``('img_path', 'ori_shape', 'img_shape')``.
+        inputs_key (str): What becomes ``inputs``: 'img' (the image) or
+            'tokens' (the (h, w) palette ids of ``ColorQuantize``, packed
+            as an int64 tensor). Defaults to 'img'.
     """
 
     def __init__(self,
                  meta_keys: Sequence[str] = ('img_path', 'ori_shape',
-                                             'img_shape')) -> None:
+                                             'img_shape'),
+                 inputs_key: str = 'img') -> None:
+        if inputs_key not in ('img', 'tokens'):
+            raise ConfigError("PackInputs inputs_key must be 'img' or "
+                              f"'tokens', got {inputs_key!r}")
         self.meta_keys = tuple(meta_keys)
+        self.inputs_key = inputs_key
 
     def transform(self, results: dict) -> dict:
-        """Pack ``results['img']`` and its labels/metadata.
+        """Pack ``results[inputs_key]`` and its labels/metadata.
 
         Args:
-            results (dict): Must hold ``img`` (HWC uint8); ``gt_label`` and
-                ``text_tokens`` (from :class:`TokenizeText`) are packed when
-                present.
+            results (dict): Must hold ``img`` (HWC uint8), or ``tokens``
+                ((h, w) integers) when ``inputs_key='tokens'``; ``gt_label``
+                and ``text_tokens`` (from :class:`TokenizeText`) are packed
+                when present.
 
         Returns:
-            dict: ``inputs`` (uint8 tensor ``(3, H, W)``) and
-            ``data_samples`` (:class:`mmengine.structures.BaseDataElement`,
-            with ``gt_label`` as a 0-d long tensor when labelled and
-            ``text_tokens`` as a ``(context_length, )`` long tensor when
-            captioned).
+            dict: ``inputs`` (uint8 tensor ``(3, H, W)``, or int64 ``(h, w)``
+            tokens) and ``data_samples``
+            (:class:`mmengine.structures.BaseDataElement`, with ``gt_label``
+            as a 0-d long tensor when labelled and ``text_tokens`` as a
+            ``(context_length, )`` long tensor when captioned).
         """
-        img = results['img']
-        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 \
-                or img.ndim != 3:
-            raise TypeError('PackInputs expects an HWC uint8 array in '
-                            f"results['img'], got {type(img).__name__} "
-                            f'{getattr(img, "dtype", "")} '
-                            f'{getattr(img, "shape", "")}')
-        inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        if self.inputs_key == 'tokens':
+            inputs = self._tokens(results)
+        else:
+            inputs = self._image(results)
         metainfo = {k: results[k] for k in self.meta_keys if k in results}
         data_sample = BaseDataElement(metainfo=metainfo)
         if results.get('gt_label') is not None:
@@ -61,5 +67,30 @@ class PackInputs(BaseTransform):
                                                       dtype=torch.long)
         return dict(inputs=inputs, data_samples=data_sample)
 
+    @staticmethod
+    def _tokens(results: dict) -> torch.Tensor:
+        tokens = results.get('tokens')
+        if not isinstance(tokens, np.ndarray) or tokens.ndim != 2 or \
+                not np.issubdtype(tokens.dtype, np.integer):
+            raise TypeError(
+                "PackInputs(inputs_key='tokens') expects an (h, w) integer "
+                "array in results['tokens'] (put ColorQuantize before it), "
+                f'got {type(tokens).__name__} '
+                f'{getattr(tokens, "dtype", "")} '
+                f'{getattr(tokens, "shape", "")}')
+        return torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64))
+
+    @staticmethod
+    def _image(results: dict) -> torch.Tensor:
+        img = results['img']
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 \
+                or img.ndim != 3:
+            raise TypeError('PackInputs expects an HWC uint8 array in '
+                            f"results['img'], got {type(img).__name__} "
+                            f'{getattr(img, "dtype", "")} '
+                            f'{getattr(img, "shape", "")}')
+        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'
+        return (f'{self.__class__.__name__}(meta_keys={self.meta_keys}, '
+                f'inputs_key={self.inputs_key!r})')

@@ -1,4 +1,5 @@
+from .pixel_gpt import PixelGPT
 from .text_transformer import TextTransformer
 from .vit import VisionTransformer
 
-__all__ = ['TextTransformer', 'VisionTransformer']
+__all__ = ['PixelGPT', 'TextTransformer', 'VisionTransformer']

@@ -1,4 +1,5 @@
 from .contrastive_text_head import ContrastiveTextHead
 from .mae_head import MAEHead
+from .pixel_heads import ARPixelHead, MaskedPixelHead
 
-__all__ = ['ContrastiveTextHead', 'MAEHead']
+__all__ = ['ARPixelHead', 'ContrastiveTextHead', 'MAEHead', 'MaskedPixelHead']

@@ -2,12 +2,13 @@ from .data_preprocessor import PixelDataPreprocessor
 from .distributed import concat_all_gather, gather_with_grad, rank, world_size
 from .patches import patchify, random_masking, unpatchify
 from .pos_embed import sincos_1d, sincos_2d
+from .token_preprocessor import TokenDataPreprocessor
 from .transformer import (DropPath, MultiheadSelfAttention, TransformerBlock,
                           init_transformer_weights)
 
 __all__ = [
-    'PixelDataPreprocessor', 'patchify', 'unpatchify', 'random_masking',
-    'sincos_1d', 'sincos_2d', 'DropPath', 'MultiheadSelfAttention',
-    'TransformerBlock', 'init_transformer_weights', 'concat_all_gather',
-    'gather_with_grad', 'rank', 'world_size'
+    'PixelDataPreprocessor', 'TokenDataPreprocessor', 'patchify',
+    'unpatchify', 'random_masking', 'sincos_1d', 'sincos_2d', 'DropPath',
+    'MultiheadSelfAttention', 'TransformerBlock', 'init_transformer_weights',
+    'concat_all_gather', 'gather_with_grad', 'rank', 'world_size'
 ]

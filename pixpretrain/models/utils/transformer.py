@@ -46,14 +46,22 @@ class MultiheadSelfAttention(nn.Module):
         self.proj = nn.Linear(embed_dims, embed_dims)
 
     def forward(self, x: torch.Tensor,
-                attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                attn_mask: Optional[torch.Tensor] = None,
+                causal: Optional[bool] = None) -> torch.Tensor:
+        """(B, N, C) -> (B, N, C).
+
+        ``causal`` overrides the constructor's flag for this call: one set
+        of weights can then serve a causal and a bidirectional objective
+        (iGPT's AR and BERT heads on one backbone).
+        """
+        causal = self.causal if causal is None else causal
         B, N, C = x.shape
         # (B, N, 3C) -> 3 x (B, heads, N, C / heads)
         q, k, v = self.qkv(x).view(B, N, 3, self.num_heads,
                                    C // self.num_heads).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask,
-            is_causal=self.causal and attn_mask is None)
+            is_causal=causal and attn_mask is None)
         return self.proj(out.transpose(1, 2).reshape(B, N, C))
 
 
@@ -86,8 +94,11 @@ class TransformerBlock(nn.Module):
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor,
-                attn_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), attn_mask))
+                attn_mask: Optional[torch.Tensor] = None,
+                causal: Optional[bool] = None) -> torch.Tensor:
+        """(B, N, C) -> (B, N, C); ``causal`` as in
+        :meth:`MultiheadSelfAttention.forward`."""
+        x = x + self.drop_path(self.attn(self.norm1(x), attn_mask, causal))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 

@@ -1,0 +1,5 @@
+# iGPT-S, autoregressive, ImageNet at 32 x 32 (d 512, 8 heads, 24 layers,
+# 76M parameters): the paper's smallest model, trainable on one node.
+_base_ = ['./igpt-l_ar_imagenet-32.py']
+
+model = dict(backbone=dict(arch='s'), head=dict(embed_dims=512))

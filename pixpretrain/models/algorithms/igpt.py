@@ -1,0 +1,204 @@
+"""iGPT (Chen et al., "Generative Pretraining from Pixels", ICML 2020)."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.utils import ProgressBar
+
+from pixpretrain.registry import MODELS
+from pixpretrain.utils.errors import ConfigError
+from ..heads import ARPixelHead, MaskedPixelHead
+from ..heads.pixel_heads import shift_right
+from .base import BasePretrainer, ModuleCfg
+
+PIXEL_HEADS = (ARPixelHead, MaskedPixelHead)
+
+
+def sample_next_token(logits: torch.Tensor, temperature: float = 1.0,
+                      top_k: Optional[int] = None,
+                      generator: Optional[torch.Generator] = None
+                      ) -> torch.Tensor:
+    """Draw one token per row from ``softmax(logits / temperature)``,
+    restricted to the ``top_k`` most likely when given.
+
+    Args:
+        logits: (B, K) scores.
+        temperature: > 0; below 1 sharpens, above 1 flattens.
+        top_k: Keep the k best tokens, 1 <= k <= K; None keeps all.
+        generator: RNG of the draw (on the logits' device).
+
+    Returns:
+        (B,) int64 token ids.
+    """
+    if not temperature > 0:
+        raise ConfigError(f'temperature must be > 0, got {temperature}')
+    logits = logits.float() / temperature
+    if top_k is not None:
+        if not 1 <= top_k <= logits.shape[-1]:
+            raise ConfigError(
+                f'top_k must lie in [1, {logits.shape[-1]}], got {top_k}')
+        kth_best = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth_best, float('-inf'))
+    probs = logits.softmax(dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+@MODELS.register_module()
+class IGPT(BasePretrainer):
+    """A :class:`PixelGPT` trained with next-pixel and/or masked-pixel
+    prediction on palette tokens.
+
+    ``head`` is an :class:`ARPixelHead`, a :class:`MaskedPixelHead`, or both
+    in a dict / list. The two objectives need different inputs and attention
+    (AR: the sequence shifted right by the start token, causal; BERT: the
+    sequence with masked tokens hidden, bidirectional), and the BERT
+    corruption must happen before the backbone, so each head gets its own
+    forward pass of the shared backbone; mmengine sums the losses.
+
+    Logged per step: ``loss_ar`` (nats per token) and ``bits_per_dim`` for
+    an AR head, ``loss_bert`` for a BERT head.
+
+    Args:
+        backbone: A :class:`PixelGPT` config or module. Its ``causal`` flag
+            decides the features of :meth:`extract_feat`.
+        head: The heads (see above); at most one of each kind.
+        data_preprocessor: Defaults to :class:`TokenDataPreprocessor`.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self,
+                 backbone: ModuleCfg,
+                 head: Union[ModuleCfg, Sequence[ModuleCfg],
+                             Dict[str, ModuleCfg]],
+                 data_preprocessor: Optional[ModuleCfg] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='TokenDataPreprocessor')
+        super().__init__(backbone=backbone, head=head,
+                         data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self._check_parts_agree()
+
+    def _check_parts_agree(self) -> None:
+        """Fail at build time, naming the key, when the parts disagree."""
+        kinds = set()
+        for name, head in self.named_heads():
+            if not isinstance(head, PIXEL_HEADS):
+                raise ConfigError(
+                    f'head {name!r} is a {type(head).__name__}; IGPT takes '
+                    'ARPixelHead and MaskedPixelHead')
+            if type(head) in kinds:
+                raise ConfigError(
+                    f'IGPT takes at most one {type(head).__name__}')
+            kinds.add(type(head))
+            for key in ('embed_dims', 'num_colors'):
+                ours, theirs = getattr(head, key), getattr(self.backbone, key)
+                if ours != theirs:
+                    raise ConfigError(
+                        f'head {name!r}: {key}={ours} does not match the '
+                        f'backbone ({theirs})')
+        if not kinds:
+            raise ConfigError('IGPT needs a head: ARPixelHead, '
+                              'MaskedPixelHead or both')
+
+    @property
+    def ar_head(self) -> Optional[ARPixelHead]:
+        """The autoregressive head, if the model has one."""
+        return next((h for _, h in self.named_heads()
+                     if isinstance(h, ARPixelHead)), None)
+
+    def _features(self, tokens: torch.Tensor, causal: bool) -> torch.Tensor:
+        """(B, N) tokens -> (B, N, D) final features."""
+        return self.backbone.encode(self.backbone.embed(tokens), causal)
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
+        tokens = inputs.flatten(1)  # (B, H, W) -> (B, N), raster order
+        losses = {}
+        for _, head in self.named_heads():
+            if isinstance(head, ARPixelHead):
+                features = self._features(head.shift_right(tokens),
+                                          head.causal)
+                loss = head.loss(features, tokens)
+                losses['loss_ar'] = loss
+                losses['bits_per_dim'] = head.bits_per_dim(loss.detach())
+            else:
+                corrupted, mask = head.corrupt(tokens)
+                features = self._features(corrupted, head.causal)
+                losses['loss_bert'] = head.loss(features, tokens, mask)
+        return losses
+
+    def extract_feat(self, inputs: torch.Tensor,
+                     layers: Optional[Sequence[int]] = None
+                     ) -> Tuple[torch.Tensor, ...]:
+        """Backbone features of token grids, for probes.
+
+        With a causal backbone the sequence is shifted right by the start
+        token first, as in training, so position t holds the features that
+        predicted pixel t. Nothing is masked for a bidirectional backbone.
+
+        Args:
+            inputs: (B, H, W) tokens.
+            layers: Block indices (negative from the end); the backbone's
+                ``out_indices`` by default.
+
+        Returns:
+            One (B, N, D) tensor per requested layer.
+        """
+        tokens = inputs.flatten(1)
+        if self.backbone.causal:
+            tokens = shift_right(tokens, self.backbone.start_token)
+        if layers is None:
+            return tuple(self.backbone(tokens))
+        return tuple(self.backbone.forward_intermediates(tokens, layers))
+
+    @torch.no_grad()
+    def complete(self, prefix: torch.Tensor, length: int,
+                 temperature: float = 1.0, top_k: Optional[int] = None,
+                 use_cache: bool = True,
+                 generator: Optional[torch.Generator] = None,
+                 progress: bool = False) -> torch.Tensor:
+        """Sample the rest of each sequence from the AR head.
+
+        With ``use_cache`` every new token costs one position (keys and
+        values of the past are kept); without it each step reruns the whole
+        prefix. Given the same ``generator`` state both return the same
+        tokens.
+
+        Args:
+            prefix: (B, P) the tokens to continue (P may be 0).
+            length: Length of the completed sequences, P <= length <= the
+                backbone's sequence length.
+            temperature, top_k: See :func:`sample_next_token`.
+            use_cache: Use the key/value cache.
+            generator: RNG of the draws.
+            progress: Show a progress bar (one tick per token).
+
+        Returns:
+            (B, length) the prefix followed by the sampled tokens.
+        """
+        head = self.ar_head
+        if head is None:
+            raise ConfigError('completing images needs an ARPixelHead')
+        B, P = prefix.shape
+        if not P <= length <= self.backbone.seq_len:
+            raise ConfigError(
+                f'length must lie in [{P}, {self.backbone.seq_len}], '
+                f'got {length}')
+        tokens = prefix
+        start = prefix.new_full((B, 1), self.backbone.start_token)
+        feed = torch.cat([start, prefix], dim=1)  # what the next call reads
+        cache = self.backbone.init_cache(B, length) if use_cache else None
+        bar = ProgressBar(length - P) if progress and length > P else None
+        for _ in range(P, length):
+            if use_cache:
+                features = self.backbone.decode(feed, cache)[:, -1]
+            else:
+                features = self._features(torch.cat([start, tokens], 1),
+                                          True)[:, -1]
+            next_token = sample_next_token(
+                head.logits(features), temperature, top_k, generator)
+            tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+            feed = next_token[:, None]
+            if bar is not None:
+                bar.update()
+        return tokens

@@ -1,0 +1,273 @@
+"""iGPT's transformer over palette tokens (Chen et al., "Generative
+Pretraining from Pixels", ICML 2020)."""
+import math
+import numbers
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import nn
+
+from pixpretrain.registry import MODELS
+from pixpretrain.utils.errors import ConfigError
+from ..utils import TransformerBlock
+from .vit import resolve_arch
+
+# width, depth, heads (iGPT paper, section 3.3: 76M, 455M and 1.4B
+# parameters); 'nano' and 'tiny' are ours, small enough for a CPU.
+ARCHS: Dict[str, dict] = {
+    'nano': dict(embed_dims=64, num_layers=4, num_heads=4, mlp_ratio=4.0),
+    'tiny': dict(embed_dims=128, num_layers=4, num_heads=4, mlp_ratio=4.0),
+    's': dict(embed_dims=512, num_layers=24, num_heads=8, mlp_ratio=4.0),
+    'm': dict(embed_dims=1024, num_layers=36, num_heads=8, mlp_ratio=4.0),
+    'l': dict(embed_dims=1536, num_layers=48, num_heads=16, mlp_ratio=4.0),
+}
+ARCH_ALIASES = {'small': 's', 'medium': 'm', 'large': 'l'}
+
+
+class KVCache:
+    """Keys and values of every block for the positions fed so far.
+
+    Allocated once for the whole sequence, so a sampling step writes one
+    position instead of concatenating (and copying) the past.
+
+    Args:
+        num_layers, batch_size, num_heads, max_len, head_dims: Its shape,
+            ``(num_layers, B, heads, max_len, head_dims)`` for each of keys
+            and values.
+        device, dtype: Where and how the tensors are stored.
+    """
+
+    def __init__(self, num_layers: int, batch_size: int, num_heads: int,
+                 max_len: int, head_dims: int, device: torch.device,
+                 dtype: torch.dtype) -> None:
+        shape = (num_layers, batch_size, num_heads, max_len, head_dims)
+        self.keys = torch.empty(shape, device=device, dtype=dtype)
+        self.values = torch.empty(shape, device=device, dtype=dtype)
+        self.max_len = max_len
+        self.length = 0
+
+
+def _cached_block(block: TransformerBlock, x: torch.Tensor,
+                  keys: torch.Tensor, values: torch.Tensor,
+                  start: int) -> torch.Tensor:
+    """:class:`TransformerBlock` on new positions ``start..start+N-1`` that
+    also attend to the cached earlier ones (causal, inference only).
+
+    The same pre-norm maths as ``TransformerBlock.forward`` (without stochastic
+    depth, which is off in eval mode); tests check the two agree.
+
+    Args:
+        block: The block whose weights to use.
+        x: (B, N, C) inputs at the new positions.
+        keys, values: (B, heads, max_len, C / heads) this block's cache;
+            positions ``start..start+N-1`` are written here.
+        start: Number of positions already cached.
+    """
+    attn = block.attn
+    B, N, C = x.shape
+    end = start + N
+    q, k, v = attn.qkv(block.norm1(x)).view(
+        B, N, 3, attn.num_heads, C // attn.num_heads).permute(2, 0, 3, 1, 4)
+    keys[:, :, start:end] = k
+    values[:, :, start:end] = v
+    if N == 1:  # the newest position sees everything cached
+        mask = None
+    else:  # new position i sees cached positions <= start + i
+        mask = (torch.arange(end, device=x.device)[None, :] <=
+                torch.arange(start, end, device=x.device)[:, None])
+    out = F.scaled_dot_product_attention(q, keys[:, :, :end],
+                                         values[:, :, :end], attn_mask=mask)
+    x = x + attn.proj(out.transpose(1, 2).reshape(B, N, C))
+    return x + block.mlp(block.norm2(x))
+
+
+@MODELS.register_module()
+class PixelGPT(BaseModule):
+    """GPT-2 over palette tokens read in raster order.
+
+    Tokens ``0 .. num_colors - 1`` are palette colours, ``num_colors`` is the
+    start token (so the vocabulary is 513 for 512 colours, as the paper's)
+    and ``num_colors + 1`` the mask token of the BERT objective. Each is
+    embedded, a learned position embedding added, then pre-norm blocks with
+    torch's SDPA attention and a final LayerNorm.
+
+    One set of weights serves both objectives: ``causal`` picks the default
+    attention and every call may override it (AR heads need causal
+    attention, BERT heads bidirectional).
+
+    Args:
+        arch: 'nano', 'tiny' (CPU sizes), 's', 'm', 'l' (the paper's iGPT-S,
+            -M, -L) or a dict with ``embed_dims``, ``num_layers``,
+            ``num_heads``, ``mlp_ratio``.
+        num_colors: Palette size K.
+        img_size: Token grid side (or (h, w)); the sequence holds h * w
+            tokens.
+        causal: Default attention of :meth:`forward`,
+            :meth:`forward_intermediates` and :meth:`encode`.
+        out_indices: Blocks whose outputs :meth:`forward` returns (negative
+            counts from the end); the last block's output is normed.
+        init_cfg: mmengine init config, e.g. ``dict(type='Pretrained', ...)``.
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 's',
+                 num_colors: int = 512,
+                 img_size: Union[int, Sequence[int]] = 32,
+                 causal: bool = True,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        settings = resolve_arch(arch, ARCHS, ARCH_ALIASES)
+        self.embed_dims = settings['embed_dims']
+        self.num_layers = settings['num_layers']
+        self.num_heads = settings['num_heads']
+        if not isinstance(num_colors, numbers.Integral) or num_colors < 2:
+            raise ConfigError(
+                f'num_colors must be an int >= 2, got {num_colors!r}')
+        self.num_colors = int(num_colors)
+        self.start_token = self.num_colors
+        self.mask_token = self.num_colors + 1
+        if isinstance(img_size, numbers.Integral):
+            img_size = (img_size, img_size)
+        if len(img_size) != 2 or not all(
+                isinstance(s, numbers.Integral) and s > 0 for s in img_size):
+            raise ConfigError('img_size must be a positive int or (h, w), '
+                              f'got {img_size!r}')
+        self.img_size = (int(img_size[0]), int(img_size[1]))
+        self.seq_len = self.img_size[0] * self.img_size[1]
+        self.causal = causal
+
+        self.token_embed = nn.Embedding(self.num_colors + 2, self.embed_dims)
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, self.seq_len, self.embed_dims))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(self.embed_dims, self.num_heads,
+                             settings['mlp_ratio'], causal=causal,
+                             layer_norm_eps=1e-5)
+            for _ in range(self.num_layers))
+        self.norm = nn.LayerNorm(self.embed_dims, eps=1e-5)
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        self.out_indices = [self._layer_index(i) for i in out_indices]
+        self._init_as_gpt2()
+
+    def _layer_index(self, index: int) -> int:
+        if not -self.num_layers <= index < self.num_layers:
+            raise ConfigError(
+                f'layer index {index} is out of range for '
+                f'{self.num_layers} blocks')
+        return index % self.num_layers
+
+    def _init_as_gpt2(self) -> None:
+        """GPT-2's init: N(0, 0.02) weights, residual projections scaled by
+        1 / sqrt(2 * depth) so the residual stream's variance stays put."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        residual_std = 0.02 / math.sqrt(2 * self.num_layers)
+        for block in self.blocks:
+            nn.init.normal_(block.attn.proj.weight, std=residual_std)
+            nn.init.normal_(block.mlp[2].weight, std=residual_std)
+        nn.init.normal_(self.token_embed.weight, std=0.02)
+        nn.init.normal_(self.pos_embed, std=0.01)
+
+    def _as_sequence(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, H, W) grids or (B, N) sequences -> (B, N), checked."""
+        if tokens.ndim == 3:
+            tokens = tokens.flatten(1)  # raster order
+        if tokens.ndim != 2 or tokens.dtype not in (torch.int64, torch.int32):
+            raise ValueError(
+                'PixelGPT takes integer tokens of shape (B, N) or (B, H, W), '
+                f'got {tuple(tokens.shape)} {tokens.dtype}')
+        if tokens.shape[1] > self.seq_len:
+            raise ValueError(
+                f'{tokens.shape[1]} tokens exceed the {self.seq_len} '
+                f'positions of a {self.img_size} grid')
+        return tokens
+
+    def embed(self, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """(B, N) tokens at positions ``start..start+N-1`` -> (B, N, D)."""
+        tokens = self._as_sequence(tokens)
+        positions = self.pos_embed[:, start:start + tokens.shape[1]]
+        return self.token_embed(tokens) + positions
+
+    def encode(self, x: torch.Tensor,
+               causal: Optional[bool] = None) -> torch.Tensor:
+        """(B, N, D) embedded tokens -> (B, N, D) after every block and the
+        final LayerNorm."""
+        causal = self.causal if causal is None else causal
+        for block in self.blocks:
+            x = block(x, causal=causal)
+        return self.norm(x)
+
+    def forward_intermediates(self, tokens: torch.Tensor,
+                              layers: Sequence[int],
+                              causal: Optional[bool] = None
+                              ) -> List[torch.Tensor]:
+        """Outputs of the given blocks, each (B, N, D).
+
+        Blocks after the deepest requested one are not run. The last block's
+        output passes the final LayerNorm, as in :meth:`encode`.
+
+        Args:
+            tokens: (B, N) or (B, H, W) token ids, fed as they are (an AR
+                model's start-token shift is the caller's, see
+                ``IGPT.extract_feat``).
+            layers: Block indices (negative counts from the end).
+            causal: Attention for this call; the backbone's by default.
+        """
+        causal = self.causal if causal is None else causal
+        wanted = sorted({self._layer_index(i) for i in layers})
+        outputs = {}
+        x = self.embed(tokens)
+        for i, block in enumerate(self.blocks[:wanted[-1] + 1]):
+            x = block(x, causal=causal)
+            if i in wanted:
+                outputs[i] = self.norm(x) if i == self.num_layers - 1 else x
+        return [outputs[self._layer_index(i)] for i in layers]
+
+    def forward(self, tokens: torch.Tensor,
+                causal: Optional[bool] = None) -> Tuple[torch.Tensor, ...]:
+        """Outputs of the ``out_indices`` blocks, each (B, N, D)."""
+        return tuple(
+            self.forward_intermediates(tokens, self.out_indices, causal))
+
+    def init_cache(self, batch_size: int,
+                   max_len: Optional[int] = None) -> KVCache:
+        """An empty key/value cache for :meth:`decode`, of ``max_len``
+        positions (the whole sequence by default)."""
+        max_len = self.seq_len if max_len is None else max_len
+        weight = self.pos_embed
+        return KVCache(self.num_layers, batch_size, self.num_heads, max_len,
+                       self.embed_dims // self.num_heads, weight.device,
+                       weight.dtype)
+
+    def decode(self, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Causal features of new tokens, reusing the cached past.
+
+        Each call costs only the new positions: their queries attend to the
+        cached keys and values, which are then extended by theirs.
+
+        Args:
+            tokens: (B, N) tokens at the next N positions.
+            cache: From :meth:`init_cache`; advanced by N.
+
+        Returns:
+            (B, N, D) features after the final LayerNorm, equal to those of
+            :meth:`encode` with causal attention over the whole sequence.
+        """
+        start, end = cache.length, cache.length + tokens.shape[1]
+        if end > cache.max_len:
+            raise ValueError(
+                f'the cache holds {cache.max_len} positions; {end} needed')
+        x = self.embed(tokens, start)
+        for i, block in enumerate(self.blocks):
+            x = _cached_block(block, x, cache.keys[i], cache.values[i], start)
+        cache.length = end
+        return self.norm(x)
