@@ -5,8 +5,13 @@
 _base_ = ['./igpt-nano_ar_cifar10-16.py']
 
 model = dict(
+    palette={{_base_.palette_file}},  # to draw completions
     head=dict(
         _delete_=True,
         ar=dict(type='ARPixelHead', embed_dims=64, num_colors=512),
         bert=dict(type='MaskedPixelHead', embed_dims=64, num_colors=512,
                   mask_ratio=0.15)))
+
+# Completions of the first training images' bottom halves at the end of
+# training: {work_dir}/completions/iter_N.png.
+custom_hooks = [dict(type='ReconstructionHook', interval=0, num_images=4)]

@@ -13,6 +13,7 @@ _base_ = [
 
 img_size = 16
 model = dict(
+    palette={{_base_.palette_file}},  # to draw completions
     backbone=dict(arch='nano', img_size=img_size),
     head=dict(embed_dims=64))
 
@@ -47,3 +48,7 @@ default_hooks = dict(
 log_processor = dict(
     by_epoch=False,
     mean_pattern=r'.*(loss|time|data_time|grad_norm|bits_per_dim).*')
+
+# Completions of the first training images' bottom halves at the end of
+# training: {work_dir}/completions/iter_N.png.
+custom_hooks = [dict(type='ReconstructionHook', interval=0, num_images=4)]

@@ -9,8 +9,8 @@ from .synthetic import SHAPE_CLASSES, SyntheticShapes, render_shape
 from .tokenizers import BPETokenizer, ByteTokenizer, build_tokenizer
 from .transforms import (CenterCrop, ColorQuantize, LoadImageFromFile,
                          PackInputs, RandomFlip, RandomResizedCrop, Resize,
-                         TokenizeText, load_palette, pil_to_rgb_array,
-                         tokens_to_rgb)
+                         TokenizeText, completion_grid, load_palette,
+                         pil_to_rgb_array, tokens_to_rgb)
 from .webdataset import WebDatasetShards
 
 __all__ = [
@@ -20,5 +20,5 @@ __all__ = [
     'RandomFlip', 'RandomResizedCrop', 'Resize', 'pil_to_rgb_array',
     'ImageCaptionManifest', 'PromptCaptions', 'fill_template',
     'BPETokenizer', 'ByteTokenizer', 'build_tokenizer', 'TokenizeText',
-    'WebDatasetShards', 'ColorQuantize', 'load_palette', 'tokens_to_rgb'
+    'WebDatasetShards', 'ColorQuantize', 'load_palette', 'tokens_to_rgb', 'completion_grid'
 ]

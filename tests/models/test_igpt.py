@@ -169,3 +169,29 @@ def test_parts_that_disagree_fail_at_build(head, match):
     with pytest.raises(ConfigError, match=match):
         IGPT(backbone=dict(type='PixelGPT', arch=ARCH, num_colors=16,
                            img_size=4), head=head)
+
+
+def test_pictures_show_original_kept_half_and_completions(tmp_path):
+    import numpy as np
+
+    from pixpretrain.engine.hooks import model_pictures
+    palette = np.stack([np.full(3, 16 * i) for i in range(16)]).astype(float)
+    np.save(tmp_path / 'palette.npy', palette)
+    model = igpt()
+    model.palette = str(tmp_path / 'palette.npy')
+    tokens = grids(2)
+    picture = model_pictures(model, tokens)['completions']
+    # 2 rows of 4 x 4 panels (original, kept half, 2 completions), 2 px gaps.
+    assert picture.shape == (2 * 4 + 2, 4 * 4 + 3 * 2, 3)
+    original = picture[:4, :4, 0]
+    np.testing.assert_array_equal(original, 16 * tokens[0].numpy())
+    kept = picture[:4, 6:10, 0]
+    np.testing.assert_array_equal(kept[:2], original[:2])
+    assert (kept[2:] == 128).all()
+    for completion in (picture[:4, 12:16, 0], picture[:4, 18:22, 0]):
+        np.testing.assert_array_equal(completion[:2], original[:2])
+
+
+def test_pictures_need_the_palette():
+    with pytest.raises(ConfigError, match='model.palette'):
+        igpt().pictures(grids(1))

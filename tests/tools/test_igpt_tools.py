@@ -86,10 +86,11 @@ def test_completion_keeps_the_top_half_and_writes_the_grid(trained, capsys):
 
 
 def test_completion_grid_layout_by_hand():
+    from pixpretrain.datasets import completion_grid
     palette = np.array([[0, 0, 0], [255, 255, 255]], dtype=np.float64)
     tokens = np.array([[[0, 1], [1, 0]]])  # (1, 2, 2)
     samples = np.array([[[[0, 1], [0, 0]]]])  # (1, 1, 2, 2)
-    grid = igpt_complete.completion_grid(tokens, samples, 1, palette)
+    grid = completion_grid(tokens, samples, 1, palette)
     assert grid.shape == (2, 3 * 4 - 2, 3)
     assert grid[:, :2, 0].tolist() == [[0, 255], [255, 0]]  # original
     assert grid[:, 4:6, 0].tolist() == [[0, 255], [128, 128]]  # kept half

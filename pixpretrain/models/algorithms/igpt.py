@@ -1,9 +1,12 @@
 """iGPT (Chen et al., "Generative Pretraining from Pixels", ICML 2020)."""
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from mmengine.utils import ProgressBar
 
+from pixpretrain.datasets.transforms.color_quantize import (completion_grid,
+                                                            load_palette)
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
 from ..heads import ARPixelHead, MaskedPixelHead
@@ -62,6 +65,8 @@ class IGPT(BasePretrainer):
             decides the features of :meth:`extract_feat`.
         head: The heads (see above); at most one of each kind.
         data_preprocessor: Defaults to :class:`TokenDataPreprocessor`.
+        palette: The ``.npy`` palette of the data, needed only to draw
+            completions (:meth:`pictures`, used by ``ReconstructionHook``).
         init_cfg: mmengine init config.
     """
 
@@ -70,7 +75,9 @@ class IGPT(BasePretrainer):
                  head: Union[ModuleCfg, Sequence[ModuleCfg],
                              Dict[str, ModuleCfg]],
                  data_preprocessor: Optional[ModuleCfg] = None,
+                 palette: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        self.palette = palette
         if data_preprocessor is None:
             data_preprocessor = dict(type='TokenDataPreprocessor')
         super().__init__(backbone=backbone, head=head,
@@ -150,6 +157,36 @@ class IGPT(BasePretrainer):
         if layers is None:
             return tuple(self.backbone(tokens))
         return tuple(self.backbone.forward_intermediates(tokens, layers))
+
+    @torch.no_grad()
+    def pictures(self, inputs: torch.Tensor,
+                 num_samples: int = 2) -> Dict[str, np.ndarray]:
+        """Completions of the bottom half of token grids, as a picture.
+
+        Rows: original | kept top half | ``num_samples`` completions, drawn
+        with torch's global RNG (``ReconstructionHook`` seeds it).
+
+        Args:
+            inputs: (B, H, W) tokens.
+            num_samples: Completions per image.
+
+        Returns:
+            ``{'completions': (rows, cols, 3) uint8}``.
+        """
+        if self.palette is None:
+            raise ConfigError(
+                'drawing iGPT completions needs model.palette, the .npy '
+                'palette of the data (the ColorQuantize palette)')
+        B, H, W = inputs.shape
+        kept = H // 2
+        device = next(self.parameters()).device
+        prefix = inputs.flatten(1)[:, :kept * W].repeat_interleave(
+            num_samples, dim=0).to(device)
+        completed = self.complete(prefix, H * W)
+        samples = completed.view(B, num_samples, H, W).cpu().numpy()
+        palette = load_palette(self.palette, self.backbone.num_colors)
+        return {'completions': completion_grid(inputs.cpu().numpy(), samples,
+                                               kept, palette)}
 
     @torch.no_grad()
     def complete(self, prefix: torch.Tensor, length: int,
