@@ -1,10 +1,13 @@
 """Pipeline transforms: every one takes and returns an mmcv-style results
 dict whose ``img`` is an HWC uint8 RGB array."""
+from .augment import ColorJitter, GaussianBlur, RandomGrayscale, Solarize
 from .formatting import PackInputs
 from .loading import LoadImageFromFile, pil_to_rgb_array
+from .multi_view import MultiView
 from .processing import CenterCrop, RandomFlip, RandomResizedCrop, Resize
 
 __all__ = [
     'LoadImageFromFile', 'pil_to_rgb_array', 'RandomResizedCrop',
-    'RandomFlip', 'Resize', 'CenterCrop', 'PackInputs'
+    'RandomFlip', 'Resize', 'CenterCrop', 'PackInputs', 'ColorJitter',
+    'RandomGrayscale', 'GaussianBlur', 'Solarize', 'MultiView'
 ]

@@ -32,28 +32,37 @@ class PackInputs(BaseTransform):
         """Pack ``results['img']`` and its labels/metadata.
 
         Args:
-            results (dict): Must hold ``img`` (HWC uint8); ``gt_label`` is
-                packed when present.
+            results (dict): Must hold ``img`` (HWC uint8, or a list of them
+                from :class:`MultiView`); ``gt_label`` is packed when
+                present.
 
         Returns:
-            dict: ``inputs`` (uint8 tensor ``(3, H, W)``) and
-            ``data_samples`` (:class:`mmengine.structures.BaseDataElement`,
-            with ``gt_label`` as a 0-d long tensor when labelled).
+            dict: ``inputs`` (uint8 tensor ``(3, H, W)``, or a list of them
+            for a list of views) and ``data_samples``
+            (:class:`mmengine.structures.BaseDataElement`, with ``gt_label``
+            as a 0-d long tensor when labelled).
         """
         img = results['img']
-        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 \
-                or img.ndim != 3:
-            raise TypeError('PackInputs expects an HWC uint8 array in '
-                            f"results['img'], got {type(img).__name__} "
-                            f'{getattr(img, "dtype", "")} '
-                            f'{getattr(img, "shape", "")}')
-        inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        if isinstance(img, (list, tuple)):
+            inputs = [self._to_tensor(view) for view in img]
+        else:
+            inputs = self._to_tensor(img)
         metainfo = {k: results[k] for k in self.meta_keys if k in results}
         data_sample = BaseDataElement(metainfo=metainfo)
         if results.get('gt_label') is not None:
             data_sample.gt_label = torch.tensor(results['gt_label'],
                                                 dtype=torch.long)
         return dict(inputs=inputs, data_samples=data_sample)
+
+    @staticmethod
+    def _to_tensor(img: np.ndarray) -> torch.Tensor:
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 \
+                or img.ndim != 3:
+            raise TypeError('PackInputs expects an HWC uint8 array in '
+                            f"results['img'], got {type(img).__name__} "
+                            f'{getattr(img, "dtype", "")} '
+                            f'{getattr(img, "shape", "")}')
+        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'

@@ -1,3 +1,4 @@
+from .resnet import ResNet
 from .vit import VisionTransformer
 
-__all__ = ['VisionTransformer']
+__all__ = ['ResNet', 'VisionTransformer']
