@@ -50,7 +50,8 @@ class ColorJitter(BaseTransform):
                  saturation: float = 0.4, hue: float = 0.1,
                  prob: float = 0.8) -> None:
         if not 0.0 <= hue <= 0.5:
-            raise ConfigError(f'ColorJitter hue must be in [0, 0.5], got {hue}')
+            raise ConfigError(
+                f'ColorJitter hue must be in [0, 0.5], got {hue}')
         self.brightness = _factor_range(brightness, 'brightness')
         self.contrast = _factor_range(contrast, 'contrast')
         self.saturation = _factor_range(saturation, 'saturation')

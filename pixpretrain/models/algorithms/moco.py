@@ -133,10 +133,11 @@ class MoCo(BasePretrainer):
              data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
         """Two views per image -> ``loss`` and the ``momentum`` used."""
         if isinstance(inputs, torch.Tensor) or len(inputs) != 2:
+            got = ('one batch tensor' if isinstance(inputs, torch.Tensor)
+                   else f'{len(inputs)} views')
             raise ValueError(
                 'MoCo needs two views of each image (a MultiView transform '
-                'with num_views=2 in the pipeline), got '
-                f'{"one tensor" if isinstance(inputs, torch.Tensor) else len(inputs)}')
+                f'with num_views=2 in the pipeline), got {got}')
         query_view, key_view = inputs
         query = self.neck(self.backbone(query_view))  # (B, D)
         momentum = self.current_momentum()

@@ -17,7 +17,7 @@ class MoCoQueueHead(BaseModule):
     For a query q with positive key k+ and queued keys k_1 .. k_K, all L2
     normalised (He et al. 2020, Eq. 1):
 
-        loss = -log( exp(q·k+ / T) / (exp(q·k+ / T) + sum_j exp(q·k_j / T)) )
+        loss = -log(exp(q·k+ / T) / (exp(q·k+ / T) + sum_j exp(q·k_j / T)))
 
     The queue and its write pointer are buffers, so they are saved and
     resumed with the model. :meth:`enqueue` writes the keys of every rank,
