@@ -14,7 +14,7 @@ from pixpretrain.utils.errors import ConfigError
 
 
 def _samples(features, labels):
-    return [dict(feature=f, gt_label=torch.tensor(l))
+    return [dict(feature=f, gt_label=torch.as_tensor(l))
             for f, l in zip(features, labels)]
 
 

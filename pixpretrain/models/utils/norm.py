@@ -63,7 +63,10 @@ class SplitBatchNorm(nn.BatchNorm2d):
         if self.track_running_stats:
             self.running_mean.copy_(running_mean.view(splits, c).mean(0))
             self.running_var.copy_(running_var.view(splits, c).mean(0))
-        return out.reshape(n, c, h, w)
+        # A copy, not a view: ResNet's in-place ReLU on a view of the
+        # batch-norm output would make autograd rebuild the whole tensor
+        # (CopySlices), which costs more than this copy.
+        return out.reshape(n, c, h, w).clone()
 
     def extra_repr(self) -> str:
         return f'{super().extra_repr()}, num_splits={self.num_splits}'
