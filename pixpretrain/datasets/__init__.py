@@ -7,8 +7,9 @@ from .cifar import CIFAR10, CIFAR100
 from .image_folder import IMG_EXTENSIONS, ImageFolder, scan_images
 from .synthetic import SHAPE_CLASSES, SyntheticShapes, render_shape
 from .tokenizers import BPETokenizer, ByteTokenizer, build_tokenizer
-from .transforms import (CenterCrop, ColorQuantize, LoadImageFromFile,
-                         PackInputs, RandomFlip, RandomResizedCrop, Resize,
+from .transforms import (CenterCrop, ColorJitter, ColorQuantize, GaussianBlur,
+                         LoadImageFromFile, MultiView, PackInputs, RandomFlip,
+                         RandomGrayscale, RandomResizedCrop, Resize, Solarize,
                          TokenizeText, completion_grid, load_palette,
                          pil_to_rgb_array, tokens_to_rgb)
 from .webdataset import WebDatasetShards
@@ -20,5 +21,7 @@ __all__ = [
     'RandomFlip', 'RandomResizedCrop', 'Resize', 'pil_to_rgb_array',
     'ImageCaptionManifest', 'PromptCaptions', 'fill_template',
     'BPETokenizer', 'ByteTokenizer', 'build_tokenizer', 'TokenizeText',
-    'WebDatasetShards', 'ColorQuantize', 'load_palette', 'tokens_to_rgb', 'completion_grid'
+    'WebDatasetShards', 'ColorQuantize', 'load_palette', 'tokens_to_rgb',
+    'completion_grid', 'ColorJitter', 'GaussianBlur', 'MultiView',
+    'RandomGrayscale', 'Solarize'
 ]

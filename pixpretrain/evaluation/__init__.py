@@ -1,10 +1,10 @@
 """Metrics and evaluators usable in a config's ``val_evaluator``, and the
 plain functions behind them (``evaluation.functional``)."""
 from .functional import knn_accuracy, knn_class_scores
-from .metrics import (ZeroShotAccuracy, build_zero_shot_classifier,
-                      zero_shot_accuracy)
+from .metrics import (KNNAccuracy, ZeroShotAccuracy,
+                      build_zero_shot_classifier, zero_shot_accuracy)
 
 __all__ = [
-    'knn_accuracy', 'knn_class_scores', 'ZeroShotAccuracy',
+    'knn_accuracy', 'knn_class_scores', 'KNNAccuracy', 'ZeroShotAccuracy',
     'build_zero_shot_classifier', 'zero_shot_accuracy'
 ]

@@ -87,6 +87,9 @@ def main(argv=None) -> dict:
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(
         1, total // 4))
     cfg.resume, cfg.load_from = False, None
+    # Training throughput only: no validation (e.g. a kNN monitor) at the end.
+    for key in ('val_dataloader', 'val_cfg', 'val_evaluator'):
+        cfg[key] = None
     work_dir = tempfile.mkdtemp(prefix='pixpretrain-bench-')
     cfg = prepare_train_config(cfg, args.config, work_dir, None, args.amp,
                                False, 'none')

@@ -1,5 +1,5 @@
 """Packing a results dict into the model's ``(inputs, data_samples)`` pair."""
-from typing import Sequence
+from typing import List, Sequence, Union
 
 import numpy as np
 import torch
@@ -41,14 +41,15 @@ class PackInputs(BaseTransform):
         """Pack ``results[inputs_key]`` and its labels/metadata.
 
         Args:
-            results (dict): Must hold ``img`` (HWC uint8), or ``tokens``
-                ((h, w) integers) when ``inputs_key='tokens'``; ``gt_label``
-                and ``text_tokens`` (from :class:`TokenizeText`) are packed
-                when present.
+            results (dict): Must hold ``img`` (HWC uint8, or a list of them
+                from :class:`MultiView`), or ``tokens`` ((h, w) integers)
+                when ``inputs_key='tokens'``; ``gt_label`` and
+                ``text_tokens`` (from :class:`TokenizeText`) are packed when
+                present.
 
         Returns:
-            dict: ``inputs`` (uint8 tensor ``(3, H, W)``, or int64 ``(h, w)``
-            tokens) and ``data_samples``
+            dict: ``inputs`` (uint8 tensor ``(3, H, W)``, a list of them for
+            a list of views, or int64 ``(h, w)`` tokens) and ``data_samples``
             (:class:`mmengine.structures.BaseDataElement`, with ``gt_label``
             as a 0-d long tensor when labelled and ``text_tokens`` as a
             ``(context_length, )`` long tensor when captioned).
@@ -81,8 +82,14 @@ class PackInputs(BaseTransform):
         return torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64))
 
     @staticmethod
-    def _image(results: dict) -> torch.Tensor:
+    def _image(results: dict) -> Union[torch.Tensor, List[torch.Tensor]]:
         img = results['img']
+        if isinstance(img, (list, tuple)):
+            return [PackInputs._to_tensor(view) for view in img]
+        return PackInputs._to_tensor(img)
+
+    @staticmethod
+    def _to_tensor(img: np.ndarray) -> torch.Tensor:
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8 \
                 or img.ndim != 3:
             raise TypeError('PackInputs expects an HWC uint8 array in '

@@ -1,6 +1,8 @@
+from .knn import KNNAccuracy
 from .zero_shot import (ZeroShotAccuracy, build_zero_shot_classifier,
                         zero_shot_accuracy)
 
 __all__ = [
-    'ZeroShotAccuracy', 'build_zero_shot_classifier', 'zero_shot_accuracy'
+    'KNNAccuracy', 'ZeroShotAccuracy', 'build_zero_shot_classifier',
+    'zero_shot_accuracy'
 ]

@@ -2,5 +2,6 @@ from .base import BasePretrainer
 from .clip import CLIP
 from .igpt import IGPT
 from .mae import MAE
+from .moco import MoCo, cosine_momentum
 
-__all__ = ['BasePretrainer', 'CLIP', 'IGPT', 'MAE']
+__all__ = ['BasePretrainer', 'CLIP', 'IGPT', 'MAE', 'MoCo', 'cosine_momentum']

@@ -1,5 +1,9 @@
 from .contrastive_text_head import ContrastiveTextHead
 from .mae_head import MAEHead
+from .moco_head import MoCoQueueHead
 from .pixel_heads import ARPixelHead, MaskedPixelHead
 
-__all__ = ['ARPixelHead', 'ContrastiveTextHead', 'MAEHead', 'MaskedPixelHead']
+__all__ = [
+    'ARPixelHead', 'ContrastiveTextHead', 'MAEHead', 'MaskedPixelHead',
+    'MoCoQueueHead'
+]

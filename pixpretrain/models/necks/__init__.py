@@ -1,3 +1,4 @@
 from .mae_decoder import MAEDecoder
+from .nonlinear_neck import NonLinearNeck
 
-__all__ = ['MAEDecoder']
+__all__ = ['MAEDecoder', 'NonLinearNeck']

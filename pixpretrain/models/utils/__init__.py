@@ -1,5 +1,7 @@
+from .batch_shuffle import batch_shuffle, batch_unshuffle
 from .data_preprocessor import PixelDataPreprocessor
 from .distributed import concat_all_gather, gather_with_grad, rank, world_size
+from .norm import SplitBatchNorm, norm_layer_factory
 from .patches import patchify, random_masking, unpatchify
 from .pos_embed import sincos_1d, sincos_2d
 from .token_preprocessor import TokenDataPreprocessor
@@ -10,5 +12,6 @@ __all__ = [
     'PixelDataPreprocessor', 'TokenDataPreprocessor', 'patchify',
     'unpatchify', 'random_masking', 'sincos_1d', 'sincos_2d', 'DropPath',
     'MultiheadSelfAttention', 'TransformerBlock', 'init_transformer_weights',
-    'concat_all_gather', 'gather_with_grad', 'rank', 'world_size'
+    'concat_all_gather', 'gather_with_grad', 'rank', 'world_size',
+    'batch_shuffle', 'batch_unshuffle', 'SplitBatchNorm', 'norm_layer_factory'
 ]

@@ -1,0 +1,3 @@
+from .knn_val_loop import KNNValLoop
+
+__all__ = ['KNNValLoop']
