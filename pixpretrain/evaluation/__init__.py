@@ -1,5 +1,7 @@
-"""Metrics and evaluators usable in a config's ``val_evaluator``, and the
-plain functions behind them (``evaluation.functional``)."""
+"""Metrics and evaluators usable in a config's ``val_evaluator``, the plain
+functions behind them (``evaluation.functional``), and the layer probe
+(``evaluation.probe``)."""
 from .functional import knn_accuracy, knn_class_scores
+from .metrics import Accuracy
 
-__all__ = ['knn_accuracy', 'knn_class_scores']
+__all__ = ['knn_accuracy', 'knn_class_scores', 'Accuracy']

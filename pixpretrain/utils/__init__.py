@@ -3,10 +3,14 @@ from .errors import (CheckpointError, ConfigError, DataRootNotFoundError,
                      explain,
                      PixpretrainError, UnknownTypeError, find_user_error,
                      unknown_type_message)
+from .pretrained import (LoadedKeys, checkpoint_state_dict,
+                         load_pretrained)
 from .setup_env import register_all_modules
 
 __all__ = [
     'safe_load', 'checkpoint_globals', 'PixpretrainError', 'ConfigError',
     'UnknownTypeError', 'DataRootNotFoundError', 'CheckpointError',
-    'explain', 'find_user_error', 'unknown_type_message', 'register_all_modules'
+    'explain', 'find_user_error', 'unknown_type_message',
+    'register_all_modules', 'load_pretrained', 'checkpoint_state_dict',
+    'LoadedKeys'
 ]

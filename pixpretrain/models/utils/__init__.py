@@ -1,6 +1,9 @@
+from .batch_augments import MixupCutmix, cutmix, cutmix_box, mixup
 from .data_preprocessor import PixelDataPreprocessor
 from .distributed import concat_all_gather, gather_with_grad, rank, world_size
 from .patches import patchify, random_masking, unpatchify
+from .pooling import (POOLS, check_pool, num_prefix_tokens, pool_feature,
+                      tokens_to_map)
 from .pos_embed import sincos_1d, sincos_2d
 from .transformer import (DropPath, MultiheadSelfAttention, TransformerBlock,
                           init_transformer_weights)
@@ -9,5 +12,7 @@ __all__ = [
     'PixelDataPreprocessor', 'patchify', 'unpatchify', 'random_masking',
     'sincos_1d', 'sincos_2d', 'DropPath', 'MultiheadSelfAttention',
     'TransformerBlock', 'init_transformer_weights', 'concat_all_gather',
-    'gather_with_grad', 'rank', 'world_size'
+    'gather_with_grad', 'rank', 'world_size', 'MixupCutmix', 'mixup',
+    'cutmix', 'cutmix_box', 'POOLS', 'check_pool', 'num_prefix_tokens',
+    'pool_feature', 'tokens_to_map'
 ]
