@@ -44,7 +44,9 @@ def test_frozen_linear_probe_leaves_the_backbone_unchanged(tmp_path):
 @pytest.mark.parametrize('config, classes', [
     ('configs/finetune/mae_vit-b-p16_ft-100e.py', 1000),
     ('configs/finetune/mae_vit-t-p4_cifar10_ft-15e.py', 10),
+    ('configs/finetune/mae_vit-t-p4_cifar10_ft-15e_global-local.py', 10),
     ('configs/finetune/mae_vit-t-p4_cifar10_linear.py', 10),
+    ('configs/finetune/mae_vit-t-p4_cifar10_linear_10k.py', 10),
 ])
 def test_recipes_build(config, classes):
     register_all_modules()

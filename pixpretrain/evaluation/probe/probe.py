@@ -93,8 +93,9 @@ def build_probe_model(config: Union[str, Config],
         The model and an id of its weights (the checkpoint's SHA-256, or
         the random-init seed) for the feature cache.
     """
-    torch.manual_seed(seed)
-    model = init_model(config, None, device='cpu')
+    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG be
+        torch.manual_seed(seed)
+        model = init_model(config, None, device='cpu')
     if checkpoint is None:
         weights_id = f'random-init:seed={seed}'
     else:
