@@ -1,7 +1,7 @@
-from .inference import init_model
+from .inference import extract_features, init_model
 from .train import init_cpu_distributed, last_checkpoint, prepare_train_config
 
 __all__ = [
-    'init_model', 'prepare_train_config', 'init_cpu_distributed',
-    'last_checkpoint'
+    'init_model', 'extract_features', 'prepare_train_config',
+    'init_cpu_distributed', 'last_checkpoint'
 ]

@@ -5,12 +5,28 @@ from .errors import (CheckpointError, ConfigError, DataRootNotFoundError,
                      unknown_type_message)
 from .plugins import Plugin, PluginWarning, load_plugins, loaded_plugins
 from .progress import track_progress
+from .pretrained import (LoadedKeys, checkpoint_state_dict,
+                         load_pretrained)
 from .setup_env import register_all_modules
 
 __all__ = [
-    'safe_load', 'checkpoint_globals', 'PixpretrainError', 'ConfigError',
-    'UnknownTypeError', 'DataRootNotFoundError', 'CheckpointError',
-    'explain', 'find_user_error', 'unknown_type_message', 'register_all_modules',
-    'Plugin', 'PluginWarning', 'load_plugins', 'loaded_plugins',
-    'track_progress'
+    'safe_load',
+    'checkpoint_globals',
+    'PixpretrainError',
+    'ConfigError',
+    'UnknownTypeError',
+    'DataRootNotFoundError',
+    'CheckpointError',
+    'explain',
+    'find_user_error',
+    'unknown_type_message',
+    'register_all_modules',
+    'Plugin',
+    'PluginWarning',
+    'load_plugins',
+    'loaded_plugins',
+    'track_progress',
+    'load_pretrained',
+    'checkpoint_state_dict',
+    'LoadedKeys'
 ]

@@ -1,8 +1,15 @@
+from .frozen_check_hook import FrozenBackboneCheckHook, changed_entries
 from .reconstruction_hook import (ReconstructionHook, mae_reconstruction_grid,
                                   model_pictures)
+from .time_budget_hook import TimeBudgetHook
 from .zero_shot_hook import ZeroShotHook
 
 __all__ = [
-    'ReconstructionHook', 'mae_reconstruction_grid', 'model_pictures',
-    'ZeroShotHook'
+    'ReconstructionHook',
+    'mae_reconstruction_grid',
+    'model_pictures',
+    'ZeroShotHook',
+    'FrozenBackboneCheckHook',
+    'changed_entries',
+    'TimeBudgetHook'
 ]

@@ -1,8 +1,12 @@
+from .accuracy import Accuracy
 from .knn import KNNAccuracy
 from .zero_shot import (ZeroShotAccuracy, build_zero_shot_classifier,
                         zero_shot_accuracy)
 
 __all__ = [
-    'KNNAccuracy', 'ZeroShotAccuracy', 'build_zero_shot_classifier',
-    'zero_shot_accuracy'
+    'KNNAccuracy',
+    'ZeroShotAccuracy',
+    'build_zero_shot_classifier',
+    'zero_shot_accuracy',
+    'Accuracy'
 ]

@@ -1,7 +1,16 @@
 from .base import BasePretrainer
 from .clip import CLIP
 from .igpt import IGPT
+from .image_classifier import ImageClassifier
 from .mae import MAE
 from .moco import MoCo, cosine_momentum
 
-__all__ = ['BasePretrainer', 'CLIP', 'IGPT', 'MAE', 'MoCo', 'cosine_momentum']
+__all__ = [
+    'BasePretrainer',
+    'CLIP',
+    'IGPT',
+    'MAE',
+    'MoCo',
+    'cosine_momentum',
+    'ImageClassifier'
+]

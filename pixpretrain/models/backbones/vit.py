@@ -63,6 +63,10 @@ class VisionTransformer(BaseModule):
         init_cfg: mmengine init config, e.g. ``dict(type='Pretrained', ...)``.
     """
 
+    #: Tokens before the patch tokens in every output (the cls token);
+    #: poolers and classifier heads read it to find the patches.
+    num_prefix_tokens = 1
+
     def __init__(self,
                  arch: Union[str, dict] = 'b',
                  img_size: Union[int, Sequence[int]] = 224,

@@ -1,9 +1,16 @@
 from .contrastive_text_head import ContrastiveTextHead
+from .cls_head import ClsHead, GlobalLocalClsHead, LinearClsHead
 from .mae_head import MAEHead
 from .moco_head import MoCoQueueHead
 from .pixel_heads import ARPixelHead, MaskedPixelHead
 
 __all__ = [
-    'ARPixelHead', 'ContrastiveTextHead', 'MAEHead', 'MaskedPixelHead',
-    'MoCoQueueHead'
+    'ARPixelHead',
+    'ContrastiveTextHead',
+    'MAEHead',
+    'MaskedPixelHead',
+    'MoCoQueueHead',
+    'ClsHead',
+    'LinearClsHead',
+    'GlobalLocalClsHead'
 ]

@@ -1,17 +1,43 @@
 from .batch_shuffle import batch_shuffle, batch_unshuffle
+from .batch_augments import MixupCutmix, cutmix, cutmix_box, mixup
 from .data_preprocessor import PixelDataPreprocessor
 from .distributed import concat_all_gather, gather_with_grad, rank, world_size
 from .norm import SplitBatchNorm, norm_layer_factory
 from .patches import patchify, random_masking, unpatchify
+from .pooling import (POOLS, check_pool, num_prefix_tokens, pool_feature,
+                      tokens_to_map)
 from .pos_embed import sincos_1d, sincos_2d
 from .token_preprocessor import TokenDataPreprocessor
 from .transformer import (DropPath, MultiheadSelfAttention, TransformerBlock,
                           init_transformer_weights)
 
 __all__ = [
-    'PixelDataPreprocessor', 'TokenDataPreprocessor', 'patchify',
-    'unpatchify', 'random_masking', 'sincos_1d', 'sincos_2d', 'DropPath',
-    'MultiheadSelfAttention', 'TransformerBlock', 'init_transformer_weights',
-    'concat_all_gather', 'gather_with_grad', 'rank', 'world_size',
-    'batch_shuffle', 'batch_unshuffle', 'SplitBatchNorm', 'norm_layer_factory'
+    'PixelDataPreprocessor',
+    'TokenDataPreprocessor',
+    'patchify',
+    'unpatchify',
+    'random_masking',
+    'sincos_1d',
+    'sincos_2d',
+    'DropPath',
+    'MultiheadSelfAttention',
+    'TransformerBlock',
+    'init_transformer_weights',
+    'concat_all_gather',
+    'gather_with_grad',
+    'rank',
+    'world_size',
+    'batch_shuffle',
+    'batch_unshuffle',
+    'SplitBatchNorm',
+    'norm_layer_factory',
+    'MixupCutmix',
+    'mixup',
+    'cutmix',
+    'cutmix_box',
+    'POOLS',
+    'check_pool',
+    'num_prefix_tokens',
+    'pool_feature',
+    'tokens_to_map'
 ]

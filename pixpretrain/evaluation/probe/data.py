@@ -1,0 +1,128 @@
+"""The labelled train / test splits a probe reads, by preset name."""
+import os.path as osp
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from torch.utils.data import Dataset, Subset
+
+from pixpretrain.datasets import (CenterCrop, LoadImageFromFile, PackInputs,
+                                  Resize)
+from pixpretrain.registry import DATASETS
+from pixpretrain.utils.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ProbeData:
+    """How to build a preset's two splits.
+
+    Args:
+        dataset_type: Registered data set class.
+        default_root: Data root when none is given (the configs' default);
+            None for data generated in code.
+        train: Keyword arguments selecting the training split.
+        test: Keyword arguments selecting the test split.
+        crop_ratio: Evaluation crop: 1 resizes straight to the model's
+            input size; below 1 resizes the shorter side to
+            ``size / crop_ratio`` and centre-crops (ImageNet's 0.875).
+        from_files: The data set yields paths, not decoded images.
+    """
+    dataset_type: str
+    default_root: Optional[str]
+    train: dict
+    test: dict
+    crop_ratio: float = 1.0
+    from_files: bool = False
+
+
+PRESETS = {
+    'cifar10': ProbeData('CIFAR10', 'data/cifar10', dict(split='train'),
+                         dict(split='test')),
+    'cifar100': ProbeData('CIFAR100', 'data/cifar100', dict(split='train'),
+                          dict(split='test')),
+    'imagenet': ProbeData('ImageFolder', 'data/imagenet',
+                          dict(data_prefix='train', with_label=True),
+                          dict(data_prefix='val', with_label=True),
+                          crop_ratio=0.875, from_files=True),
+    # Generated in code: demos and tests probe with nothing downloaded.
+    'shapes': ProbeData('SyntheticShapes', None,
+                        dict(split='train', num_samples=2000),
+                        dict(split='test', num_samples=500)),
+}
+
+
+def evenly_spaced_indices(total: int, count: Optional[int]) -> List[int]:
+    """``count`` indices spread evenly over ``range(total)`` (all when
+    ``count`` is None). Data sets listed class by class keep their class
+    balance; ``list(range(0, total, total // count))`` in a config gives
+    the same subset when ``count`` divides ``total``."""
+    if count is None or count >= total:
+        return list(range(total))
+    if count < 1:
+        raise ConfigError(f'a subset needs at least 1 sample, got {count}')
+    return [i * total // count for i in range(count)]
+
+
+def eval_pipeline(img_size: Sequence[int], crop_ratio: float = 1.0,
+                  from_files: bool = False) -> List[Callable]:
+    """Deterministic transforms to the model's input size, then packing."""
+    height, width = img_size
+    steps: List[Callable] = [LoadImageFromFile()] if from_files else []
+    if crop_ratio >= 1.0:
+        steps.append(Resize((height, width), interpolation='bicubic'))
+    else:
+        steps += [
+            Resize(int(round(min(height, width) / crop_ratio)),
+                   interpolation='bicubic'),
+            CenterCrop((height, width))
+        ]
+    return steps + [PackInputs()]
+
+
+def build_probe_splits(
+        name: str,
+        img_size: Sequence[int],
+        data_root: Optional[str] = None,
+        train_samples: Optional[int] = None,
+        test_samples: Optional[int] = None
+) -> Tuple[Dataset, Dataset, dict]:
+    """The train and test splits of a preset, and a description of them.
+
+    Args:
+        name: A key of :data:`PRESETS`.
+        img_size: (h, w) the model takes.
+        data_root: Overrides the preset's default root.
+        train_samples: Keep this many evenly spaced training images.
+        test_samples: Keep this many evenly spaced test images.
+
+    Returns:
+        train set, test set, and a dict naming the data, root, subsets and
+        transforms (part of the feature cache key, and of the report).
+    """
+    if name not in PRESETS:
+        raise ConfigError(
+            f'unknown probe data {name!r}; choose one of {sorted(PRESETS)}')
+    preset = PRESETS[name]
+    root = data_root or preset.default_root
+    location = {} if root is None else dict(
+        data_root=osp.abspath(osp.expanduser(root)))
+    pipeline = eval_pipeline(img_size, preset.crop_ratio, preset.from_files)
+    splits = []
+    description = dict(name=name, root=location.get('data_root'),
+                       transform=[repr(step) for step in pipeline])
+    for split, kwargs, count in (('train', preset.train, train_samples),
+                                 ('test', preset.test, test_samples)):
+        dataset = DATASETS.build(
+            dict(type=preset.dataset_type, pipeline=pipeline, **location,
+                 **kwargs))
+        if split == 'train':
+            description['num_classes'] = len(dataset.metainfo['classes'])
+        total = len(dataset)
+        indices = evenly_spaced_indices(total, count)
+        if len(indices) < total:
+            # Not BaseDataset.get_subset: its deepcopy shares a memo dict
+            # between calls (mmengine 0.10.7), which can hand a new subset
+            # a stale object in place of its pipeline.
+            dataset = Subset(dataset, indices)
+        description[split] = dict(total=total, used=len(indices))
+        splits.append(dataset)
+    return splits[0], splits[1], description

@@ -1,0 +1,283 @@
+"""What did a checkpoint learn, and where: probes at every layer.
+
+One pass over the evaluation data extracts the pooled features of every
+requested layer (cached on disk); linear classifiers for all layers then
+train together on the cached features, and a weighted kNN votes on them.
+Without a checkpoint the model keeps its random initialisation: the
+baseline a trained model must beat.
+"""
+import os.path as osp
+import time
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+from pixpretrain.apis.inference import init_model
+from pixpretrain.engine.hooks.frozen_check_hook import changed_entries
+from pixpretrain.models.utils import check_pool
+from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.pretrained import load_pretrained
+from ..functional import knn_accuracy
+from .data import build_probe_splits
+from .features import FeatureCache, extract_dataset_features, file_sha256
+from .linear import DEFAULT_WEIGHT_DECAYS, linear_probe
+
+METHODS = ('linear', 'knn')
+
+
+def backbone_depth(backbone: torch.nn.Module) -> int:
+    """Number of blocks (``num_layers``) or stages (``num_stages``)."""
+    for name in ('num_layers', 'num_stages'):
+        depth = getattr(backbone, name, None)
+        if isinstance(depth, int):
+            return depth
+    raise ConfigError(
+        f'{type(backbone).__name__} has neither num_layers nor num_stages; '
+        "pass the layers to probe explicitly (e.g. '0,1,2')")
+
+
+def parse_layers(layers: Union[str, Sequence[int]], depth: int) -> List[int]:
+    """'all', '3,6,9' or a list -> sorted distinct indices in [0, depth)."""
+    if isinstance(layers, str):
+        if layers == 'all':
+            return list(range(depth))
+        try:
+            layers = [int(x) for x in layers.split(',') if x.strip()]
+        except ValueError:
+            raise ConfigError(
+                f"layers must be 'all' or comma-separated ints, got "
+                f'{layers!r}') from None
+    bad = [i for i in layers if not -depth <= i < depth]
+    if bad or not layers:
+        raise ConfigError(f'layers {bad or "(none)"} out of range for a '
+                          f'backbone of depth {depth}: use 0..{depth - 1} '
+                          'or negative indices')
+    return sorted({i % depth for i in layers})
+
+
+def knn_probe(train_features: Sequence[torch.Tensor],
+              train_labels: torch.Tensor,
+              test_features: Sequence[torch.Tensor],
+              test_labels: torch.Tensor,
+              num_classes: int,
+              ks: Sequence[int] = (20, 200),
+              temperature: float = 0.07) -> List[Dict[int, float]]:
+    """Per layer, test accuracy (%) of the weighted kNN for each k.
+
+    Cosine similarity to the training features; each neighbour votes for
+    its class with ``exp(similarity / temperature)`` (Wu et al. 2018).
+    """
+    results = []
+    for train, test in zip(train_features, test_features):
+        results.append({
+            k: knn_accuracy(train, train_labels, test, test_labels,
+                            num_classes, k=k, temperature=temperature)
+            for k in ks
+        })
+    return results
+
+
+def build_probe_model(config: Union[str, Config],
+                      checkpoint: Optional[str] = None,
+                      device: str = 'cpu',
+                      seed: int = 0) -> Tuple[torch.nn.Module, str]:
+    """The config's model with the checkpoint's backbone, in eval mode.
+
+    Only ``backbone.`` keys are loaded, strictly; the rest of the
+    checkpoint (decoder, heads) is expected and skipped. Without a
+    checkpoint the weights are the seeded random initialisation.
+
+    Returns:
+        The model and an id of its weights (the checkpoint's SHA-256, or
+        the random-init seed) for the feature cache.
+    """
+    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG be
+        torch.manual_seed(seed)
+        model = init_model(config, None, device='cpu')
+    if checkpoint is None:
+        weights_id = f'random-init:seed={seed}'
+    else:
+        loaded = load_pretrained(model.backbone, checkpoint, 'backbone.')
+        prefixes = sorted({k.split('.')[0] + '.*' for k in loaded.skipped})
+        print_log(
+            f'loaded {len(loaded.loaded)} backbone tensors from '
+            f'{checkpoint}; skipped {len(loaded.skipped)} keys outside the '
+            f'backbone ({", ".join(prefixes) or "none"})', logger='current')
+        weights_id = f'sha256:{file_sha256(checkpoint)}'
+    return model.to(device).eval(), weights_id
+
+
+def cached_features(model: torch.nn.Module, cache: FeatureCache,
+                    key_parts: dict, datasets: Dict[str, object],
+                    layers: Sequence[int], pool: str,
+                    batch_size: int, num_workers: int, device: str
+                    ) -> Tuple[Dict[str, List[torch.Tensor]],
+                               Dict[str, torch.Tensor], List[int], float]:
+    """Features of every split and layer: from the cache where present,
+    the rest extracted in one pass per split and then cached.
+
+    Returns:
+        features[split][i] (N, D) for ``layers[i]``, labels[split], the
+        layers that had to be extracted, and the seconds extraction took.
+    """
+    keys = {(split, layer): cache.key(layer=layer, split=split, pool=pool,
+                                      **key_parts)
+            for split in datasets for layer in layers}
+    stored = {sk: cache.load(key) for sk, key in keys.items()}
+    missing = sorted({layer for (_, layer), v in stored.items() if v is None})
+    seconds = 0.0
+    if missing:
+        before = {k: v.detach().cpu().clone()
+                  for k, v in model.backbone.state_dict().items()}
+        start = time.perf_counter()
+        for split, dataset in datasets.items():
+            print_log(f'extracting {split} features of layers {missing}',
+                      logger='current')
+            features, labels = extract_dataset_features(
+                model, dataset, missing, pool, batch_size, num_workers,
+                device)
+            for layer, feature in zip(missing, features):
+                entry = dict(features=feature, labels=labels)
+                cache.save(keys[(split, layer)], entry)
+                stored[(split, layer)] = entry
+        seconds = time.perf_counter() - start
+        changed = changed_entries(before, model.backbone)
+        if changed:
+            raise RuntimeError(
+                'the backbone changed while extracting features: '
+                f'{", ".join(changed[:10])}')
+    features = {split: [stored[(split, layer)]['features'] for layer in
+                        layers] for split in datasets}
+    labels = {split: stored[(split, layers[0])]['labels']
+              for split in datasets}
+    return features, labels, missing, seconds
+
+
+def probe_model(model: torch.nn.Module, weights_id: str, key_parts: dict,
+                datasets: Dict[str, object], num_classes: int,
+                layers: Sequence[int], cache: FeatureCache,
+                methods: Sequence[str] = METHODS, pool: str = 'avg',
+                batch_size: int = 256, num_workers: int = 2,
+                device: str = 'cpu', linear_cfg: Optional[dict] = None,
+                knn_cfg: Optional[dict] = None) -> dict:
+    """Probe one model's layers; see :func:`run_probe` for the arguments.
+
+    Returns:
+        ``layers``: one dict per layer (``layer``, ``linear``, ``knn``),
+        ``timing``: seconds of extraction, linear and kNN, and which layers
+        were extracted rather than read from the cache.
+    """
+    features, labels, extracted, extract_s = cached_features(
+        model, cache, dict(weights=weights_id, **key_parts), datasets,
+        layers, pool, batch_size, num_workers, device)
+    rows = [dict(layer=layer) for layer in layers]
+    timing = dict(extraction_s=extract_s, extracted_layers=extracted)
+    if 'linear' in methods:
+        start = time.perf_counter()
+        for row, result in zip(rows, linear_probe(
+                features['train'], labels['train'], features['test'],
+                labels['test'], num_classes, **(linear_cfg or {}))):
+            row['linear'] = dict(
+                test=result.test_accuracy, val=result.val_accuracy,
+                weight_decay=result.weight_decay,
+                val_by_weight_decay={
+                    str(k): v for k, v in result.val_by_weight_decay.items()
+                })
+        timing['linear_s'] = time.perf_counter() - start
+    if 'knn' in methods:
+        start = time.perf_counter()
+        for row, result in zip(rows, knn_probe(
+                features['train'], labels['train'], features['test'],
+                labels['test'], num_classes, **(knn_cfg or {}))):
+            row['knn'] = {str(k): v for k, v in result.items()}
+        timing['knn_s'] = time.perf_counter() - start
+    return dict(weights=weights_id, layers=rows, timing=timing)
+
+
+def run_probe(config: str,
+              checkpoint: Optional[str] = None,
+              layers: Union[str, Sequence[int]] = 'all',
+              data: str = 'cifar10',
+              data_root: Optional[str] = None,
+              methods: Sequence[str] = METHODS,
+              pool: str = 'avg',
+              baseline: bool = True,
+              train_samples: Optional[int] = None,
+              test_samples: Optional[int] = None,
+              cache_dir: str = 'work_dirs/feature_cache',
+              batch_size: int = 256,
+              num_workers: int = 2,
+              device: str = 'cpu',
+              seed: int = 0,
+              weight_decays: Sequence[float] = DEFAULT_WEIGHT_DECAYS,
+              epochs: int = 20,
+              knn_ks: Sequence[int] = (20, 200),
+              knn_temperature: float = 0.07) -> dict:
+    """Probe a checkpoint (and the random-init baseline) at every layer.
+
+    Args:
+        config: Config file of the model (e.g. the pretraining config).
+        checkpoint: Its checkpoint; None probes the random init only.
+        layers: 'all', '3,6,9' or a list of block / stage indices.
+        data: A probe data preset (:data:`PRESETS`).
+        data_root: Overrides the preset's root.
+        methods: Any of 'linear', 'knn'.
+        pool: 'avg' (mean of patch tokens / global average pool) or 'cls'.
+        baseline: With a checkpoint, also probe the random init.
+        train_samples, test_samples: Evenly spaced subsets of the splits.
+        cache_dir: Where features are cached.
+        batch_size, num_workers, device: Extraction settings.
+        seed: Seed of the random init, the held-out split, batch orders.
+        weight_decays, epochs: The linear probes' sweep and length.
+        knn_ks, knn_temperature: The kNN's neighbours and vote temperature.
+
+    Returns:
+        A JSON-serialisable report: the settings, the data, and for each
+        probed model (``trained``, ``random-init``) its per-layer results
+        and timings.
+    """
+    check_pool(pool)
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        raise ConfigError(f'methods must be a subset of {METHODS}, got '
+                          f'{list(methods)}')
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    candidates = [('trained', checkpoint)] if checkpoint else []
+    if checkpoint is None or baseline:
+        candidates.append(('random-init', None))
+
+    report = dict(config=config if isinstance(config, str) else None,
+                  checkpoint=checkpoint and osp.abspath(checkpoint),
+                  pool=pool, methods=list(methods), models={},
+                  linear=dict(weight_decays=list(weight_decays),
+                              epochs=epochs),
+                  knn=dict(ks=list(knn_ks), temperature=knn_temperature))
+    datasets = description = None
+    for name, weights in candidates:
+        model, weights_id = build_probe_model(cfg, weights, device, seed)
+        probed = parse_layers(layers, backbone_depth(model.backbone))
+        if datasets is None:
+            img_size = getattr(model.backbone, 'img_size', None)
+            if img_size is None:
+                raise ConfigError(
+                    f'{type(model.backbone).__name__} has no img_size; '
+                    'the probe resizes images to it')
+            train_set, test_set, description = build_probe_splits(
+                data, img_size, data_root, train_samples, test_samples)
+            datasets = dict(train=train_set, test=test_set)
+            report['data'] = description
+            report['layers'] = probed
+        key_parts = dict(model=cfg.model.to_dict()
+                         if hasattr(cfg.model, 'to_dict') else cfg.model,
+                         data=description)
+        report['models'][name] = probe_model(
+            model, weights_id, key_parts, datasets,
+            description['num_classes'], probed, FeatureCache(cache_dir),
+            methods, pool, batch_size, num_workers, device,
+            linear_cfg=dict(weight_decays=weight_decays, epochs=epochs,
+                            seed=seed),
+            knn_cfg=dict(ks=knn_ks, temperature=knn_temperature))
+        del model
+    return report

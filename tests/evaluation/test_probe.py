@@ -1,0 +1,183 @@
+"""The layer probe: linear classifiers, kNN votes, the feature cache, and
+its loading discipline, on features and models small enough for CI."""
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from pixpretrain.evaluation.probe import (build_probe_model, knn_probe,
+                                          linear_probe, parse_layers,
+                                          run_probe)
+from pixpretrain.evaluation.probe.probe import (FeatureCache, cached_features,
+                                                probe_model)
+from pixpretrain.utils import CheckpointError, ConfigError
+
+TINY = str(Path(__file__).resolve().parents[1] / 'fixtures' / 'tiny_mae.py')
+
+
+def separable(labels, width, generator):
+    """Class c centred at 4c on feature 0; uniform noise of half-width 1 on
+    every feature, so the classes are 2 apart along feature 0."""
+    noise = torch.rand(len(labels), width, generator=generator) * 2 - 1
+    noise[:, 0] += 4.0 * labels
+    return noise + 10.0   # an offset the standardisation must remove
+
+
+def test_linearly_separable_features_probe_at_100_percent():
+    generator = torch.Generator().manual_seed(0)
+    train_y, test_y = torch.arange(150) % 3, torch.arange(60) % 3
+    # Two separable layers of different widths, and a layer of pure noise.
+    train = [separable(train_y, 8, generator),
+             separable(train_y, 5, generator),
+             torch.randn(150, 8, generator=generator)]
+    test = [separable(test_y, 8, generator), separable(test_y, 5, generator),
+            torch.randn(60, 8, generator=generator)]
+    results = linear_probe(train, train_y, test, test_y, num_classes=3,
+                           epochs=40, batch_size=16, lr=0.03)
+    assert [r.test_accuracy for r in results[:2]] == [100.0, 100.0]
+    assert results[2].test_accuracy < 70.0   # noise is not separable
+    assert set(results[0].val_by_weight_decay) == {0.0, 1e-4, 1e-3, 1e-2}
+
+
+def test_invalid_linear_settings_fail():
+    features, labels = [torch.zeros(10, 2)], torch.zeros(10, dtype=torch.long)
+    with pytest.raises(ConfigError, match='val_fraction'):
+        linear_probe(features, labels, features, labels, 2, val_fraction=1.0)
+    with pytest.raises(ConfigError, match='weight_decays'):
+        linear_probe(features, labels, features, labels, 2,
+                     weight_decays=[-1.0])
+
+
+def on_circle(*angles):
+    angles = torch.tensor(angles)
+    return torch.stack([angles.cos(), angles.sin()], dim=1)
+
+
+@pytest.mark.parametrize('temperature', [0.07, 1.0])
+def test_knn_votes_are_temperature_weighted(temperature):
+    # The query sits at angle 0. Its 3 nearest neighbours: one of class 0
+    # at angle 0.1, two of class 1 at angles 0.5 and 0.6.
+    bank = on_circle(0.1, 0.5, 0.6, 3.0) * 5.0   # norms are ignored
+    bank_labels = torch.tensor([0, 1, 1, 0])
+    query, query_label = on_circle(0.0), torch.tensor([0])
+    votes = [math.exp(math.cos(0.1) / temperature),
+             math.exp(math.cos(0.5) / temperature) +
+             math.exp(math.cos(0.6) / temperature)]
+    expected_class = 0 if votes[0] > votes[1] else 1
+    # A sharp temperature lets the single closest neighbour win; a flat
+    # one approaches the majority.
+    assert expected_class == (0 if temperature < 0.5 else 1)
+    (accuracy, ) = knn_probe([bank], bank_labels, [query], query_label,
+                             num_classes=2, ks=(1, 3),
+                             temperature=temperature)
+    assert accuracy[1] == 100.0   # the nearest neighbour is class 0
+    assert accuracy[3] == (100.0 if expected_class == 0 else 0.0)
+
+
+def test_parse_layers():
+    assert parse_layers('all', 4) == [0, 1, 2, 3]
+    assert parse_layers('3,1,-1', 4) == [1, 3]
+    with pytest.raises(ConfigError, match=r'\[4\] out of range'):
+        parse_layers('4', 4)
+    with pytest.raises(ConfigError, match='comma-separated'):
+        parse_layers('last', 4)
+
+
+def save_checkpoint(model, path, **changes):
+    state = model.state_dict()
+    state.update(changes)
+    torch.save({'state_dict': state, 'meta': {'iter': 8}}, path)
+    return str(path)
+
+
+def probe(checkpoint, cache_dir, **kwargs):
+    settings = dict(data='shapes', methods=['knn'], knn_ks=(5, ),
+                    baseline=False, train_samples=40, test_samples=20,
+                    num_workers=0, cache_dir=str(cache_dir))
+    settings.update(kwargs)
+    return run_probe(TINY, checkpoint, **settings)
+
+
+def test_cache_is_reused_and_invalidated_by_a_new_checkpoint(tmp_path):
+    model, _ = build_probe_model(TINY)
+    path = save_checkpoint(model, tmp_path / 'a.pth')
+    first = probe(path, tmp_path / 'cache')['models']['trained']
+    assert first['timing']['extracted_layers'] == [0, 1]
+
+    second = probe(path, tmp_path / 'cache')['models']['trained']
+    assert second['timing']['extracted_layers'] == []
+    assert second['layers'] == first['layers']
+
+    # One changed weight: another file hash, so everything is extracted.
+    save_checkpoint(model, path,
+                    **{'backbone.cls_token': model.backbone.cls_token + 1})
+    third = probe(path, tmp_path / 'cache')['models']['trained']
+    assert third['timing']['extracted_layers'] == [0, 1]
+
+    # A new layer request extracts only what is missing.
+    baseline = probe(None, tmp_path / 'cache', layers='1')
+    assert baseline['models']['random-init']['timing'][
+        'extracted_layers'] == [1]
+    assert probe(None, tmp_path / 'cache')['models']['random-init'][
+        'timing']['extracted_layers'] == [0]
+
+
+def test_random_init_baseline_is_probed_beside_the_checkpoint(tmp_path):
+    model, _ = build_probe_model(TINY, seed=1)
+    path = save_checkpoint(model, tmp_path / 'a.pth')
+    report = probe(path, tmp_path / 'cache', baseline=True,
+                   methods=['linear', 'knn'], epochs=2)
+    assert set(report['models']) == {'trained', 'random-init'}
+    row = report['models']['random-init']['layers'][0]
+    assert set(row) == {'layer', 'linear', 'knn'}
+    assert report['data']['train'] == dict(total=2000, used=40)
+
+
+def test_wrong_keys_fail_loudly(tmp_path):
+    model, _ = build_probe_model(TINY)
+    path = save_checkpoint(model, tmp_path / 'a.pth',
+                           **{'backbone.extra': torch.zeros(1)})
+    with pytest.raises(CheckpointError, match='unexpected backbone.extra'):
+        probe(path, tmp_path / 'cache')
+    state = model.state_dict()
+    del state['backbone.blocks.1.mlp.0.weight']
+    torch.save({'state_dict': state}, tmp_path / 'b.pth')
+    with pytest.raises(CheckpointError,
+                       match='missing backbone.blocks.1.mlp.0.weight'):
+        probe(str(tmp_path / 'b.pth'), tmp_path / 'cache')
+
+
+def test_a_backbone_that_changes_during_probing_is_caught(tmp_path):
+    from pixpretrain.evaluation.probe import build_probe_splits
+    model, weights_id = build_probe_model(TINY)
+    train, test, description = build_probe_splits('shapes', (32, 32),
+                                                  train_samples=8,
+                                                  test_samples=8)
+
+    def drift(module, inputs, output):
+        with torch.no_grad():
+            model.backbone.cls_token.add_(1.0)
+
+    model.backbone.blocks[0].register_forward_hook(drift)
+    with pytest.raises(RuntimeError, match='backbone.*changed.*cls_token'):
+        cached_features(model, FeatureCache(str(tmp_path)),
+                        dict(weights=weights_id, data=description),
+                        dict(train=train, test=test), [0], 'avg',
+                        batch_size=4, num_workers=0, device='cpu')
+
+
+def test_probe_model_reports_every_requested_method(tmp_path):
+    from pixpretrain.evaluation.probe import build_probe_splits
+    model, weights_id = build_probe_model(TINY)
+    train, test, description = build_probe_splits('shapes', (32, 32),
+                                                  train_samples=30,
+                                                  test_samples=10)
+    result = probe_model(model, weights_id, dict(data=description),
+                         dict(train=train, test=test), 10, [0, 1],
+                         FeatureCache(str(tmp_path)), methods=['linear'],
+                         num_workers=0, linear_cfg=dict(epochs=2))
+    assert [row['layer'] for row in result['layers']] == [0, 1]
+    assert 'knn' not in result['layers'][0]
+    assert 0.0 <= result['layers'][1]['linear']['test'] <= 100.0
+    assert result['timing']['extracted_layers'] == [0, 1]

@@ -1,0 +1,104 @@
+"""Linear and kNN probes at every layer of a checkpoint, in one pass.
+
+Extracts the pooled features of the requested layers over the train and
+test splits (cached, so a second run skips extraction), fits linear
+classifiers for all layers together and runs a weighted kNN, and writes a
+table, ``results.json`` and ``accuracy_by_layer.png`` to the output folder.
+Without a checkpoint it probes the random init; with one, the random init
+too unless --no-baseline.
+
+Example:
+    python tools/analysis/probe.py configs/mae/vit-t-p4_cifar10.py \
+        work_dirs/vit-t-p4_cifar10/epoch_200.pth --layers all \
+        --data cifar10 --data-root data/cifar10
+"""
+import argparse
+import os.path as osp
+import sys
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='config of the model')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='checkpoint; omit to probe the random init')
+    parser.add_argument('--layers', default='all',
+                        help="'all' or block indices from 0, e.g. 3,6,9")
+    parser.add_argument('--data', default='cifar10',
+                        help='cifar10, cifar100 or imagenet')
+    parser.add_argument('--data-root', default=None,
+                        help="overrides the data's default root")
+    parser.add_argument('--method', default='both',
+                        choices=['linear', 'knn', 'both'])
+    parser.add_argument('--pool', default='avg', choices=['avg', 'cls'],
+                        help='average the patch tokens, or take the cls token')
+    parser.add_argument('--out', default=None,
+                        help='output folder (default work_dirs/probe/'
+                        '<config name>)')
+    parser.add_argument('--no-baseline', action='store_true',
+                        help='with a checkpoint, skip the random init')
+    parser.add_argument('--train-samples', type=int, default=None,
+                        help='an evenly spaced subset of the train split')
+    parser.add_argument('--test-samples', type=int, default=None)
+    parser.add_argument('--cache-dir', default='work_dirs/feature_cache')
+    parser.add_argument('--batch-size', type=int, default=256)
+    parser.add_argument('--num-workers', type=int, default=2)
+    parser.add_argument('--device', default=None,
+                        help='default: cuda when available, else cpu')
+    parser.add_argument('--epochs', type=int, default=20,
+                        help='epochs of the linear classifiers')
+    parser.add_argument('--weight-decays', default=None,
+                        help='comma-separated L2 penalties to sweep')
+    parser.add_argument('--knn-k', default='20,200')
+    parser.add_argument('--knn-temperature', type=float, default=0.07)
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from pixpretrain.evaluation.probe import (DEFAULT_WEIGHT_DECAYS,
+                                              format_table, plot_accuracy,
+                                              run_probe, write_json)
+    from pixpretrain.utils import explain
+
+    out = args.out or osp.join(
+        'work_dirs', 'probe', osp.splitext(osp.basename(args.config))[0])
+    methods = ['linear', 'knn'] if args.method == 'both' else [args.method]
+    try:
+        weight_decays = (DEFAULT_WEIGHT_DECAYS if args.weight_decays is None
+                         else [float(x) for x in
+                               args.weight_decays.split(',')])
+        report = run_probe(
+            args.config, args.checkpoint, layers=args.layers, data=args.data,
+            data_root=args.data_root, methods=methods, pool=args.pool,
+            baseline=not args.no_baseline,
+            train_samples=args.train_samples,
+            test_samples=args.test_samples, cache_dir=args.cache_dir,
+            batch_size=args.batch_size, num_workers=args.num_workers,
+            device=args.device or
+            ('cuda' if torch.cuda.is_available() else 'cpu'),
+            seed=args.seed, weight_decays=weight_decays, epochs=args.epochs,
+            knn_ks=[int(k) for k in args.knn_k.split(',')],
+            knn_temperature=args.knn_temperature)
+    except FileNotFoundError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 -- user errors get one line
+        message = explain(exc)
+        if message is None:
+            raise
+        print(f'error: {message}', file=sys.stderr)
+        return 1
+    print(format_table(report))
+    write_json(report, osp.join(out, 'results.json'))
+    plot_accuracy(report, osp.join(out, 'accuracy_by_layer.png'))
+    print(f'results: {osp.join(out, "results.json")}')
+    print(f'plot: {osp.join(out, "accuracy_by_layer.png")}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
