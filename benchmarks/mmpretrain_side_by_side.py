@@ -58,13 +58,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--rounds', type=int, default=3,
                         help='alternations of the two toolboxes')
     parser.add_argument('--archs', nargs='+', default=['s', 'b'],
-                        choices=sorted(ARCHS))
+                        choices=list(ARCHS))
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--num-workers', type=int, default=2)
     parser.add_argument('--iters', type=int, nargs='+', default=[3, 2],
-                        help='timed iterations per arch (one value each, or '
-                        'one for all)')
-    parser.add_argument('--warmup', type=int, nargs='+', default=[2, 1])
+                        help='timed iterations for ViT-S and ViT-B (one value: '
+                        'both)')
+    parser.add_argument('--warmup', type=int, nargs='+', default=[2, 1],
+                        help='warm-up iterations for ViT-S and ViT-B')
     parser.add_argument('--pipeline-images', type=int, default=200,
                         help='JPEGs decoded per pipeline round')
     parser.add_argument('--skip-model', action='store_true')
@@ -160,7 +161,7 @@ def mm_model_config(arch: str, data_root: str):
 def run_model_worker(args: argparse.Namespace) -> dict:
     import benchmark
     from mmengine.runner import Runner
-    arch_index = sorted(ARCHS).index(args.arch)
+    arch_index = list(ARCHS).index(args.arch)
     bench_args = _benchmark_args(args, arch_index)
     if args.worker == 'pix':
         from pixpretrain.apis import prepare_train_config
@@ -202,13 +203,15 @@ def run_pipeline_worker(args: argparse.Namespace) -> dict:
     np.random.seed(0)
     for i in range(min(8, len(dataset))):  # warm caches and imports
         dataset[i]
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for i in range(len(dataset)):
         sample = dataset[i]
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - start_cpu
     inputs = sample['inputs']
     return dict(images=len(dataset), seconds=seconds,
                 images_per_s=len(dataset) / seconds,
+                images_per_cpu_s=len(dataset) / cpu_seconds,
                 output=f'{tuple(inputs.shape)} {inputs.dtype}',
                 transforms=[t['type'] for t in (
                     dataset_cfg['pipeline'] if isinstance(dataset_cfg, dict)
@@ -248,35 +251,43 @@ def alternate(pythons: Dict[str, str], args, task: str, data_root: str,
             runs[worker].append(result)
             print(f'  round {r + 1}/{args.rounds} {worker:3s} {task} {arch}: '
                   f'{result["images_per_s"]:.2f} img/s', flush=True)
-    ratios = [p['images_per_s'] / m['images_per_s']
-              for p, m in zip(runs['pix'], runs['mm'])]
-    return dict(runs=runs, ratios=ratios, ratio_median=statistics.median(
-        ratios), ratio_range=[min(ratios), max(ratios)])
+    summary = dict(runs=runs)
+    for key in ('images_per_s', 'images_per_cpu_s'):
+        ratios = [p[key] / m[key] for p, m in zip(runs['pix'], runs['mm'])]
+        summary[key] = dict(ratios=ratios, median=statistics.median(ratios),
+                            range=[min(ratios), max(ratios)])
+    return summary
 
 
 def _median(runs: List[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
+def _row(name: str, res: dict, memory: bool) -> str:
+    pix, mm = res['runs']['pix'], res['runs']['mm']
+    cells = [name]
+    for key in ('images_per_s', 'images_per_cpu_s'):
+        ratio = res[key]
+        cells += [f'{_median(pix, key):.2f}', f'{_median(mm, key):.2f}',
+                  f'{ratio["median"]:.2f} ({ratio["range"][0]:.2f}-'
+                  f'{ratio["range"][1]:.2f})']
+    if memory:
+        cells.append(f'{_median(pix, "peak_memory_mib") / 1024:.2f} / '
+                     f'{_median(mm, "peak_memory_mib") / 1024:.2f}')
+    return '| ' + ' | '.join(cells) + ' |'
+
+
 def report(results: dict) -> None:
-    print('\n| model | pixpretrain img/s | mmpretrain img/s | ratio (median, '
-          'range) | peak RSS pix / mm (GiB) |')
-    print('|---|---|---|---|---|')
-    for arch, res in results.get('model', {}).items():
-        pix, mm = res['runs']['pix'], res['runs']['mm']
-        print(f'| MAE ViT-{arch.upper()}/16 | {_median(pix, "images_per_s"):.2f}'
-              f' | {_median(mm, "images_per_s"):.2f} | '
-              f'{res["ratio_median"]:.2f} ({res["ratio_range"][0]:.2f}-'
-              f'{res["ratio_range"][1]:.2f}) | '
-              f'{_median(pix, "peak_memory_mib") / 1024:.2f} / '
-              f'{_median(mm, "peak_memory_mib") / 1024:.2f} |')
+    head = ('| | pix img/s | mm img/s | ratio (median, range) | '
+            'pix img/CPU-s | mm img/CPU-s | ratio (median, range) |')
+    if results.get('model'):
+        print('\n' + head + ' peak RSS pix / mm (GiB) |')
+        print('|---' * 8 + '|')
+        for arch, res in results['model'].items():
+            print(_row(f'MAE ViT-{arch.upper()}/16', res, True))
     if 'pipeline' in results:
-        res = results['pipeline']
-        print(f'\npipeline, images/s per worker: pixpretrain '
-              f'{_median(res["runs"]["pix"], "images_per_s"):.1f}, '
-              f'mmpretrain {_median(res["runs"]["mm"], "images_per_s"):.1f}, '
-              f'ratio {res["ratio_median"]:.2f} ({res["ratio_range"][0]:.2f}-'
-              f'{res["ratio_range"][1]:.2f})')
+        print('\n' + head + '\n' + '|---' * 7 + '|')
+        print(_row('pipeline, one worker', results['pipeline'], False))
 
 
 def main(argv=None) -> dict:
