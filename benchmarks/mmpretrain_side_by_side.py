@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
@@ -239,9 +239,25 @@ def launch(python: str, args: argparse.Namespace, worker: str, task: str,
     return result
 
 
+def summarise(runs: Dict[str, List[dict]]) -> dict:
+    """Per-round ratios pixpretrain / mmpretrain of completed rounds."""
+    summary = dict(runs=runs)
+    for key in ('images_per_s', 'images_per_cpu_s'):
+        ratios = [p[key] / m[key] for p, m in zip(runs['pix'], runs['mm'])]
+        if ratios:
+            summary[key] = dict(ratios=ratios,
+                                median=statistics.median(ratios),
+                                range=[min(ratios), max(ratios)])
+    return summary
+
+
 def alternate(pythons: Dict[str, str], args, task: str, data_root: str,
-              arch: str = 'b') -> dict:
-    """``rounds`` measurements of each toolbox, first one swapped per round."""
+              arch: str = 'b', save: Callable[[dict], None] = None) -> dict:
+    """``rounds`` measurements of each toolbox, first one swapped per round.
+
+    ``save`` receives the summary so far after every measurement, so a run
+    cut short keeps its completed rounds.
+    """
     runs = {'pix': [], 'mm': []}
     for r in range(args.rounds):
         order = ('pix', 'mm') if r % 2 == 0 else ('mm', 'pix')
@@ -251,12 +267,9 @@ def alternate(pythons: Dict[str, str], args, task: str, data_root: str,
             runs[worker].append(result)
             print(f'  round {r + 1}/{args.rounds} {worker:3s} {task} {arch}: '
                   f'{result["images_per_s"]:.2f} img/s', flush=True)
-    summary = dict(runs=runs)
-    for key in ('images_per_s', 'images_per_cpu_s'):
-        ratios = [p[key] / m[key] for p, m in zip(runs['pix'], runs['mm'])]
-        summary[key] = dict(ratios=ratios, median=statistics.median(ratios),
-                            range=[min(ratios), max(ratios)])
-    return summary
+            if save:
+                save(summarise(runs))
+    return summarise(runs)
 
 
 def _median(runs: List[dict], key: str) -> float:
@@ -267,7 +280,7 @@ def _row(name: str, res: dict, memory: bool) -> str:
     pix, mm = res['runs']['pix'], res['runs']['mm']
     cells = [name]
     for key in ('images_per_s', 'images_per_cpu_s'):
-        ratio = res[key]
+        ratio = res.get(key, dict(median=float('nan'), range=[float('nan')] * 2))
         cells += [f'{_median(pix, key):.2f}', f'{_median(mm, key):.2f}',
                   f'{ratio["median"]:.2f} ({ratio["range"][0]:.2f}-'
                   f'{ratio["range"][1]:.2f})']
@@ -304,19 +317,33 @@ def main(argv=None) -> dict:
     pythons = dict(pix=sys.executable, mm=ensure_mmpretrain(args.venv))
     results = dict(started=time.strftime('%Y-%m-%d %H:%M'),
                    rounds=args.rounds, load_average=os.getloadavg())
+
+    def saver(*keys: str) -> Callable[[dict], None]:
+        def save(summary: dict) -> None:
+            node = results
+            for key in keys[:-1]:
+                node = node.setdefault(key, {})
+            node[keys[-1]] = summary
+            if args.json:
+                with open(args.json, 'w') as f:
+                    json.dump(results, f, indent=2)
+        return save
+
     with tempfile.TemporaryDirectory() as root:
         if not args.skip_pipeline:
             print('data pipeline', flush=True)
             benchmark.make_fake_jpegs(root, args.pipeline_images)
-            results['pipeline'] = alternate(pythons, args, 'pipeline', root)
+            results['pipeline'] = alternate(pythons, args, 'pipeline', root,
+                                            save=saver('pipeline'))
         if not args.skip_model:
             count = args.batch_size * (max(args.iters) + max(args.warmup) + 1)
             benchmark.make_fake_jpegs(root, max(count, args.pipeline_images))
             results['model'] = {}
             for arch in args.archs:
                 print(f'MAE ViT-{arch.upper()}/16', flush=True)
-                results['model'][arch] = alternate(pythons, args, 'model',
-                                                   root, arch)
+                results['model'][arch] = alternate(
+                    pythons, args, 'model', root, arch,
+                    save=saver('model', arch))
     results['load_average_end'] = os.getloadavg()
     report(results)
     if args.json:
