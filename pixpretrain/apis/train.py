@@ -7,6 +7,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from pixpretrain.utils.compile import apply_compile_fallback
+
 
 def prepare_train_config(cfg: Config,
                          config_path: str,
@@ -47,6 +49,7 @@ def prepare_train_config(cfg: Config,
         cfg.setdefault('auto_scale_lr', dict(base_batch_size=256))
         cfg.auto_scale_lr.enable = True
     _adapt_to_cpu(cfg)
+    apply_compile_fallback(cfg)
     return cfg
 
 
@@ -54,6 +57,9 @@ def _adapt_to_cpu(cfg: Config) -> None:
     """Keep a GPU recipe runnable on a machine without one, saying so."""
     if torch.cuda.is_available():
         return
+    loader = cfg.get('train_dataloader') or {}
+    if loader.get('pin_memory'):
+        loader['pin_memory'] = False  # nothing to pin for; torch would warn
     wrapper = cfg.get('optim_wrapper', {})
     if wrapper.get('type') == 'AmpOptimWrapper':
         print_log(

@@ -1,4 +1,5 @@
 from .checkpoint import checkpoint_globals, safe_load
+from .compile import apply_compile_fallback, compile_unavailable
 from .errors import (CheckpointError, ConfigError, DataRootNotFoundError,
                      explain,
                      PixpretrainError, UnknownTypeError, find_user_error,
@@ -28,5 +29,7 @@ __all__ = [
     'track_progress',
     'load_pretrained',
     'checkpoint_state_dict',
-    'LoadedKeys'
+    'LoadedKeys',
+    'apply_compile_fallback',
+    'compile_unavailable'
 ]

@@ -2,6 +2,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
@@ -26,3 +27,52 @@ def test_fake_jpegs_have_imagenet_like_size(tmp_path):
     files = sorted((tmp_path / 'fake').glob('*.jpg'))
     assert len(files) == 3
     assert Image.open(files[0]).size == (500, 375)
+
+
+class _Toy(__import__('mmengine').model.BaseModel):
+    """Linear layer, optionally followed by self-attention of its output."""
+
+    def __init__(self, dims, tokens, attention):
+        super().__init__()
+        self.linear = torch.nn.Linear(dims, dims, bias=False)
+        self.attention, self.tokens = attention, tokens
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        x = self.linear(inputs)  # (B, N, C)
+        if self.attention:
+            x = torch.nn.functional.scaled_dot_product_attention(x, x, x)
+        return dict(loss=x.square().mean())
+
+
+def _flops(attention, dims=8, tokens=5):
+    model = _Toy(dims, tokens, attention)
+    batch = dict(inputs=torch.randn(3, tokens, dims))
+    return benchmark.count_train_flops(model, batch, images=2)
+
+
+def test_flops_of_a_linear_layer_forward_and_backward():
+    # forward 2*N*C*C; backward the same again for the weight gradient (the
+    # input needs none)
+    assert _flops(False) == 4 * 5 * 8 * 8
+
+
+def test_flops_count_cpu_attention():
+    # q k^T and attn v: 2 * 2*N*N*C forward, twice that backward
+    assert _flops(True) - _flops(False) == 12 * 5 * 5 * 8
+
+
+def test_step_split_and_cpu_time_are_reported():
+    result = benchmark.main([
+        str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'), '--iters', '3',
+        '--warmup', '1', '--batch-size', '4', '--num-workers', '0',
+        '--peak-tflops', '2.0', '--cfg-options', 'experiment_name=split'
+    ])
+    parts = [result[f'{p}_s'] for p in ('forward', 'backward', 'optimizer')]
+    assert all(p > 0 for p in parts)
+    assert sum(parts) + result['data_wait_s'] <= result['step_time_s']
+    assert result['step_cpu_s'] > 0
+    assert result['images_per_cpu_s'] == pytest.approx(
+        4 / result['step_cpu_s'])
+    assert result['train_gflops_per_image'] > 0
+    assert result['mfu'] == pytest.approx(result['achieved_tflops'] / 2.0)
+    assert result['memory_kind'].startswith('peak RSS')

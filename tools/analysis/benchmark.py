@@ -1,13 +1,18 @@
 """Training throughput of a config on this machine, through mmengine's Runner.
 
 Runs warm-up plus timed iterations of the real training step (data loading,
-forward, backward, optimizer) and reads mmengine's IterTimerHook records:
-images/s, step time, and the share of it spent waiting for data.
+forward, backward, optimizer) and reports images/s, the step time split into
+data wait / forward / backward / optimizer, peak memory, and the model's
+FLOPs per image (forward + backward); on a GPU also the model FLOPs
+utilisation (MFU) against the peak named in the output.
 
 Example:
     python tools/analysis/benchmark.py configs/mae/vit-b_800e.py \
         --fake-images 512 --batch-size 32 --iters 20 --warmup 5 \
         --cfg-options model.backbone.arch=s model.neck.encoder_dims=384
+
+The functions below take any mmengine config, so ``benchmarks/`` reuses them
+to time another toolbox's model the same way.
 """
 import argparse
 import json
@@ -16,9 +21,26 @@ import platform
 import resource
 import sys
 import tempfile
+import time
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
+import torch
 from mmengine.config import Config, DictAction
+from mmengine.hooks import Hook
+
+# Dense tensor-core peaks (TFLOP/s) from the vendors' data sheets, by the
+# name torch reports and the compute dtype. fp32 is the plain (non-TF32) peak.
+PEAK_TFLOPS: Dict[str, Dict[str, float]] = {
+    'H100 80GB HBM3': dict(bf16=989.0, fp16=989.0, fp32=67.0),  # SXM
+    'H100 PCIe': dict(bf16=756.0, fp16=756.0, fp32=51.0),
+    'H100 NVL': dict(bf16=835.0, fp16=835.0, fp32=60.0),
+    'H200': dict(bf16=989.0, fp16=989.0, fp32=67.0),
+    'A100-SXM4-80GB': dict(bf16=312.0, fp16=312.0, fp32=19.5),
+    'A100-SXM4-40GB': dict(bf16=312.0, fp16=312.0, fp32=19.5),
+    'A100-PCIE-40GB': dict(bf16=312.0, fp16=312.0, fp32=19.5),
+}
+STEP_PARTS = ('forward', 'backward', 'optimizer')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,7 +58,21 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--fake-images', type=int, default=0, metavar='N',
         help='generate N JPEGs of 500x375 (ImageNet-like size) and train on '
         'them; nothing is downloaded')
-    parser.add_argument('--amp', action='store_true')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision (bf16 on GPUs that have it)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the training step (config key '
+                        '`compile`)')
+    parser.add_argument(
+        '--split', action=argparse.BooleanOptionalAction, default=True,
+        help='time forward / backward / optimizer separately (adds a device '
+        'synchronisation at each boundary on a GPU)')
+    parser.add_argument(
+        '--flops', action=argparse.BooleanOptionalAction, default=True,
+        help='count the model FLOPs of one training step')
+    parser.add_argument(
+        '--peak-tflops', type=float, default=None,
+        help='peak of the device for MFU; known GPUs are looked up')
     parser.add_argument('--json', default=None, help='write results here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
@@ -54,9 +90,235 @@ def make_fake_jpegs(folder: str, count: int, size=(500, 375)) -> None:
         image.save(os.path.join(folder, 'fake', f'{i:06d}.jpg'), quality=90)
 
 
+class StepTimer(Hook):
+    """Splits each training step into forward, backward and optimizer time.
+
+    Wraps the model's ``train_step`` and the optim wrapper's ``backward`` for
+    the length of the run and writes ``train/forward_time``,
+    ``train/backward_time`` and ``train/optimizer_time`` to the message hub,
+    and ``train/step_cpu_time``: CPU seconds the main process (all its
+    threads) spent in the step, which other jobs on a shared machine disturb
+    far less than wall time.
+    Forward includes the data preprocessor (host-to-device copy and
+    normalisation); optimizer includes ``zero_grad``. On a GPU every
+    boundary synchronises the device, so this hook is for measuring only,
+    never for training runs.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self._marks: Dict[str, float] = {}
+
+    def _now(self) -> float:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def _wrap(self, owner, name: str, before: str, after: str) -> None:
+        original = getattr(owner, name)
+        own = name in vars(owner)  # e.g. a train_step torch.compile set
+
+        def timed(*args, **kwargs):
+            self._marks[before] = self._now()
+            if before == 'start':
+                self._marks['cpu_start'] = time.process_time()
+            out = original(*args, **kwargs)
+            self._marks[after] = self._now()
+            if after == 'end':
+                self._marks['cpu_end'] = time.process_time()
+            return out
+
+        setattr(owner, name, timed)
+        self._wrapped.append((owner, name, original if own else None))
+
+    def before_train(self, runner) -> None:
+        self._wrapped: List[tuple] = []
+        model, wrapper = runner.model, runner.optim_wrapper
+        self._wrap(model, 'train_step', 'start', 'end')
+        self._wrap(wrapper, 'backward', 'backward', 'optimizer')
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        m = self._marks
+        if not {'start', 'backward', 'optimizer', 'end'} <= set(m):
+            return
+        durations = dict(forward=m['backward'] - m['start'],
+                         backward=m['optimizer'] - m['backward'],
+                         optimizer=m['end'] - m['optimizer'])
+        durations['step_cpu'] = m['cpu_end'] - m['cpu_start']
+        for part, seconds in durations.items():
+            runner.message_hub.update_scalar(f'train/{part}_time', seconds)
+        self._marks.clear()
+
+    def after_train(self, runner) -> None:
+        for owner, name, original in self._wrapped:
+            if original is None:
+                delattr(owner, name)  # the class's method shows through again
+            else:
+                setattr(owner, name, original)
+
+
+def _take(batch, count: int):
+    """The first ``count`` samples of a collated batch (dict/list/tensor)."""
+    if isinstance(batch, dict):
+        return {k: _take(v, count) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple, torch.Tensor)):
+        return batch[:count]
+    return batch
+
+
+def count_train_flops(model: torch.nn.Module, batch: dict,
+                      images: int = 2,
+                      autocast: Optional[Callable] = None) -> float:
+    """Model FLOPs per image of one forward + backward pass.
+
+    Counted by ``torch.utils.flop_counter.FlopCounterMode`` (matmuls,
+    convolutions, attention) on the first ``images`` samples of ``batch``,
+    through the model's own preprocessor and loss. On a CPU attention runs
+    through SDPA's math backend while counting, because the counter has no
+    formula for the CPU flash kernel; the count is the same.
+
+    Args:
+        model: An mmengine ``BaseModel`` (unwrapped).
+        batch: A collated batch from the training data loader.
+        images: Samples counted; FLOPs scale linearly with the batch.
+        autocast: Optional context factory (the optim wrapper's
+            ``optim_context``) so the count runs in the training precision.
+    """
+    from contextlib import nullcontext
+
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+    data = model.data_preprocessor(_take(batch, images), True)
+    count = data['inputs'].shape[0] if isinstance(
+        data['inputs'], torch.Tensor) else data['inputs'][0].shape[0]
+    on_cpu = next(model.parameters()).device.type == 'cpu'
+    backend = sdpa_kernel(SDPBackend.MATH) if on_cpu else nullcontext()
+    context = autocast() if autocast else nullcontext()
+    with backend, FlopCounterMode(display=False) as counter:
+        with context:
+            losses = model(**data, mode='loss')
+            loss, _ = model.parse_losses(losses)
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / count
+
+
+def peak_tflops(dtype: str) -> Optional[float]:
+    """The data-sheet peak of this GPU for ``dtype``, if it is known."""
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name()
+    for key, peaks in PEAK_TFLOPS.items():
+        if key in name:
+            return peaks.get(dtype)
+    return None
+
+
+def device_name() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return (f'CPU ({platform.processor() or platform.machine()}, '
+            f'{torch.get_num_threads()} threads)')
+
+
+def configure(cfg: Config, args: argparse.Namespace) -> Config:
+    """Turn a training config into a short benchmark run (any toolbox).
+
+    Iteration-based loop of ``warmup + iters`` steps, no checkpoints, no
+    schedulers or custom hooks, data root / batch / workers from ``args``.
+    """
+    loader = cfg.train_dataloader
+    if args.data_root:
+        loader.dataset.data_root = args.data_root
+    if args.batch_size:
+        loader.batch_size = args.batch_size
+    if args.num_workers is not None:
+        loader.num_workers = args.num_workers
+        loader.persistent_workers = args.num_workers > 0
+    total = args.warmup + args.iters
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=total)
+    cfg.pop('val_cfg', None), cfg.pop('val_dataloader', None)
+    cfg.pop('val_evaluator', None)
+    cfg.param_scheduler = []
+    cfg.custom_hooks = []
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=-1, save_last=False)
+    cfg.log_processor = dict(by_epoch=False)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(
+        1, total // 4))
+    cfg.resume, cfg.load_from = False, None
+    cfg.work_dir = tempfile.mkdtemp(prefix='bench-')
+    if args.compile:
+        cfg.compile = True
+    return cfg
+
+
+def measure(runner, args: argparse.Namespace, config: str) -> dict:
+    """Train ``runner`` and summarise the timed iterations."""
+    if args.split:
+        runner.register_hook(StepTimer())
+    runner.train()
+    hub = runner.message_hub
+
+    def timed(key: str) -> np.ndarray:
+        return np.array(hub.get_scalar(f'train/{key}').data[0][args.warmup:])
+
+    step, data = timed('time'), timed('data_time')
+    batch = runner.train_dataloader.batch_size
+    on_gpu = torch.cuda.is_available()
+    precision = 'fp32'
+    wrapper = runner.optim_wrapper
+    if type(wrapper).__name__ == 'AmpOptimWrapper':
+        precision = 'bf16' if wrapper.cast_dtype == torch.bfloat16 else 'fp16'
+    result = dict(
+        config=config,
+        device=device_name(),
+        precision=precision,
+        compiled=bool(runner.cfg.get('compile')),
+        batch_size=batch,
+        num_workers=runner.train_dataloader.num_workers,
+        timed_iters=len(step),
+        images_per_s=batch / step.mean(),
+        step_time_s=step.mean(),
+        step_time_spread_s=[float(step.min()), float(step.max())],
+        data_wait_s=data.mean(),
+        data_wait_share=data.mean() / step.mean(),
+        peak_memory_mib=(torch.cuda.max_memory_allocated() / 2**20
+                         if on_gpu else
+                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
+                         1024),
+        memory_kind=('CUDA max allocated' if on_gpu else
+                     'peak RSS of the main process, workers excluded'),
+        torch=torch.__version__)
+    if args.split:
+        for part in STEP_PARTS:
+            result[f'{part}_s'] = timed(f'{part}_time').mean()
+        result['other_s'] = step.mean() - data.mean() - sum(
+            result[f'{p}_s'] for p in STEP_PARTS)
+        cpu = timed('step_cpu_time')
+        result['step_cpu_s'] = cpu.mean()
+        result['images_per_cpu_s'] = batch / cpu.mean()
+    if args.flops:
+        model = runner.model.module if hasattr(runner.model,
+                                               'module') else runner.model
+        model = getattr(model, '_orig_mod', model)
+        batch_data = next(iter(runner.train_dataloader))
+        flops = count_train_flops(model, batch_data,
+                                  autocast=lambda: wrapper.optim_context(model))
+        result['train_gflops_per_image'] = flops / 1e9
+        achieved = flops * result['images_per_s'] / 1e12
+        result['achieved_tflops'] = achieved
+        peak = args.peak_tflops or peak_tflops(precision)
+        if peak:
+            result['peak_tflops'] = peak
+            result['mfu'] = achieved / peak
+    return result
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    import torch
     from mmengine.runner import Runner
 
     from pixpretrain.apis import prepare_train_config
@@ -69,56 +331,11 @@ def main(argv=None) -> dict:
         tmp = tempfile.TemporaryDirectory()
         make_fake_jpegs(tmp.name, args.fake_images)
         args.data_root = tmp.name
-    loader = cfg.train_dataloader
-    if args.data_root:
-        loader.dataset.data_root = args.data_root
-    if args.batch_size:
-        loader.batch_size = args.batch_size
-    if args.num_workers is not None:
-        loader.num_workers = args.num_workers
-        loader.persistent_workers = args.num_workers > 0
-    total = args.warmup + args.iters
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=total)
-    cfg.param_scheduler = []
-    cfg.custom_hooks = []
-    cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', interval=-1, save_last=False)
-    cfg.log_processor = dict(by_epoch=False)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(
-        1, total // 4))
-    cfg.resume, cfg.load_from = False, None
-    # Training throughput only: no validation (e.g. a kNN monitor) at the end.
-    for key in ('val_dataloader', 'val_cfg', 'val_evaluator'):
-        cfg[key] = None
-    work_dir = tempfile.mkdtemp(prefix='pixpretrain-bench-')
-    cfg = prepare_train_config(cfg, args.config, work_dir, None, args.amp,
+    cfg = configure(cfg, args)
+    cfg = prepare_train_config(cfg, args.config, cfg.work_dir, None, args.amp,
                                False, 'none')
     runner = Runner.from_cfg(cfg)
-    runner.train()
-
-    hub = runner.message_hub
-    step = np.array(hub.get_scalar('train/time').data[0][args.warmup:])
-    data = np.array(hub.get_scalar('train/data_time').data[0][args.warmup:])
-    batch = loader.batch_size
-    result = dict(
-        config=args.config,
-        device=(torch.cuda.get_device_name()
-                if torch.cuda.is_available() else
-                f'CPU ({platform.processor() or platform.machine()}, '
-                f'{torch.get_num_threads()} threads)'),
-        batch_size=batch,
-        num_workers=loader.num_workers,
-        timed_iters=len(step),
-        images_per_s=batch / step.mean(),
-        step_time_s=step.mean(),
-        data_wait_share=data.mean() / step.mean(),
-        peak_memory_mib=(torch.cuda.max_memory_allocated() / 2**20
-                         if torch.cuda.is_available() else
-                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
-                         1024),
-        memory_kind=('CUDA max allocated' if torch.cuda.is_available() else
-                     'peak RSS of the main process, workers excluded'),
-        torch=torch.__version__)
+    result = measure(runner, args, args.config)
     print(json.dumps(result, indent=2))
     if args.json:
         with open(args.json, 'w') as f:

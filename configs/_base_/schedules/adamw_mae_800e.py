@@ -3,9 +3,10 @@
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     dtype='bfloat16',
+    # fused: one kernel for all parameters (CPU and GPU), the same update.
     optimizer=dict(
         type='AdamW', lr=1.5e-4 * 4096 / 256, betas=(0.9, 0.95),
-        weight_decay=0.05),
+        weight_decay=0.05, fused=True),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,

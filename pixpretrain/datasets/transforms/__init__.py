@@ -3,6 +3,7 @@ dict whose ``img`` is an HWC uint8 RGB array."""
 from .augment import ColorJitter, GaussianBlur, RandomGrayscale, Solarize
 from .color_quantize import (ColorQuantize, completion_grid, load_palette,
                              nearest_color, tokens_to_rgb)
+from .decode_crop import LoadRandomResizedCrop, decode_reduced, jpeg_reduction
 from .formatting import PackInputs
 from .loading import LoadImageFromFile, pil_to_rgb_array
 from .multi_view import MultiView
@@ -10,9 +11,25 @@ from .processing import CenterCrop, RandomFlip, RandomResizedCrop, Resize
 from .text import TokenizeText
 
 __all__ = [
-    'LoadImageFromFile', 'pil_to_rgb_array', 'RandomResizedCrop',
-    'RandomFlip', 'Resize', 'CenterCrop', 'PackInputs', 'ColorJitter',
-    'RandomGrayscale', 'GaussianBlur', 'Solarize', 'MultiView',
-    'TokenizeText', 'ColorQuantize', 'completion_grid', 'load_palette',
-    'nearest_color', 'tokens_to_rgb'
+    'LoadImageFromFile',
+    'pil_to_rgb_array',
+    'RandomResizedCrop',
+    'RandomFlip',
+    'Resize',
+    'CenterCrop',
+    'PackInputs',
+    'ColorJitter',
+    'RandomGrayscale',
+    'GaussianBlur',
+    'Solarize',
+    'MultiView',
+    'TokenizeText',
+    'ColorQuantize',
+    'completion_grid',
+    'load_palette',
+    'nearest_color',
+    'tokens_to_rgb',
+    'LoadRandomResizedCrop',
+    'decode_reduced',
+    'jpeg_reduction'
 ]

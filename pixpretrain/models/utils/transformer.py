@@ -56,12 +56,14 @@ class MultiheadSelfAttention(nn.Module):
         """
         causal = self.causal if causal is None else causal
         B, N, C = x.shape
-        # (B, N, 3C) -> 3 x (B, heads, N, C / heads)
+        # (B, N, 3C) -> 3 x (B, N, heads, C / heads), seen as (B, heads, N, .)
+        # Unbinding the qkv axis (not permuting it to the front) lets the
+        # backward pass assemble the qkv gradient with one copy, not two.
         q, k, v = self.qkv(x).view(B, N, 3, self.num_heads,
-                                   C // self.num_heads).permute(2, 0, 3, 1, 4)
+                                   C // self.num_heads).unbind(2)
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask,
-            is_causal=causal and attn_mask is None)
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+            attn_mask=attn_mask, is_causal=causal and attn_mask is None)
         return self.proj(out.transpose(1, 2).reshape(B, N, C))
 
 
