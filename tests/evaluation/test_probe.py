@@ -181,3 +181,81 @@ def test_probe_model_reports_every_requested_method(tmp_path):
     assert 'knn' not in result['layers'][0]
     assert 0.0 <= result['layers'][1]['linear']['test'] <= 100.0
     assert result['timing']['extracted_layers'] == [0, 1]
+
+
+class _OneHotClip(torch.nn.Module):
+    """Images are their own embeddings; a prompt embeds as the one-hot of
+    its first byte's distance from 'a', so class 'a' is axis 0, 'b' 1 ..."""
+
+    def __init__(self, first_byte_id):
+        super().__init__()
+        self.first_byte_id = first_byte_id
+        self.data_preprocessor = lambda data, training: data
+
+    def embed_image(self, images):
+        return images.flatten(1).float()
+
+    def embed_text(self, tokens):
+        return torch.nn.functional.one_hot(
+            tokens[:, 1] - self.first_byte_id, 3).float()
+
+
+def test_zero_shot_probe_is_exact_on_a_constructed_case():
+    from mmengine.structures import BaseDataElement
+
+    from pixpretrain.datasets import build_tokenizer
+    from pixpretrain.evaluation.probe.probe import zero_shot_probe
+    tokenizer = dict(type='ByteTokenizer', context_length=8)
+    first_byte_id = int(build_tokenizer(tokenizer)(['a'])[0, 1])
+    # Similarities to the classes a, b, c; the label of each image.
+    images = [([0.9, 0.5, 0.1], 0),   # top-1 hit
+              ([0.2, 0.7, 0.6], 2),   # second best: top-2 hit only
+              ([0.1, 0.3, 0.8], 1),   # second best: top-2 hit only
+              ([0.6, 0.1, 0.3], 1)]   # worst: no hit
+    dataset = [dict(inputs=torch.tensor(v).view(3, 1, 1),
+                    data_samples=BaseDataElement(gt_label=torch.tensor(y)))
+               for v, y in images]
+    result = zero_shot_probe(
+        _OneHotClip(first_byte_id),
+        dict(templates=['{}'], tokenizer=tokenizer, class_names=None),
+        dataset, ['a', 'b', 'c'], topk=(1, 2), batch_size=3, num_workers=0)
+    assert result == pytest.approx({'top1': 25.0, 'top2': 75.0})
+
+
+def test_zero_shot_needs_a_zero_shot_evaluator(tmp_path):
+    with pytest.raises(ConfigError, match='ZeroShotAccuracy'):
+        run_probe(TINY, data='shapes', train_samples=10, test_samples=10,
+                  cache_dir=str(tmp_path), num_workers=0, zero_shot=True)
+
+
+def test_igpt_configs_are_probed_on_palette_tokens(tmp_path):
+    import numpy as np
+    from mmengine.config import Config
+
+    from pixpretrain.evaluation.probe.data import build_probe_splits
+    from pixpretrain.evaluation.probe.probe import token_settings
+    palette = tmp_path / 'palette.npy'
+    np.save(palette, np.random.default_rng(0).uniform(0, 255, (16, 3)))
+    cfg = Config.fromfile(str(Path(TINY).with_name('tiny_igpt.py')))
+    cfg.train_dataloader.dataset.pipeline[0].palette = str(palette)
+    report = run_probe(cfg, data='shapes', methods=['knn'],
+                       train_samples=30, test_samples=10, knn_ks=(5, ),
+                       cache_dir=str(tmp_path / 'cache'), num_workers=0)
+    assert report['layers'] == [0, 1]
+    assert 'ColorQuantize' in ' '.join(report['data']['transform'])
+    # The probe's test features are the average over positions of what
+    # IGPT.extract_feat gives for the quantised images.
+    _, test_set, _ = build_probe_splits('shapes', (8, 8), None, 30, 10,
+                                        quantize=token_settings(cfg))
+    model, weights_id = build_probe_model(cfg)
+    tokens = torch.stack([test_set[i]['inputs'] for i in range(10)])
+    assert tokens.dtype == torch.int64 and tokens.shape == (10, 8, 8)
+    with torch.no_grad():
+        expected = model.extract_feat(tokens, layers=[1])[0].mean(dim=1)
+    key_parts = dict(model=cfg.model.to_dict(), data=report['data'])
+    features, _, extracted, _ = cached_features(
+        model, FeatureCache(str(tmp_path / 'cache')),
+        dict(weights=weights_id, **key_parts),
+        dict(test=test_set), [1], 'avg', 10, 0, 'cpu')
+    assert extracted == []  # run_probe cached them
+    torch.testing.assert_close(features['test'][0], expected)

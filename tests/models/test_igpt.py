@@ -17,14 +17,16 @@ def igpt(heads=('ar', ), num_colors=16, side=4, causal=True,
     head_cfgs = dict(
         ar=dict(type='ARPixelHead', embed_dims=32, num_colors=num_colors),
         bert=dict(type='MaskedPixelHead', embed_dims=32,
-                  num_colors=num_colors))
+                  num_colors=num_colors),
+        clf=dict(type='PixelClsHead', embed_dims=32, num_classes=3))
     model = IGPT(
         backbone=dict(type='PixelGPT', arch=ARCH, num_colors=num_colors,
                       img_size=side, causal=causal),
         head={name: head_cfgs[name] for name in heads}).eval()
     if random_logits:  # zero-initialised logits would make every test pass
         for _, head in model.named_heads():
-            torch.nn.init.normal_(head.proj.weight, std=0.5)
+            projection = head.fc if hasattr(head, 'fc') else head.proj
+            torch.nn.init.normal_(projection.weight, std=0.5)
     return model
 
 
@@ -163,7 +165,8 @@ def test_completing_needs_an_ar_head():
      r'num_colors=8 does not match the backbone \(16\)'),
     ([dict(type='ARPixelHead', embed_dims=32, num_colors=16)] * 2,
      'at most one ARPixelHead'),
-    (dict(type='MAEHead'), 'IGPT takes ARPixelHead and MaskedPixelHead'),
+    (dict(type='MAEHead'),
+     'IGPT takes ARPixelHead, MaskedPixelHead and PixelClsHead'),
 ])
 def test_parts_that_disagree_fail_at_build(head, match):
     with pytest.raises(ConfigError, match=match):
@@ -195,3 +198,64 @@ def test_pictures_show_original_kept_half_and_completions(tmp_path):
 def test_pictures_need_the_palette():
     with pytest.raises(ConfigError, match='model.palette'):
         igpt().pictures(grids(1))
+
+
+def labelled(labels):
+    from mmengine.structures import BaseDataElement
+    return [BaseDataElement(gt_label=torch.tensor(label)) for label in labels]
+
+
+def test_classifier_is_cross_entropy_on_the_mean_of_the_ar_pass():
+    model = igpt(heads=('ar', 'clf'))
+    grid, labels = grids(3), [2, 0, 1]
+    with torch.no_grad():
+        losses = model(grid, labelled(labels), mode='loss')
+        features = model._features(
+            model.ar_head.shift_right(grid.flatten(1)), causal=True)
+    head = model.cls_head
+    pooled = features.mean(dim=1)                      # (B, D)
+    logits = pooled @ head.fc.weight.T + head.fc.bias  # (B, C)
+    by_hand = sum(torch.logsumexp(logits[i], 0) - logits[i, y]
+                  for i, y in enumerate(labels)) / len(labels)
+    assert losses['loss_clf'].item() == pytest.approx(by_hand.item(),
+                                                      rel=1e-5)
+    assert set(losses) == {'loss_ar', 'bits_per_dim', 'loss_clf'}
+
+
+def test_untrained_classifier_scores_ln_num_classes():
+    model = igpt(heads=('clf', ), random_logits=False)
+    losses = model(grids(4), labelled([0, 1, 2, 0]), mode='loss')
+    assert set(losses) == {'loss_clf'}
+    assert losses['loss_clf'].item() == pytest.approx(math.log(3), abs=1e-6)
+
+
+def test_joint_loss_trains_the_backbone_through_both_heads():
+    model = igpt(heads=('ar', 'clf')).train()
+    losses = model(grids(2), labelled([1, 2]), mode='loss')
+    first_block = next(model.backbone.parameters())
+    for key in ('loss_ar', 'loss_clf'):
+        grad, = torch.autograd.grad(losses[key], first_block,
+                                    retain_graph=True)
+        assert grad.abs().sum() > 0, key
+
+
+def test_predict_gives_the_classifier_probabilities():
+    model = igpt(heads=('ar', 'clf'))
+    grid = grids(3)
+    with torch.no_grad():
+        samples = model(grid, labelled([0, 1, 2]), mode='predict')
+        features = model._features(
+            model.ar_head.shift_right(grid.flatten(1)), causal=True)
+        expected = model.cls_head.logits(features).softmax(-1)
+    scores = torch.stack([s.pred_score for s in samples])
+    torch.testing.assert_close(scores, expected)
+    assert [int(s.pred_label) for s in samples] == \
+        expected.argmax(-1).tolist()
+    assert scores.sum(-1).allclose(torch.ones(3))
+
+
+def test_classifier_needs_labels_and_predict_needs_a_classifier():
+    with pytest.raises(ConfigError, match='gt_label'):
+        igpt(heads=('ar', 'clf'))(grids(2), mode='loss')
+    with pytest.raises(ConfigError, match='PixelClsHead'):
+        igpt(heads=('ar', ))(grids(2), mode='predict')

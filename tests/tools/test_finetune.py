@@ -63,3 +63,15 @@ def test_recipes_build(config, classes):
             pytest.approx(0.1)
         assert cfg.optim_wrapper.constructor == \
             'LayerDecayOptimWrapperConstructor'
+
+
+def test_igpt_joint_fine_tune_recipe_builds():
+    register_all_modules()
+    cfg = Config.fromfile(
+        str(REPO / 'configs/finetune/igpt-nano_ar_cifar10-16_ft-clf.py'))
+    model = MODELS.build(cfg.model)
+    assert model.ar_head is not None
+    assert model.cls_head.num_classes == 10
+    assert model.cls_head.embed_dims == model.backbone.embed_dims
+    assert cfg.val_dataloader.dataset.split == 'test'
+    assert cfg.val_evaluator.type == 'Accuracy'

@@ -50,6 +50,36 @@ def test_training_logs_both_losses_and_bits_per_dim(trained):
         first['loss_ar'] / math.log(2), rel=1e-3)
 
 
+def test_joint_fine_tune_loads_the_pretrained_parts_and_validates(trained,
+                                                               capfd):
+    work, _ = trained
+    tuned = work / 'finetune'
+    code = train_tool.main([
+        str(REPO / 'tests' / 'fixtures' / 'tiny_igpt_clf.py'), '--work-dir',
+        str(tuned), '--cfg-options', palette_option(work / 'palette.npy'),
+        f'val_dataloader.dataset.pipeline.0.palette={work / "palette.npy"}',
+        f'load_from={work / "iter_4.pth"}', 'experiment_name=igpt_clf'
+    ])
+    assert code == 0
+    log = capfd.readouterr().out
+    # The pretraining checkpoint holds the backbone and both generative
+    # heads: the classifier is all that is missing, the BERT head all that
+    # is left over.
+    missing = log.split('missing keys in source state_dict: ')[1]
+    assert missing.splitlines()[0].strip() == \
+        'head.clf.fc.weight, head.clf.fc.bias'
+    assert 'head.bert.proj.weight' in log.split('unexpected key')[1]
+    (scalars, ) = tuned.glob('*/vis_data/scalars.json')
+    records = [json.loads(line) for line in scalars.read_text().splitlines()]
+    first = records[0]
+    assert first['loss'] == pytest.approx(first['loss_ar'] +
+                                          first['loss_clf'], rel=1e-3)
+    # The zero-initialised classifier starts at ln 10.
+    assert first['loss_clf'] == pytest.approx(math.log(10), abs=1e-3)
+    (val, ) = [r for r in records if 'accuracy/top1' in r]
+    assert 0.0 <= val['accuracy/top1'] <= val['accuracy/top5'] <= 100.0
+
+
 def test_missing_palette_is_one_line_naming_fit_palette(tmp_path, capsys):
     code = train_tool.main([
         TINY, '--work-dir', str(tmp_path), '--cfg-options',

@@ -43,3 +43,27 @@ def test_wrong_keys_are_one_line_errors(tmp_path, capsys):
     assert err.startswith('error: ') and 'unexpected backbone.extra' in err
     assert probe_tool.main(args(tmp_path, str(tmp_path / 'none.pth'))) == 1
     assert 'does not exist' in capsys.readouterr().err
+
+
+def test_zero_shot_of_a_clip_checkpoint_loads_the_whole_model(tmp_path,
+                                                              capsys):
+    clip = str(REPO / 'tests' / 'fixtures' / 'tiny_clip.py')
+    torch.manual_seed(0)  # the probe's random init uses seed 0 too
+    state = init_model(clip).state_dict()
+    checkpoint = tmp_path / 'clip.pth'
+    torch.save({'state_dict': state}, checkpoint)
+    argv = args(tmp_path, str(checkpoint), '--zero-shot', '--method', 'knn')
+    argv[0] = clip
+    assert probe_tool.main(argv) == 0
+    out = capsys.readouterr().out
+    assert 'trained zero-shot on the test split: top1' in out
+    report = json.loads((tmp_path / 'out' / 'results.json').read_text())
+    trained = report['models']['trained']['zero_shot']
+    # The checkpoint holds the seed-0 initialisation: the same numbers.
+    assert trained == report['models']['random-init']['zero_shot']
+    assert set(trained) == {'top1', 'top5'}
+    # A text tower that does not fit is an error like the backbone's.
+    state['text_backbone.extra'] = torch.zeros(1)
+    torch.save({'state_dict': state}, checkpoint)
+    assert probe_tool.main(argv) == 1
+    assert 'unexpected text_backbone.extra' in capsys.readouterr().err

@@ -52,6 +52,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--knn-k', default='20,200')
     parser.add_argument('--knn-temperature', type=float, default=0.07)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--zero-shot', action='store_true',
+                        help='also classify the test split zero-shot (CLIP '
+                        "configs: prompts and tokenizer from the config's "
+                        'ZeroShotAccuracy); loads the whole checkpoint')
     return parser.parse_args(argv)
 
 
@@ -82,7 +86,8 @@ def main(argv=None) -> int:
             ('cuda' if torch.cuda.is_available() else 'cpu'),
             seed=args.seed, weight_decays=weight_decays, epochs=args.epochs,
             knn_ks=[int(k) for k in args.knn_k.split(',')],
-            knn_temperature=args.knn_temperature)
+            knn_temperature=args.knn_temperature,
+            zero_shot=args.zero_shot)
     except FileNotFoundError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1

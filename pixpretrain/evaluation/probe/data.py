@@ -5,8 +5,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from torch.utils.data import Dataset, Subset
 
-from pixpretrain.datasets import (CenterCrop, LoadImageFromFile, PackInputs,
-                                  Resize)
+from pixpretrain.datasets import (CenterCrop, ColorQuantize,
+                                  LoadImageFromFile, PackInputs, Resize)
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import ConfigError
 
@@ -63,9 +63,20 @@ def evenly_spaced_indices(total: int, count: Optional[int]) -> List[int]:
 
 
 def eval_pipeline(img_size: Sequence[int], crop_ratio: float = 1.0,
-                  from_files: bool = False) -> List[Callable]:
-    """Deterministic transforms to the model's input size, then packing."""
+                  from_files: bool = False,
+                  quantize: Optional[dict] = None) -> List[Callable]:
+    """Deterministic transforms to the model's input size, then packing.
+
+    With ``quantize`` (the keyword arguments of a ``ColorQuantize``, as an
+    iGPT config's pipeline has it) the images become palette tokens.
+    """
     height, width = img_size
+    if quantize is not None:
+        quantize = {k: v for k, v in quantize.items() if k != 'type'}
+        tokens = [ColorQuantize(**quantize), PackInputs(inputs_key='tokens')]
+        # ColorQuantize resizes to its grid itself.
+        geometry = eval_pipeline(img_size, crop_ratio, from_files)[:-1]
+        return (geometry[:-1] if crop_ratio >= 1.0 else geometry) + tokens
     steps: List[Callable] = [LoadImageFromFile()] if from_files else []
     if crop_ratio >= 1.0:
         steps.append(Resize((height, width), interpolation='bicubic'))
@@ -83,7 +94,8 @@ def build_probe_splits(
         img_size: Sequence[int],
         data_root: Optional[str] = None,
         train_samples: Optional[int] = None,
-        test_samples: Optional[int] = None
+        test_samples: Optional[int] = None,
+        quantize: Optional[dict] = None
 ) -> Tuple[Dataset, Dataset, dict]:
     """The train and test splits of a preset, and a description of them.
 
@@ -93,6 +105,7 @@ def build_probe_splits(
         data_root: Overrides the preset's default root.
         train_samples: Keep this many evenly spaced training images.
         test_samples: Keep this many evenly spaced test images.
+        quantize: ``ColorQuantize`` arguments for token models (iGPT).
 
     Returns:
         train set, test set, and a dict naming the data, root, subsets and
@@ -105,7 +118,8 @@ def build_probe_splits(
     root = data_root or preset.default_root
     location = {} if root is None else dict(
         data_root=osp.abspath(osp.expanduser(root)))
-    pipeline = eval_pipeline(img_size, preset.crop_ratio, preset.from_files)
+    pipeline = eval_pipeline(img_size, preset.crop_ratio, preset.from_files,
+                             quantize)
     splits = []
     description = dict(name=name, root=location.get('data_root'),
                        transform=[repr(step) for step in pipeline])

@@ -12,14 +12,19 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import Config
+from mmengine.dataset import default_collate
 from mmengine.logging import print_log
+from torch.utils.data import DataLoader
 
 from pixpretrain.apis.inference import init_model
 from pixpretrain.engine.hooks.frozen_check_hook import changed_entries
 from pixpretrain.models.utils import check_pool
 from pixpretrain.utils.errors import ConfigError
 from pixpretrain.utils.pretrained import load_pretrained
+from pixpretrain.datasets.captioned import readable_class_name
+from pixpretrain.datasets.tokenizers import build_tokenizer
 from ..functional import knn_accuracy
+from ..metrics.zero_shot import build_zero_shot_classifier, topk_hits
 from .data import build_probe_splits
 from .features import FeatureCache, extract_dataset_features, file_sha256
 from .linear import DEFAULT_WEIGHT_DECAYS, linear_probe
@@ -82,12 +87,16 @@ def knn_probe(train_features: Sequence[torch.Tensor],
 def build_probe_model(config: Union[str, Config],
                       checkpoint: Optional[str] = None,
                       device: str = 'cpu',
-                      seed: int = 0) -> Tuple[torch.nn.Module, str]:
+                      seed: int = 0,
+                      whole_model: bool = False
+                      ) -> Tuple[torch.nn.Module, str]:
     """The config's model with the checkpoint's backbone, in eval mode.
 
     Only ``backbone.`` keys are loaded, strictly; the rest of the
-    checkpoint (decoder, heads) is expected and skipped. Without a
-    checkpoint the weights are the seeded random initialisation.
+    checkpoint (decoder, heads) is expected and skipped. With
+    ``whole_model`` every key is loaded, strictly (zero-shot needs the text
+    tower and the projections too). Without a checkpoint the weights are
+    the seeded random initialisation.
 
     Returns:
         The model and an id of its weights (the checkpoint's SHA-256, or
@@ -99,7 +108,8 @@ def build_probe_model(config: Union[str, Config],
     if checkpoint is None:
         weights_id = f'random-init:seed={seed}'
     else:
-        loaded = load_pretrained(model.backbone, checkpoint, 'backbone.')
+        loaded = (load_pretrained(model, checkpoint, '') if whole_model else
+                  load_pretrained(model.backbone, checkpoint, 'backbone.'))
         prefixes = sorted({k.split('.')[0] + '.*' for k in loaded.skipped})
         print_log(
             f'loaded {len(loaded.loaded)} backbone tensors from '
@@ -196,6 +206,76 @@ def probe_model(model: torch.nn.Module, weights_id: str, key_parts: dict,
     return dict(weights=weights_id, layers=rows, timing=timing)
 
 
+def token_settings(cfg: Config) -> Optional[dict]:
+    """The ``ColorQuantize`` step of the config's training pipeline, for
+    models that read palette tokens (iGPT); None for image models."""
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    while 'pipeline' not in dataset and 'dataset' in dataset:
+        dataset = dataset['dataset']  # wrappers (e.g. captioned views)
+    return next((dict(step) for step in dataset.get('pipeline') or []
+                 if isinstance(step, dict)
+                 and step.get('type') == 'ColorQuantize'), None)
+
+
+def zero_shot_settings(cfg: Config) -> dict:
+    """``templates``, ``tokenizer`` and ``class_names`` of the config's
+    ``ZeroShotAccuracy`` evaluator (test, else validation)."""
+    for key in ('test_evaluator', 'val_evaluator'):
+        evaluators = cfg.get(key) or []
+        if isinstance(evaluators, dict):
+            evaluators = [evaluators]
+        for evaluator in evaluators:
+            if evaluator.get('type') == 'ZeroShotAccuracy':
+                return dict(templates=evaluator['templates'],
+                            tokenizer=evaluator['tokenizer'],
+                            class_names=evaluator.get('class_names'))
+    raise ConfigError(
+        'zero-shot probing reads the prompts and the tokenizer from a '
+        "ZeroShotAccuracy in the config's test_evaluator or val_evaluator; "
+        'this config has none (is it a CLIP config?)')
+
+
+@torch.no_grad()
+def zero_shot_probe(model: torch.nn.Module, settings: dict,
+                    dataset, class_names: Sequence[str],
+                    topk: Sequence[int] = (1, 5), batch_size: int = 256,
+                    num_workers: int = 2, device: str = 'cpu'
+                    ) -> Dict[str, float]:
+    """Zero-shot top-k accuracy (%) of a CLIP-style model on a split.
+
+    Args:
+        model: Has ``embed_image`` and ``embed_text`` (:class:`CLIP`).
+        settings: From :func:`zero_shot_settings`.
+        dataset: Yields ``PackInputs`` dicts with ``gt_label``.
+        class_names: The data set's classes, in label order; the
+            settings' ``class_names`` take precedence.
+        topk: Which k to report.
+        batch_size, num_workers, device: Evaluation settings.
+    """
+    if not (hasattr(model, 'embed_image') and hasattr(model, 'embed_text')):
+        raise ConfigError(
+            f'zero-shot probing needs a model with embed_image and '
+            f'embed_text (CLIP); {type(model).__name__} has not')
+    names = settings.get('class_names') or [
+        readable_class_name(c) for c in class_names]
+    classifier = build_zero_shot_classifier(
+        model.embed_text, build_tokenizer(settings['tokenizer']), names,
+        settings['templates'], device)                           # (C, E)
+    topk = [k for k in topk if k <= len(names)]
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                        num_workers=num_workers, collate_fn=default_collate)
+    hits = []
+    for batch in loader:
+        inputs = model.data_preprocessor(
+            dict(inputs=batch['inputs'].to(device)), training=False)['inputs']
+        labels = torch.stack([s.gt_label for s in batch['data_samples']])
+        hits.append(topk_hits(model.embed_image(inputs), labels.to(device),
+                              classifier, topk).cpu())          # (B, K)
+    hits = torch.cat(hits).float()
+    return {f'top{k}': 100.0 * hits[:, i].mean().item()
+            for i, k in enumerate(topk)}
+
+
 def run_probe(config: str,
               checkpoint: Optional[str] = None,
               layers: Union[str, Sequence[int]] = 'all',
@@ -214,7 +294,8 @@ def run_probe(config: str,
               weight_decays: Sequence[float] = DEFAULT_WEIGHT_DECAYS,
               epochs: int = 20,
               knn_ks: Sequence[int] = (20, 200),
-              knn_temperature: float = 0.07) -> dict:
+              knn_temperature: float = 0.07,
+              zero_shot: bool = False) -> dict:
     """Probe a checkpoint (and the random-init baseline) at every layer.
 
     Args:
@@ -232,6 +313,9 @@ def run_probe(config: str,
         seed: Seed of the random init, the held-out split, batch orders.
         weight_decays, epochs: The linear probes' sweep and length.
         knn_ks, knn_temperature: The kNN's neighbours and vote temperature.
+        zero_shot: Also classify the test split zero-shot (CLIP models):
+            the whole checkpoint is then loaded, and the prompts and the
+            tokenizer come from the config's ``ZeroShotAccuracy``.
 
     Returns:
         A JSON-serialisable report: the settings, the data, and for each
@@ -254,9 +338,11 @@ def run_probe(config: str,
                   linear=dict(weight_decays=list(weight_decays),
                               epochs=epochs),
                   knn=dict(ks=list(knn_ks), temperature=knn_temperature))
+    settings = zero_shot_settings(cfg) if zero_shot else None
     datasets = description = None
     for name, weights in candidates:
-        model, weights_id = build_probe_model(cfg, weights, device, seed)
+        model, weights_id = build_probe_model(cfg, weights, device, seed,
+                                              whole_model=zero_shot)
         probed = parse_layers(layers, backbone_depth(model.backbone))
         if datasets is None:
             img_size = getattr(model.backbone, 'img_size', None)
@@ -265,7 +351,8 @@ def run_probe(config: str,
                     f'{type(model.backbone).__name__} has no img_size; '
                     'the probe resizes images to it')
             train_set, test_set, description = build_probe_splits(
-                data, img_size, data_root, train_samples, test_samples)
+                data, img_size, data_root, train_samples, test_samples,
+                quantize=token_settings(cfg))
             datasets = dict(train=train_set, test=test_set)
             report['data'] = description
             report['layers'] = probed
@@ -279,5 +366,15 @@ def run_probe(config: str,
             linear_cfg=dict(weight_decays=weight_decays, epochs=epochs,
                             seed=seed),
             knn_cfg=dict(ks=knn_ks, temperature=knn_temperature))
+        if zero_shot:
+            start = time.perf_counter()
+            test_set = datasets['test']
+            classes = getattr(test_set, 'dataset', test_set).metainfo[
+                'classes']
+            report['models'][name]['zero_shot'] = zero_shot_probe(
+                model, settings, test_set, classes, batch_size=batch_size,
+                num_workers=num_workers, device=device)
+            report['models'][name]['timing']['zero_shot_s'] = \
+                time.perf_counter() - start
         del model
     return report

@@ -54,8 +54,14 @@ def format_table(report: dict) -> str:
                      f'({extracted} layers extracted, {cached} from the '
                      'cache)']
             parts += [f'{name} {timing[f"{name}_s"]:.1f} s'
-                      for name in ('linear', 'knn') if f'{name}_s' in timing]
+                      for name in ('linear', 'knn', 'zero_shot')
+                      if f'{name}_s' in timing]
             lines.append(f'\n{model}: ' + ', '.join(parts))
+            zero_shot = report['models'][model].get('zero_shot')
+            if zero_shot:
+                lines.append(f'{model} zero-shot on the test split: ' +
+                             ', '.join(f'{k} {v:.1f} %'
+                                       for k, v in zero_shot.items()))
     return '\n'.join(lines)
 
 

@@ -3,17 +3,18 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmengine.structures import BaseDataElement
 from mmengine.utils import ProgressBar
 
 from pixpretrain.datasets.transforms.color_quantize import (completion_grid,
                                                             load_palette)
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
-from ..heads import ARPixelHead, MaskedPixelHead
+from ..heads import ARPixelHead, MaskedPixelHead, PixelClsHead
 from ..heads.pixel_heads import shift_right
 from .base import BasePretrainer, ModuleCfg
 
-PIXEL_HEADS = (ARPixelHead, MaskedPixelHead)
+IGPT_HEADS = (ARPixelHead, MaskedPixelHead, PixelClsHead)
 
 
 def sample_next_token(logits: torch.Tensor, temperature: float = 1.0,
@@ -50,15 +51,19 @@ class IGPT(BasePretrainer):
     """A :class:`PixelGPT` trained with next-pixel and/or masked-pixel
     prediction on palette tokens.
 
-    ``head`` is an :class:`ARPixelHead`, a :class:`MaskedPixelHead`, or both
-    in a dict / list. The two objectives need different inputs and attention
-    (AR: the sequence shifted right by the start token, causal; BERT: the
-    sequence with masked tokens hidden, bidirectional), and the BERT
-    corruption must happen before the backbone, so each head gets its own
-    forward pass of the shared backbone; mmengine sums the losses.
+    ``head`` is an :class:`ARPixelHead`, a :class:`MaskedPixelHead`, a
+    :class:`PixelClsHead`, or several of them in a dict / list. The two
+    generative objectives need different inputs and attention (AR: the
+    sequence shifted right by the start token, causal; BERT: the sequence
+    with masked tokens hidden, bidirectional), and the BERT corruption must
+    happen before the backbone, so each gets its own forward pass of the
+    shared backbone; mmengine sums the losses. A classifier reads the AR
+    pass when there is one (the paper's L_GEN + L_CLF fine-tuning), else
+    one unmasked pass, and needs ``gt_label`` in the data samples.
 
     Logged per step: ``loss_ar`` (nats per token) and ``bits_per_dim`` for
-    an AR head, ``loss_bert`` for a BERT head.
+    an AR head, ``loss_bert`` for a BERT head, ``loss_clf`` for a
+    classifier. With a classifier, :meth:`predict` gives class scores.
 
     Args:
         backbone: A :class:`PixelGPT` config or module. Its ``causal`` flag
@@ -89,15 +94,17 @@ class IGPT(BasePretrainer):
         """Fail at build time, naming the key, when the parts disagree."""
         kinds = set()
         for name, head in self.named_heads():
-            if not isinstance(head, PIXEL_HEADS):
+            if not isinstance(head, IGPT_HEADS):
                 raise ConfigError(
                     f'head {name!r} is a {type(head).__name__}; IGPT takes '
-                    'ARPixelHead and MaskedPixelHead')
+                    'ARPixelHead, MaskedPixelHead and PixelClsHead')
             if type(head) in kinds:
                 raise ConfigError(
                     f'IGPT takes at most one {type(head).__name__}')
             kinds.add(type(head))
             for key in ('embed_dims', 'num_colors'):
+                if not hasattr(head, key):
+                    continue
                 ours, theirs = getattr(head, key), getattr(self.backbone, key)
                 if ours != theirs:
                     raise ConfigError(
@@ -105,34 +112,76 @@ class IGPT(BasePretrainer):
                         f'backbone ({theirs})')
         if not kinds:
             raise ConfigError('IGPT needs a head: ARPixelHead, '
-                              'MaskedPixelHead or both')
+                              'MaskedPixelHead, PixelClsHead or several')
+
+    def _head_of(self, kind: type) -> Optional[torch.nn.Module]:
+        return next((h for _, h in self.named_heads() if isinstance(h, kind)),
+                    None)
 
     @property
     def ar_head(self) -> Optional[ARPixelHead]:
         """The autoregressive head, if the model has one."""
-        return next((h for _, h in self.named_heads()
-                     if isinstance(h, ARPixelHead)), None)
+        return self._head_of(ARPixelHead)
+
+    @property
+    def cls_head(self) -> Optional[PixelClsHead]:
+        """The classifier, if the model has one."""
+        return self._head_of(PixelClsHead)
 
     def _features(self, tokens: torch.Tensor, causal: bool) -> torch.Tensor:
         """(B, N) tokens -> (B, N, D) final features."""
         return self.backbone.encode(self.backbone.embed(tokens), causal)
 
+    def _unmasked_input(self, tokens: torch.Tensor) -> torch.Tensor:
+        """What the backbone reads outside training a generative head: the
+        sequence shifted right by the start token for a causal backbone (as
+        in AR training, so position t holds the features that predicted
+        pixel t), the sequence itself for a bidirectional one."""
+        if self.backbone.causal:
+            return shift_right(tokens, self.backbone.start_token)
+        return tokens
+
     def loss(self, inputs: torch.Tensor,
              data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
         tokens = inputs.flatten(1)  # (B, H, W) -> (B, N), raster order
         losses = {}
-        for _, head in self.named_heads():
-            if isinstance(head, ARPixelHead):
-                features = self._features(head.shift_right(tokens),
-                                          head.causal)
-                loss = head.loss(features, tokens)
-                losses['loss_ar'] = loss
-                losses['bits_per_dim'] = head.bits_per_dim(loss.detach())
-            else:
-                corrupted, mask = head.corrupt(tokens)
-                features = self._features(corrupted, head.causal)
-                losses['loss_bert'] = head.loss(features, tokens, mask)
+        ar_features = None
+        ar_head, bert_head = self.ar_head, self._head_of(MaskedPixelHead)
+        if ar_head is not None:
+            ar_features = self._features(ar_head.shift_right(tokens),
+                                         ar_head.causal)
+            loss = ar_head.loss(ar_features, tokens)
+            losses['loss_ar'] = loss
+            losses['bits_per_dim'] = ar_head.bits_per_dim(loss.detach())
+        if bert_head is not None:
+            corrupted, mask = bert_head.corrupt(tokens)
+            features = self._features(corrupted, bert_head.causal)
+            losses['loss_bert'] = bert_head.loss(features, tokens, mask)
+        if self.cls_head is not None:
+            if ar_features is None:
+                ar_features = self._features(self._unmasked_input(tokens),
+                                             self.backbone.causal)
+            losses['loss_clf'] = self.cls_head.loss(
+                ar_features, _labels(data_samples, tokens.device))
         return losses
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: Optional[List] = None
+                ) -> List[BaseDataElement]:
+        """Per image: ``pred_score`` (C,) probabilities and ``pred_label``
+        from the classifier, on the features :meth:`loss` gives it."""
+        if self.cls_head is None:
+            raise ConfigError('IGPT predicts classes only with a '
+                              'PixelClsHead among its heads')
+        tokens = inputs.flatten(1)
+        features = self._features(self._unmasked_input(tokens),
+                                  self.backbone.causal)
+        scores = self.cls_head.logits(features).float().softmax(-1)  # (B, C)
+        samples = data_samples or [BaseDataElement() for _ in scores]
+        for sample, score in zip(samples, scores):
+            sample.pred_score = score
+            sample.pred_label = score.argmax()
+        return samples
 
     def extract_feat(self, inputs: torch.Tensor,
                      layers: Optional[Sequence[int]] = None
@@ -151,9 +200,7 @@ class IGPT(BasePretrainer):
         Returns:
             One (B, N, D) tensor per requested layer.
         """
-        tokens = inputs.flatten(1)
-        if self.backbone.causal:
-            tokens = shift_right(tokens, self.backbone.start_token)
+        tokens = self._unmasked_input(inputs.flatten(1))
         if layers is None:
             return tuple(self.backbone(tokens))
         return tuple(self.backbone.forward_intermediates(tokens, layers))
@@ -239,3 +286,13 @@ class IGPT(BasePretrainer):
             if bar is not None:
                 bar.update()
         return tokens
+
+
+def _labels(data_samples: Optional[List], device: torch.device
+            ) -> torch.Tensor:
+    """(B,) class indices from the samples' ``gt_label``."""
+    if not data_samples or data_samples[0].get('gt_label') is None:
+        raise ConfigError(
+            'a PixelClsHead needs labelled data: gt_label in every data '
+            'sample (a labelled data set, packed by PackInputs)')
+    return torch.stack([s.gt_label for s in data_samples]).view(-1).to(device)

@@ -2,7 +2,7 @@ from .contrastive_text_head import ContrastiveTextHead
 from .cls_head import ClsHead, GlobalLocalClsHead, LinearClsHead
 from .mae_head import MAEHead
 from .moco_head import MoCoQueueHead
-from .pixel_heads import ARPixelHead, MaskedPixelHead
+from .pixel_heads import ARPixelHead, MaskedPixelHead, PixelClsHead
 
 __all__ = [
     'ARPixelHead',
@@ -10,6 +10,7 @@ __all__ = [
     'MAEHead',
     'MaskedPixelHead',
     'MoCoQueueHead',
+    'PixelClsHead',
     'ClsHead',
     'LinearClsHead',
     'GlobalLocalClsHead'

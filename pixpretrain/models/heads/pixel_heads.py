@@ -153,3 +153,53 @@ class MaskedPixelHead(_PixelHead):
         per_image = (per_token * mask).sum(1) / count.clamp(min=1)
         has_masked = (count > 0).float()
         return (per_image * has_masked).sum() / has_masked.sum().clamp(min=1)
+
+
+@MODELS.register_module()
+class PixelClsHead(BaseModule):
+    """iGPT's fine-tuning classifier, L_CLF: the average over positions of
+    the last layer's features, a zero-initialised linear map to class
+    logits, and the cross-entropy with the labels.
+
+    Beside an :class:`ARPixelHead` it reads the features of the AR pass, so
+    one forward serves L_GEN + L_CLF (the paper's joint fine-tuning); alone,
+    it reads one unmasked pass (L_CLF only).
+
+    Args:
+        embed_dims: Backbone width D.
+        num_classes: Number of classes C.
+        label_smoothing: Cross-entropy label smoothing, in [0, 1).
+    """
+
+    def __init__(self, embed_dims: int, num_classes: int,
+                 label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        for key, value, low in (('embed_dims', embed_dims, 1),
+                                ('num_classes', num_classes, 2)):
+            if not isinstance(value, numbers.Integral) or value < low:
+                raise ConfigError(
+                    f'{key} must be an int >= {low}, got {value!r}')
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ConfigError(
+                f'label_smoothing must lie in [0, 1), got {label_smoothing}')
+        self.embed_dims = embed_dims
+        self.num_classes = num_classes
+        self.label_smoothing = label_smoothing
+        self.fc = nn.Linear(embed_dims, num_classes)
+        nn.init.zeros_(self.fc.weight)
+        nn.init.zeros_(self.fc.bias)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, N, D) features -> (B, C) class logits."""
+        return self.fc(features.mean(dim=1))
+
+    def loss(self, features: torch.Tensor,
+             labels: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy in nats.
+
+        Args:
+            features: (B, N, D) last-layer features.
+            labels: (B,) class indices.
+        """
+        return F.cross_entropy(self.logits(features).float(), labels,
+                               label_smoothing=self.label_smoothing)
