@@ -97,8 +97,8 @@ def test_untrained_heads_predict_uniformly():
 
 
 @pytest.mark.parametrize('kwargs,match', [
-    (dict(mask_ratio=0.0), 'mask_ratio must lie in'),
-    (dict(mask_ratio=1.0), 'mask_ratio must lie in'),
+    (dict(mask_ratio=0.0), r'head.mask_ratio = .* \(allowed: 0 < mask_ratio < 1\)'),
+    (dict(mask_ratio=1.0), r'head.mask_ratio = .* \(allowed: 0 < mask_ratio < 1\)'),
     (dict(num_colors=1), 'num_colors must be an int >= 2'),
     (dict(embed_dims=0), 'embed_dims must be an int >= 1'),
 ])

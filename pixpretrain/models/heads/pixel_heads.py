@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, bad_value
 
 
 def shift_right(tokens: torch.Tensor, start_token: int) -> torch.Tensor:
@@ -107,8 +107,9 @@ class MaskedPixelHead(_PixelHead):
                  mask_ratio: float = 0.15) -> None:
         super().__init__(embed_dims, num_colors)
         if not 0.0 < mask_ratio < 1.0:
-            raise ConfigError(
-                f'mask_ratio must lie in (0, 1), got {mask_ratio}')
+            raise bad_value('head.mask_ratio', mask_ratio,
+                            'must be the probability of masking a position '
+                            '(allowed: 0 < mask_ratio < 1)')
         self.mask_ratio = mask_ratio
 
     @property
