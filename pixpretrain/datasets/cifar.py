@@ -223,12 +223,7 @@ class CIFAR100(CIFAR10):
         serialize_data (bool): Pack samples into one numpy buffer.
         test_mode (bool): mmengine's test mode.
         lazy_init (bool): Defer reading until first use.
-        max_refetch (int): Retries when an image is unreadable or the
-            pipeline returns None.
-        max_bad_fraction (float): For image-folder copies: unreadable images
-            are skipped with a warning; the run stops once they exceed this
-            fraction, in [0, 1] (see :class:`BadImageBudget`). Defaults to
-            0.01.
+        max_refetch (int), max_bad_fraction (float): As :class:`CIFAR10`.
     """
 
     base_folder = 'cifar-100-python'
