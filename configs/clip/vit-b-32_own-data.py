@@ -20,14 +20,17 @@ tokenizer = dict(
     context_length=77)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', ignore_errors=True),
+    dict(type='LoadImageFromFile'),
     # open_clip's crop: most of the image, square, bicubic.
     dict(type='RandomResizedCrop', size=224, scale=(0.9, 1.0),
          interpolation='bicubic'),
     dict(type='TokenizeText', tokenizer=tokenizer),
     dict(type='PackInputs'),
 ]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# Scraped image-caption pairs often include a few broken downloads: skip them
+# (each is named in the log) unless they are more than 5 % of the data.
+train_dataloader = dict(
+    dataset=dict(pipeline=train_pipeline, max_bad_fraction=0.05))
 
 default_hooks = dict(
     logger=dict(interval=100),

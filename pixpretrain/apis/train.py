@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from pixpretrain.utils.compile import apply_compile_fallback
+from pixpretrain.utils.errors import bad_value
 
 
 def prepare_train_config(cfg: Config,
@@ -50,7 +51,48 @@ def prepare_train_config(cfg: Config,
         cfg.auto_scale_lr.enable = True
     _adapt_to_cpu(cfg)
     apply_compile_fallback(cfg)
+    check_queue_holds_a_batch(cfg)
     return cfg
+
+
+def launched_world_size(launcher: str) -> int:
+    """The number of processes the launcher started (1 without one), read
+    from the environment before any process group exists."""
+    if launcher == 'pytorch':
+        return int(os.environ.get('WORLD_SIZE', 1))
+    if launcher == 'slurm':
+        return int(os.environ.get('SLURM_NTASKS', 1))
+    return 1
+
+
+def check_queue_holds_a_batch(cfg: Config) -> None:
+    """Refuse, before anything is built, a key queue (MoCo's
+    ``model.head.queue_len``) shorter than one global batch.
+
+    The model cannot check it when it is built: the batch size lives in the
+    data loader's config. Every step enqueues the keys of the whole global
+    batch, so a shorter queue would fail at the first step.
+
+    Args:
+        cfg: The training config, ``launcher`` set.
+
+    Raises:
+        ConfigError: Naming ``model.head.queue_len`` and the smallest
+            allowed length.
+    """
+    head = (cfg.get('model') or {}).get('head')
+    queue_len = head.get('queue_len') if isinstance(head, dict) else None
+    batch_size = (cfg.get('train_dataloader') or {}).get('batch_size')
+    if queue_len is None or batch_size is None:
+        return
+    world_size = launched_world_size(cfg.get('launcher', 'none'))
+    global_batch = batch_size * world_size
+    if queue_len < global_batch:
+        raise bad_value(
+            'model.head.queue_len', queue_len,
+            'must hold at least one global batch of keys, '
+            f'train_dataloader.batch_size x processes = {batch_size} x '
+            f'{world_size} (allowed: queue_len >= {global_batch})')
 
 
 def _adapt_to_cpu(cfg: Config) -> None:

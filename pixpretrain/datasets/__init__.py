@@ -1,6 +1,7 @@
 """Data sets, transforms and tokenizers; importing this package registers
 them all in pixpretrain's ``DATASETS``, ``TRANSFORMS`` and ``TOKENIZERS``
 registries."""
+from .bad_images import BadImageBudget, fetch_sample
 from .base import DATA_DOCS, build_pipeline
 from .captioned import ImageCaptionManifest, PromptCaptions, fill_template
 from .cifar import CIFAR10, CIFAR100
@@ -20,6 +21,8 @@ from .transforms import (CenterCrop, LoadImageFromFile,
 __all__ = [
     'DATA_DOCS',
     'build_pipeline',
+    'BadImageBudget',
+    'fetch_sample',
     'CIFAR10',
     'CIFAR100',
     'IMG_EXTENSIONS',

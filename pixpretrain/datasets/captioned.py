@@ -10,13 +10,13 @@ from functools import partial
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
                     Union)
 
-import numpy as np
 from mmengine.dataset import BaseDataset, Compose
 from torch.utils.data import Dataset
 
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
+from .bad_images import BadImageBudget, fetch_sample
 from .base import DATA_DOCS, build_pipeline
 
 
@@ -80,8 +80,11 @@ class ImageCaptionManifest(BaseDataset):
             dataloader workers share it.
         test_mode: mmengine's test mode (no refetch on failure).
         lazy_init: Defer reading the manifest until first use.
-        max_refetch: Retries with another sample when the pipeline returns
-            None.
+        max_refetch: Retries with another sample when an image is unreadable
+            or the pipeline returns None.
+        max_bad_fraction: Unreadable images are skipped with a warning; the
+            run stops once they exceed this fraction, in [0, 1] (see
+            :class:`BadImageBudget`).
     """
 
     def __init__(self,
@@ -94,7 +97,9 @@ class ImageCaptionManifest(BaseDataset):
                  serialize_data: bool = True,
                  test_mode: bool = False,
                  lazy_init: bool = False,
-                 max_refetch: int = 1000) -> None:
+                 max_refetch: int = 1000,
+                 max_bad_fraction: float = 0.01) -> None:
+        self.bad_images = BadImageBudget(max_bad_fraction)
         ann_file = os.path.expanduser(ann_file)
         if data_root is not None:
             data_root = os.path.expanduser(data_root)
@@ -121,6 +126,11 @@ class ImageCaptionManifest(BaseDataset):
             test_mode=test_mode,
             lazy_init=lazy_init,
             max_refetch=max_refetch)
+
+    def __getitem__(self, idx: int) -> dict:
+        """The ``idx``-th sample through the pipeline; an unreadable image
+        is replaced by another sample (see ``max_bad_fraction``)."""
+        return fetch_sample(self, idx)
 
     def _rows(self) -> Iterator[tuple]:
         """(line number, image path, caption or list of captions)."""
@@ -197,8 +207,11 @@ class PromptCaptions(Dataset):
         class_names: Names used in captions, one per class, in label order;
             defaults to the data set's classes with '_' read as spaces.
         pipeline: Transforms applied to the captioned sample.
-        max_refetch: Retries with another sample when the pipeline returns
-            None.
+        max_refetch: Retries with another sample when an image is unreadable
+            or the pipeline returns None.
+        max_bad_fraction: Unreadable images are skipped with a warning; the
+            run stops once they exceed this fraction, in [0, 1] (see
+            :class:`BadImageBudget`).
     """
 
     def __init__(self,
@@ -206,7 +219,9 @@ class PromptCaptions(Dataset):
                  templates: Sequence[str] = ('a photo of a {}.', ),
                  class_names: Optional[Sequence[str]] = None,
                  pipeline: Sequence[Union[dict, Callable]] = (),
-                 max_refetch: int = 1000) -> None:
+                 max_refetch: int = 1000,
+                 max_bad_fraction: float = 0.01) -> None:
+        self.bad_images = BadImageBudget(max_bad_fraction)
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) \
             else dataset
         self.templates = check_templates(templates)
@@ -259,14 +274,14 @@ class PromptCaptions(Dataset):
         info['captions'] = list(self._captions[int(label)])
         return info
 
+    def _prepare(self, index: int) -> Optional[dict]:
+        return self.pipeline(self.get_data_info(index))
+
     def __getitem__(self, index: int) -> dict:
-        for _ in range(self.max_refetch + 1):
-            data = self.pipeline(self.get_data_info(index))
-            if data is not None:
-                return data
-            index = np.random.randint(len(self))
-        raise RuntimeError(f'the pipeline returned None for '
-                           f'{self.max_refetch + 1} samples in a row')
+        """The captioned sample through the pipeline; an unreadable image is
+        replaced by another sample (see ``max_bad_fraction``)."""
+        return self.bad_images.fetch(self._prepare, index, len(self),
+                                     self.max_refetch)
 
     def iter_captions(self) -> Iterator[str]:
         """Every sample's captions, without reading images."""

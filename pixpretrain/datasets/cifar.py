@@ -7,14 +7,14 @@ from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_dist_info
-from PIL import Image
 
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import DataRootNotFoundError
 
+from .bad_images import BadImageBudget, fetch_sample
 from .base import DATA_DOCS, build_pipeline, check_split
 from .image_folder import IMG_EXTENSIONS, scan_class_folders
-from .transforms import pil_to_rgb_array
+from .transforms.loading import read_rgb
 
 
 def _load_pickle(path: str) -> Dict[str, Any]:
@@ -61,7 +61,12 @@ class CIFAR10(BaseDataset):
             dataloader workers share it. Defaults to True.
         test_mode (bool): mmengine's test mode (no refetch on failure).
         lazy_init (bool): Defer reading the batches until first use.
-        max_refetch (int): Retries when the pipeline returns None.
+        max_refetch (int): Retries when an image is unreadable or the
+            pipeline returns None.
+        max_bad_fraction (float): For image-folder copies: unreadable images
+            are skipped with a warning; the run stops once they exceed this
+            fraction, in [0, 1] (see :class:`BadImageBudget`). Defaults to
+            0.01.
     """
 
     base_folder = 'cifar-10-batches-py'
@@ -83,8 +88,10 @@ class CIFAR10(BaseDataset):
                  serialize_data: bool = True,
                  test_mode: bool = False,
                  lazy_init: bool = False,
-                 max_refetch: int = 1000) -> None:
+                 max_refetch: int = 1000,
+                 max_bad_fraction: float = 0.01) -> None:
         self.split = check_split(split, self.display_name)
+        self.bad_images = BadImageBudget(max_bad_fraction)
         data_root = os.path.expanduser(data_root)
         if download:
             self._download(data_root)
@@ -178,6 +185,11 @@ class CIFAR10(BaseDataset):
                  img_shape=(32, 32)) for img, label in zip(imgs, labels)
         ]
 
+    def __getitem__(self, idx: int) -> dict:
+        """The ``idx``-th sample through the pipeline; an unreadable image
+        (image-folder copies) is replaced by another sample."""
+        return fetch_sample(self, idx)
+
     def get_data_info(self, idx: int) -> dict:
         """The ``idx``-th sample, with ``img`` decoded for image-folder
         copies so that every pipeline can start from ``img``.
@@ -190,8 +202,7 @@ class CIFAR10(BaseDataset):
         """
         info = super().get_data_info(idx)
         if 'img' not in info:
-            with Image.open(info['img_path']) as image:
-                img = pil_to_rgb_array(image)
+            img = read_rgb(info['img_path'])
             info.update(img=img, ori_shape=img.shape[:2],
                         img_shape=img.shape[:2])
         return info
@@ -212,7 +223,7 @@ class CIFAR100(CIFAR10):
         serialize_data (bool): Pack samples into one numpy buffer.
         test_mode (bool): mmengine's test mode.
         lazy_init (bool): Defer reading until first use.
-        max_refetch (int): Retries when the pipeline returns None.
+        max_refetch (int), max_bad_fraction (float): As :class:`CIFAR10`.
     """
 
     base_folder = 'cifar-100-python'

@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
+from .bad_images import BadImageBudget, fetch_sample
 from .base import DATA_DOCS, build_pipeline
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.ppm', '.pgm',
@@ -159,8 +160,13 @@ class ImageFolder(BaseDataset):
             so dataloader workers share it. Defaults to True.
         test_mode (bool): mmengine's test mode (no refetch on failure).
         lazy_init (bool): Defer listing files until first use.
-        max_refetch (int): Retries with another sample when the pipeline
-            returns None. Defaults to 1000.
+        max_refetch (int): Retries with another sample when an image is
+            unreadable or the pipeline returns None. Defaults to 1000.
+        max_bad_fraction (float): Unreadable images (empty, truncated, not
+            an image, missing) are skipped with a warning naming them; the
+            run stops once they exceed this fraction, in [0, 1] (0 stops at
+            the first one). See :class:`BadImageBudget`. Files are checked
+            when loaded, not when listed. Defaults to 0.01.
     """
 
     def __init__(self,
@@ -175,7 +181,9 @@ class ImageFolder(BaseDataset):
                  serialize_data: bool = True,
                  test_mode: bool = False,
                  lazy_init: bool = False,
-                 max_refetch: int = 1000) -> None:
+                 max_refetch: int = 1000,
+                 max_bad_fraction: float = 0.01) -> None:
+        self.bad_images = BadImageBudget(max_bad_fraction)
         data_root = os.path.expanduser(data_root)
         prefix = data_prefix.get('img_path', '') \
             if isinstance(data_prefix, dict) else data_prefix
@@ -213,6 +221,11 @@ class ImageFolder(BaseDataset):
             test_mode=test_mode,
             lazy_init=lazy_init,
             max_refetch=max_refetch)
+
+    def __getitem__(self, idx: int) -> dict:
+        """The ``idx``-th sample through the pipeline; an unreadable image
+        is replaced by another sample (see ``max_bad_fraction``)."""
+        return fetch_sample(self, idx)
 
     def load_data_list(self) -> List[dict]:
         """List the samples (called once by ``full_init``).

@@ -1,9 +1,9 @@
 from .checkpoint import checkpoint_globals, safe_load
 from .compile import apply_compile_fallback, compile_unavailable
-from .errors import (CheckpointError, ConfigError, DataRootNotFoundError,
-                     explain,
-                     PixpretrainError, UnknownTypeError, find_user_error,
-                     unknown_type_message)
+from .errors import (BadDataError, CheckpointError, ConfigError,
+                     DataRootNotFoundError, PixpretrainError,
+                     UnknownTypeError, UnreadableImageError, bad_value,
+                     explain, find_user_error, unknown_type_message)
 from .plugins import Plugin, PluginWarning, load_plugins, loaded_plugins
 from .progress import track_progress
 from .pretrained import (LoadedKeys, checkpoint_state_dict,
@@ -18,6 +18,9 @@ __all__ = [
     'UnknownTypeError',
     'DataRootNotFoundError',
     'CheckpointError',
+    'UnreadableImageError',
+    'BadDataError',
+    'bad_value',
     'explain',
     'find_user_error',
     'unknown_type_message',

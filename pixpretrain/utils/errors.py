@@ -1,7 +1,7 @@
 """Errors that explain themselves in one line, and helpers that word them."""
 import difflib
 import re
-from typing import Iterator, List, Optional
+from typing import Any, Iterator, List, Optional
 
 from mmengine.registry import Registry
 
@@ -31,6 +31,36 @@ class DataRootNotFoundError(PixpretrainError, FileNotFoundError):
 
 class CheckpointError(PixpretrainError, RuntimeError):
     """A file is not a checkpoint, or holds objects we refuse to unpickle."""
+
+
+class UnreadableImageError(PixpretrainError, OSError):
+    """An image file is missing, empty, truncated or not an image.
+
+    Data sets catch it to skip the file (see
+    :class:`pixpretrain.datasets.BadImageBudget`); elsewhere it stops with
+    one line naming the file.
+    """
+
+
+class BadDataError(PixpretrainError, RuntimeError):
+    """More of a data set's files were unreadable than the config allows."""
+
+
+def bad_value(key: str, value: Any, requirement: str) -> ConfigError:
+    """The error for a config value out of range, worded one way everywhere.
+
+    Args:
+        key: The config key, e.g. ``'mask_ratio'`` or ``'backbone.arch'``.
+        value: The offending value.
+        requirement: What it must be, ending with the allowed values or
+            range, e.g. ``'must lie strictly between 0 and 1 (allowed:
+            0 < mask_ratio < 1)'``.
+
+    Returns:
+        ConfigError: ``"<key> = <value>: <requirement>"``, to be raised.
+    """
+    shown = f"'{value}'" if isinstance(value, str) else value
+    return ConfigError(f'{key} = {shown}: {requirement}')
 
 
 def _registry_chain(registry: Registry) -> Iterator[Registry]:
@@ -100,6 +130,21 @@ def find_user_error(exc: BaseException) -> Optional[BaseException]:
     return found
 
 
+# torch re-raises an error from a DataLoader worker as the same type with
+# this message around the worker's traceback (torch/_utils.py).
+_WORKER_WRAPPED = re.compile(
+    r'^Caught \w+ in DataLoader worker process \d+\.\nOriginal Traceback')
+
+
+def _unwrap_worker_message(message: str) -> str:
+    """The original one-line message of an error a DataLoader worker raised:
+    the traceback's last line without its ``module.Type: `` prefix."""
+    if not _WORKER_WRAPPED.match(message):
+        return message
+    last = message.rstrip().rsplit('\n', 1)[-1]
+    return re.sub(r'^[\w.]+: ', '', last, count=1)
+
+
 _NOT_IN_REGISTRY = re.compile(
     r'(\S+) is not in the (\S+)::(\S+) registry')
 
@@ -107,13 +152,14 @@ _NOT_IN_REGISTRY = re.compile(
 def explain(exc: BaseException) -> Optional[str]:
     """A one-line explanation of an error a user can fix, else ``None``.
 
-    Covers our own errors, wherever mmengine wrapped them, and mmengine's
+    Covers our own errors, wherever mmengine wrapped them or from whichever
+    DataLoader worker torch re-raised them, and mmengine's
     "X is not in the scope::name registry" for builds that went through a
     root registry rather than ours.
     """
     found = find_user_error(exc)
     if found is not None:
-        return str(found)
+        return _unwrap_worker_message(str(found))
     for current in _exception_chain(exc):
         match = _NOT_IN_REGISTRY.search(str(current))
         if match and isinstance(current, KeyError):

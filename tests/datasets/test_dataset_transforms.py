@@ -12,7 +12,7 @@ from pixpretrain.datasets.transforms import (CenterCrop, LoadImageFromFile,
                                              PackInputs, RandomFlip,
                                              RandomResizedCrop, Resize)
 from pixpretrain.registry import TRANSFORMS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, UnreadableImageError
 
 
 def _image(h: int = 40, w: int = 60, seed: int = 0) -> np.ndarray:
@@ -205,10 +205,9 @@ def test_load_image_converts_every_mode_to_rgb(tmp_path, mode):
         np.testing.assert_array_equal(img[:, :, 0], (gray16 >> 8))
 
 
-def test_load_image_errors(tmp_path):
+def test_load_image_errors_name_the_file(tmp_path):
     bad = tmp_path / 'broken.jpg'
     bad.write_bytes(b'not an image')
-    with pytest.raises(OSError):
+    with pytest.raises(UnreadableImageError,
+                       match=f"^unreadable image '{bad}': "):
         LoadImageFromFile()(dict(img_path=str(bad)))
-    assert LoadImageFromFile(ignore_errors=True)(
-        dict(img_path=str(bad))) is None

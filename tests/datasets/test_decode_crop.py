@@ -6,6 +6,7 @@ from pixpretrain.datasets.transforms import (LoadImageFromFile,
                                              LoadRandomResizedCrop,
                                              RandomResizedCrop,
                                              decode_reduced, jpeg_reduction)
+from pixpretrain.utils.errors import UnreadableImageError
 
 
 def _photo(path, size, fmt='JPEG'):
@@ -78,10 +79,9 @@ def test_other_formats_decode_in_full(tmp_path):
     np.testing.assert_array_equal(fused['img'], ref['img'])
 
 
-def test_unreadable_file_is_skipped_only_when_asked(tmp_path):
+def test_unreadable_file_raises_naming_it(tmp_path):
     bad = tmp_path / 'bad.jpg'
     bad.write_bytes(b'not a jpeg')
-    assert LoadRandomResizedCrop(32, ignore_errors=True)(
-        dict(img_path=str(bad))) is None
-    with pytest.raises(OSError):
+    with pytest.raises(UnreadableImageError,
+                       match=f"^unreadable image '{bad}': "):
         LoadRandomResizedCrop(32)(dict(img_path=str(bad)))

@@ -160,9 +160,10 @@ def test_completing_needs_an_ar_head():
 
 @pytest.mark.parametrize('head,match', [
     (dict(type='ARPixelHead', embed_dims=16, num_colors=16),
-     r"head 'head': embed_dims=16 does not match the backbone \(32\)"),
+     r"head.embed_dims = 16: must equal the backbone's embed_dims "
+     r'\(allowed: 32\)'),
     (dict(type='ARPixelHead', embed_dims=32, num_colors=8),
-     r'num_colors=8 does not match the backbone \(16\)'),
+     r'head.num_colors = 8: .* \(allowed: 16\)'),
     ([dict(type='ARPixelHead', embed_dims=32, num_colors=16)] * 2,
      'at most one ARPixelHead'),
     (dict(type='MAEHead'),

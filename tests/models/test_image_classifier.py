@@ -60,7 +60,7 @@ def test_frozen_backbone_gets_no_gradient_and_stays_in_eval():
 
 def test_parts_that_disagree_fail_at_build_time():
     register_all_modules()
-    with pytest.raises(ConfigError, match='head.in_channels=64'):
+    with pytest.raises(ConfigError, match='head.in_channels = 64: must equal'):
         MODELS.build(tiny_cfg(head=dict(in_channels=64)))
 
 

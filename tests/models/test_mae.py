@@ -121,7 +121,7 @@ def test_decoder_width_must_match_backbone():
     backbone = VisionTransformer(arch='t', img_size=32, patch_size=4)
     neck = MAEDecoder(num_patches=64, patch_size=4, encoder_dims=384,
                       decoder_dims=64, decoder_depth=1, decoder_num_heads=2)
-    with pytest.raises(ConfigError, match='encoder_dims=384'):
+    with pytest.raises(ConfigError, match=r'neck.encoder_dims = 384: .* \(allowed: 192\)'):
         MAE(backbone=backbone, neck=neck, head=MAEHead(patch_size=4))
 
 

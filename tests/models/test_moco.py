@@ -131,7 +131,11 @@ def test_predict_sets_backbone_feature_and_projection():
     (dict(momentum=1.5), 'momentum must lie in'),
     (dict(momentum_schedule='linear'), 'momentum_schedule'),
     (dict(head=dict(type='MoCoQueueHead', feat_dim=8, queue_len=4)),
-     'head.feat_dim=8 does not match neck.out_channels=16'),
+     r'head.feat_dim = 8: must equal neck.out_channels \(allowed: 16\)'),
+    (dict(neck=dict(type='NonLinearNeck', in_channels=256, hid_channels=32,
+                    out_channels=16)),
+     r'neck.in_channels = 256: must equal the backbone width '
+     r'\(allowed: 512\)'),
 ])
 def test_invalid_settings_fail_at_build(kwargs, key):
     with pytest.raises(ConfigError, match=key):

@@ -53,7 +53,7 @@ def test_loss_backward_survives_the_enqueue_that_follows():
 
 def test_queue_shorter_than_the_batch_is_a_config_error():
     head = MoCoQueueHead(feat_dim=4, queue_len=3)
-    with pytest.raises(ConfigError, match=r'head.queue_len=3 .* >= 4'):
+    with pytest.raises(ConfigError, match=r'head.queue_len = 3: .* \(allowed: >= 4\)'):
         head.enqueue(torch.randn(4, 4))
 
 

@@ -117,12 +117,12 @@ def test_presets_have_the_papers_parameter_counts(arch, params):
 
 
 @pytest.mark.parametrize('kwargs,match', [
-    (dict(arch='xl'), "unknown arch 'xl'"),
-    (dict(num_colors=1), 'num_colors must be an int >= 2'),
-    (dict(img_size=0), 'img_size must be a positive int'),
+    (dict(arch='xl'), "backbone.arch = 'xl': unknown arch"),
+    (dict(num_colors=1), r'backbone.num_colors = 1: .* \(allowed: >= 2\)'),
+    (dict(img_size=0), 'backbone.img_size = '),
     (dict(out_indices=5), 'layer index 5 is out of range'),
     (dict(arch=dict(embed_dims=30, num_layers=1, num_heads=4,
-                    mlp_ratio=4.0)), 'num_heads=4 must divide'),
+                    mlp_ratio=4.0)), 'backbone.arch.num_heads = 4: must divide'),
 ])
 def test_invalid_settings_fail_at_build_naming_the_key(kwargs, match):
     settings = dict(arch=ARCH, num_colors=K, img_size=SIDE)

@@ -97,8 +97,8 @@ def test_untrained_heads_predict_uniformly():
 
 
 @pytest.mark.parametrize('kwargs,match', [
-    (dict(mask_ratio=0.0), 'mask_ratio must lie in'),
-    (dict(mask_ratio=1.0), 'mask_ratio must lie in'),
+    (dict(mask_ratio=0.0), r'head.mask_ratio = .* \(allowed: 0 < mask_ratio < 1\)'),
+    (dict(mask_ratio=1.0), r'head.mask_ratio = .* \(allowed: 0 < mask_ratio < 1\)'),
     (dict(num_colors=1), 'num_colors must be an int >= 2'),
     (dict(embed_dims=0), 'embed_dims must be an int >= 1'),
 ])
@@ -107,3 +107,16 @@ def test_invalid_head_settings_fail_at_build(kwargs, match):
     settings.update(kwargs)
     with pytest.raises(ConfigError, match=match):
         MaskedPixelHead(**settings)
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(num_classes=1), r'head.num_classes = 1: must be an int'),
+    (dict(embed_dims=0), r'head.embed_dims = 0: must be an int'),
+    (dict(label_smoothing=1.0), r'head.label_smoothing = 1.0: must lie in'),
+])
+def test_invalid_classifier_settings_name_the_key(kwargs, match):
+    from pixpretrain.models import PixelClsHead
+    settings = dict(embed_dims=D, num_classes=10)
+    settings.update(kwargs)
+    with pytest.raises(ConfigError, match=match):
+        PixelClsHead(**settings)

@@ -54,10 +54,10 @@ def test_attention_is_sdpa_and_equals_explicit_softmax():
 
 
 @pytest.mark.parametrize('kwargs,match', [
-    (dict(arch='xl'), "unknown arch 'xl'"),
-    (dict(arch='t', img_size=30, patch_size=4), 'not divisible'),
+    (dict(arch='xl'), "backbone.arch = 'xl': unknown arch"),
+    (dict(arch='t', img_size=30, patch_size=4), 'backbone.img_size = .* divisible by'),
     (dict(arch=dict(embed_dims=12, num_layers=1, num_heads=5, mlp_ratio=1.0)),
-     'num_heads=5'),
+     'backbone.arch.num_heads = 5'),
     (dict(arch='t', out_indices=12), 'out of range'),
 ])
 def test_bad_settings_fail_at_build(kwargs, match):

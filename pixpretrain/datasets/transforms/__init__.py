@@ -5,7 +5,8 @@ from .color_quantize import (ColorQuantize, completion_grid, load_palette,
                              nearest_color, tokens_to_rgb)
 from .decode_crop import LoadRandomResizedCrop, decode_reduced, jpeg_reduction
 from .formatting import PackInputs
-from .loading import LoadImageFromFile, pil_to_rgb_array
+from .loading import (LoadImageFromFile, image_read_errors, pil_to_rgb_array,
+                      read_rgb)
 from .multi_view import MultiView
 from .processing import CenterCrop, RandomFlip, RandomResizedCrop, Resize
 from .text import TokenizeText
@@ -13,6 +14,8 @@ from .text import TokenizeText
 __all__ = [
     'LoadImageFromFile',
     'pil_to_rgb_array',
+    'read_rgb',
+    'image_read_errors',
     'RandomResizedCrop',
     'RandomFlip',
     'Resize',

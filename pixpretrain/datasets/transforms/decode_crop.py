@@ -8,17 +8,15 @@ directions can therefore be cut from a reduced decode: fewer pixels decoded,
 fewer pixels resampled, and the crop box, drawn on the full-size geometry
 from the file header, stays the same.
 """
-import logging
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import numpy as np
 import torchvision.transforms.v2.functional as TF
-from mmengine.logging import print_log
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from pixpretrain.registry import TRANSFORMS
-from .loading import pil_to_rgb_array
+from .loading import image_read_errors, pil_to_rgb_array
 from .processing import RandomResizedCrop, _chw, _hwc, _set_image
 
 JPEG_REDUCTIONS = (8, 4, 2)
@@ -76,7 +74,8 @@ class LoadRandomResizedCrop(RandomResizedCrop):
 
     Sets ``img``, ``img_shape``, ``ori_shape`` (the stored size),
     ``crop_bbox`` (``(top, left, h, w)`` in stored pixels) and
-    ``decode_factor``.
+    ``decode_factor``. An unreadable file raises
+    :class:`UnreadableImageError`, as in ``LoadImageFromFile``.
 
     Args:
         size: Output ``(h, w)``, or an int for a square.
@@ -84,8 +83,6 @@ class LoadRandomResizedCrop(RandomResizedCrop):
         ratio: Range of the crop's aspect ratio w / h.
         interpolation: 'bilinear', 'bicubic' or 'nearest'.
         reduced_decode: Decode JPEGs at reduced size when the crop allows.
-        ignore_errors: Return None for an unreadable file (the data set then
-            draws another sample), as ``LoadImageFromFile`` does.
     """
 
     def __init__(self,
@@ -93,36 +90,29 @@ class LoadRandomResizedCrop(RandomResizedCrop):
                  scale: Sequence[float] = (0.08, 1.0),
                  ratio: Sequence[float] = (3. / 4., 4. / 3.),
                  interpolation: str = 'bilinear',
-                 reduced_decode: bool = True,
-                 ignore_errors: bool = False) -> None:
+                 reduced_decode: bool = True) -> None:
         super().__init__(size, scale, ratio, interpolation)
         self.reduced_decode = reduced_decode
-        self.ignore_errors = ignore_errors
 
-    def transform(self, results: dict) -> Optional[dict]:
+    def transform(self, results: dict) -> dict:
         """Read ``results['img_path']`` and crop it.
 
         Args:
             results (dict): Must hold ``img_path``.
 
         Returns:
-            dict or None: ``results`` with the cropped image, or None when
-            the file is unreadable and ``ignore_errors`` is set.
+            dict: ``results`` with the cropped image.
         """
         path = results['img_path']
-        try:
-            with Image.open(path) as image:
-                width, height = image.size
-                top, left, crop_h, crop_w = self.get_params(height, width)
-                factor = (jpeg_reduction((crop_h, crop_w), self.size)
-                          if self.reduced_decode else 1)
+        with image_read_errors(path):
+            image = Image.open(path)
+        with image:
+            width, height = image.size
+            top, left, crop_h, crop_w = self.get_params(height, width)
+            factor = (jpeg_reduction((crop_h, crop_w), self.size)
+                      if self.reduced_decode else 1)
+            with image_read_errors(path):
                 img = decode_reduced(image, factor)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            if not self.ignore_errors:
-                raise
-            print_log(f'skipping unreadable image {path!r}: {exc}',
-                      logger='current', level=logging.WARNING)
-            return None
         if img.shape[:2] == (height, width):
             out = _hwc(TF.resized_crop(_chw(img), top, left, crop_h, crop_w,
                                        list(self.size),
@@ -152,5 +142,4 @@ class LoadRandomResizedCrop(RandomResizedCrop):
 
     def __repr__(self) -> str:
         return (f'{super().__repr__()[:-1]}, '
-                f'reduced_decode={self.reduced_decode}, '
-                f'ignore_errors={self.ignore_errors})')
+                f'reduced_decode={self.reduced_decode})')

@@ -1,13 +1,60 @@
 """Reading images from disk into the pipeline's HWC uint8 RGB convention."""
-import logging
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmengine.logging import print_log
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from pixpretrain.registry import TRANSFORMS
+from pixpretrain.utils.errors import UnreadableImageError
+
+
+@contextmanager
+def image_read_errors(path: str) -> Iterator[None]:
+    """Turn whatever goes wrong while reading ``path`` into an
+    :class:`UnreadableImageError` naming the file and the reason.
+
+    Wrap only the calls that open or decode the file: PIL raises OSError,
+    ValueError, SyntaxError, struct.error, DecompressionBombError and more
+    for broken files, and each of them is a property of the file, not of
+    the code. Truncated files stay errors (PIL's ``LOAD_TRUNCATED_IMAGES``
+    is left off), so no half-grey image is ever fed to a model.
+
+    Args:
+        path (str): The file being read, for the message.
+
+    Raises:
+        UnreadableImageError: ``"unreadable image '<path>': <reason>"``.
+    """
+    try:
+        yield
+    except UnreadableImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- see the docstring
+        if isinstance(exc, OSError) and exc.strerror:
+            reason = exc.strerror  # without the path the message has already
+        else:
+            reason = str(exc).replace(f" '{path}'", '') or type(exc).__name__
+        raise UnreadableImageError(
+            f"unreadable image '{path}': {reason}") from exc
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """Read an image file of any mode as an HWC uint8 RGB array.
+
+    Args:
+        path (str): The image file.
+
+    Returns:
+        np.ndarray: ``(H, W, 3)`` uint8 array.
+
+    Raises:
+        UnreadableImageError: The file is missing, empty, truncated or not
+            an image.
+    """
+    with image_read_errors(path), Image.open(path) as image:
+        return pil_to_rgb_array(image)
 
 
 def pil_to_rgb_array(image: Image.Image) -> np.ndarray:
@@ -42,40 +89,26 @@ class LoadImageFromFile(BaseTransform):
     orientation tags are ignored, like torchvision's and timm's ImageNet
     loaders, so pixels match the published pipelines.
 
-    Args:
-        ignore_errors (bool): If True, an unreadable or corrupt file makes the
-            transform return None, so the data set draws another sample
-            (mmengine's ``max_refetch``) instead of stopping the run. Defaults
-            to False.
+    A missing, empty, truncated or non-image file raises
+    :class:`UnreadableImageError`; the image data sets catch it, skip the
+    file with a warning and stop the run when too many are bad (their
+    ``max_bad_fraction``).
     """
 
-    def __init__(self, ignore_errors: bool = False) -> None:
-        self.ignore_errors = ignore_errors
-
-    def transform(self, results: dict) -> Optional[dict]:
+    def transform(self, results: dict) -> dict:
         """Read the image named by ``results['img_path']``.
 
         Args:
             results (dict): Must hold ``img_path``.
 
         Returns:
-            dict or None: ``results`` with the image added, or None when the
-            file is unreadable and ``ignore_errors`` is set.
+            dict: ``results`` with ``img``, ``ori_shape`` and ``img_shape``.
         """
-        path = results['img_path']
-        try:
-            with Image.open(path) as image:
-                img = pil_to_rgb_array(image)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            if not self.ignore_errors:
-                raise
-            print_log(f'skipping unreadable image {path!r}: {exc}',
-                      logger='current', level=logging.WARNING)
-            return None
+        img = read_rgb(results['img_path'])
         results['img'] = img
         results['ori_shape'] = img.shape[:2]
         results['img_shape'] = img.shape[:2]
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(ignore_errors={self.ignore_errors})'
+        return f'{self.__class__.__name__}()'

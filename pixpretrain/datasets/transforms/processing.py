@@ -118,10 +118,12 @@ class RandomResizedCrop(BaseTransform):
                 left = int(np.random.randint(0, width - crop_w + 1))
                 return top, left, crop_h, crop_w
         in_ratio = width / height
+        # At least one pixel: a 1-pixel-wide image with a ratio range
+        # above 2 (or below 1/2) would otherwise round to an empty box.
         if in_ratio < self.ratio[0]:
-            crop_w, crop_h = width, int(round(width / self.ratio[0]))
+            crop_w, crop_h = width, max(1, int(round(width / self.ratio[0])))
         elif in_ratio > self.ratio[1]:
-            crop_h, crop_w = height, int(round(height * self.ratio[1]))
+            crop_h, crop_w = height, max(1, int(round(height * self.ratio[1])))
         else:
             crop_h, crop_w = height, width
         return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w

@@ -6,7 +6,7 @@ import torch
 from mmengine.structures import BaseDataElement
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import random_masking
 from .base import BasePretrainer, ModuleCfg, build_module
 
@@ -46,8 +46,10 @@ class CLIP(BasePretrainer):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if not 0.0 <= mask_ratio < 1.0:
-            raise ConfigError(
-                f'mask_ratio must lie in [0, 1), got {mask_ratio}')
+            raise bad_value('mask_ratio', mask_ratio,
+                            'must be the fraction of image patches FLIP '
+                            'drops, 0 for none (allowed: 0 <= mask_ratio '
+                            '< 1)')
         if image_pool not in IMAGE_POOLS:
             raise ConfigError(f'image_pool must be one of {IMAGE_POOLS}, got '
                               f'{image_pool!r}')
@@ -63,14 +65,14 @@ class CLIP(BasePretrainer):
         """Fail at build time, naming the key, when the parts disagree."""
         text_width = self.text_backbone.embed_dims
         if self.head.text_dims != text_width:
-            raise ConfigError(
-                f'head.text_dims={self.head.text_dims} does not match the '
-                f'text backbone width ({text_width})')
+            raise bad_value('head.text_dims', self.head.text_dims,
+                            'must equal the text backbone width (allowed: '
+                            f'{text_width})')
         image_width = getattr(self.backbone, 'embed_dims', None)
         if image_width is not None and self.head.image_dims != image_width:
-            raise ConfigError(
-                f'head.image_dims={self.head.image_dims} does not match the '
-                f'backbone width ({image_width})')
+            raise bad_value('head.image_dims', self.head.image_dims,
+                            'must equal the backbone width (allowed: '
+                            f'{image_width})')
         if self.mask_ratio > 0 and not (hasattr(self.backbone, 'embed') and
                                         hasattr(self.backbone, 'encode')):
             raise ConfigError(

@@ -9,7 +9,7 @@ from mmengine.utils import ProgressBar
 from pixpretrain.datasets.transforms.color_quantize import (completion_grid,
                                                             load_palette)
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, bad_value
 from ..heads import ARPixelHead, MaskedPixelHead, PixelClsHead
 from ..heads.pixel_heads import shift_right
 from .base import BasePretrainer, ModuleCfg
@@ -107,9 +107,11 @@ class IGPT(BasePretrainer):
                     continue
                 ours, theirs = getattr(head, key), getattr(self.backbone, key)
                 if ours != theirs:
-                    raise ConfigError(
-                        f'head {name!r}: {key}={ours} does not match the '
-                        f'backbone ({theirs})')
+                    prefix = 'head' if name == 'head' else f'head.{name}'
+                    raise bad_value(
+                        f'{prefix}.{key}', ours,
+                        f'must equal the backbone\'s {key} (allowed: '
+                        f'{theirs})')
         if not kinds:
             raise ConfigError('IGPT needs a head: ARPixelHead, '
                               'MaskedPixelHead, PixelClsHead or several')

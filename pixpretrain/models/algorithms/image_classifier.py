@@ -7,9 +7,9 @@ import torch.nn.functional as F
 from mmengine.structures import BaseDataElement
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, bad_value
 from pixpretrain.utils.pretrained import load_pretrained
-from ..utils import num_prefix_tokens, tokens_to_map
+from ..utils import feature_width, num_prefix_tokens, tokens_to_map
 from .base import BasePretrainer, ModuleCfg
 
 
@@ -58,11 +58,11 @@ class ImageClassifier(BasePretrainer):
             self.backbone.requires_grad_(False)
 
     def _check_parts_agree(self) -> None:
-        width = getattr(self.backbone, 'embed_dims', None)
+        width = feature_width(self.backbone)
         if width is not None and self.head.in_channels != width:
-            raise ConfigError(
-                f'head.in_channels={self.head.in_channels} does not match '
-                f'the backbone width ({width})')
+            raise bad_value('head.in_channels', self.head.in_channels,
+                            f'must equal the backbone width (allowed: '
+                            f'{width})')
         if self.head.pool == 'cls' and self.prefix_tokens == 0:
             raise ConfigError(
                 f"head.pool='cls' needs a cls token; "

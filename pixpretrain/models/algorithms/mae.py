@@ -1,11 +1,12 @@
 """MAE (He et al., "Masked Autoencoders Are Scalable Vision Learners")."""
+import numbers
 from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.structures import BaseDataElement
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import bad_value
 from ..utils import random_masking
 from .base import BasePretrainer
 
@@ -21,9 +22,11 @@ class MAE(BasePretrainer):
     """
 
     def __init__(self, *args, mask_ratio: float = 0.75, **kwargs) -> None:
-        if not 0.0 < mask_ratio < 1.0:
-            raise ConfigError(
-                f'mask_ratio must lie in (0, 1), got {mask_ratio}')
+        if not (isinstance(mask_ratio, numbers.Real)
+                and 0.0 < mask_ratio < 1.0):
+            raise bad_value('mask_ratio', mask_ratio,
+                            'must be the fraction of patches removed '
+                            '(allowed: 0 < mask_ratio < 1)')
         super().__init__(*args, **kwargs)
         self.mask_ratio = mask_ratio
         self._check_parts_agree()
@@ -44,8 +47,19 @@ class MAE(BasePretrainer):
         ]
         for key, value, what, expected in checks:
             if value != expected:
-                raise ConfigError(
-                    f'{key}={value} does not match the {what} ({expected})')
+                raise bad_value(key, value, f'must equal the {what} '
+                                f'(allowed: {expected})')
+        # random_masking keeps round(L * (1 - mask_ratio)) patches: with
+        # none kept the encoder sees nothing, with none removed the loss
+        # divides by zero.
+        patches = enc.num_patches
+        kept = int(round(patches * (1 - self.mask_ratio)))
+        if not 1 <= kept <= patches - 1:
+            raise bad_value(
+                'mask_ratio', self.mask_ratio,
+                f'must remove at least one of the backbone\'s {patches} '
+                f'patches and keep at least one (allowed: '
+                f'{0.5 / patches:.4g} < mask_ratio < {1 - 0.5 / patches:.4g})')
 
     def reconstruct(
         self, images: torch.Tensor, noise: Optional[torch.Tensor] = None

@@ -12,8 +12,8 @@ from mmengine.structures import BaseDataElement
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
-from ..utils import batch_shuffle, batch_unshuffle
+from pixpretrain.utils.errors import ConfigError, bad_value
+from ..utils import batch_shuffle, batch_unshuffle, feature_width
 from .base import BasePretrainer
 
 MOMENTUM_SCHEDULES = ('constant', 'cosine')
@@ -70,10 +70,15 @@ class MoCo(BasePretrainer):
                 f'momentum_schedule must be one of {MOMENTUM_SCHEDULES}, '
                 f'got {momentum_schedule!r}')
         super().__init__(backbone, neck, head, data_preprocessor, init_cfg)
+        width = feature_width(self.backbone)
+        if width is not None and self.neck.in_channels != width:
+            raise bad_value('neck.in_channels', self.neck.in_channels,
+                            f'must equal the backbone width (allowed: '
+                            f'{width})')
         if self.neck.out_channels != self.head.feat_dim:
-            raise ConfigError(
-                f'head.feat_dim={self.head.feat_dim} does not match '
-                f'neck.out_channels={self.neck.out_channels}')
+            raise bad_value('head.feat_dim', self.head.feat_dim,
+                            'must equal neck.out_channels (allowed: '
+                            f'{self.neck.out_channels})')
         self.base_momentum = momentum
         self.momentum_schedule = momentum_schedule
         self.shuffle_bn = shuffle_bn

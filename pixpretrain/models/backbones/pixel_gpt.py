@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import TransformerBlock
 from .vit import resolve_arch
 
@@ -124,8 +124,9 @@ class PixelGPT(BaseModule):
         self.num_layers = settings['num_layers']
         self.num_heads = settings['num_heads']
         if not isinstance(num_colors, numbers.Integral) or num_colors < 2:
-            raise ConfigError(
-                f'num_colors must be an int >= 2, got {num_colors!r}')
+            raise bad_value('backbone.num_colors', num_colors,
+                            'must be the palette size, an int (allowed: >= '
+                            '2)')
         self.num_colors = int(num_colors)
         self.start_token = self.num_colors
         self.mask_token = self.num_colors + 1
@@ -133,8 +134,9 @@ class PixelGPT(BaseModule):
             img_size = (img_size, img_size)
         if len(img_size) != 2 or not all(
                 isinstance(s, numbers.Integral) and s > 0 for s in img_size):
-            raise ConfigError('img_size must be a positive int or (h, w), '
-                              f'got {img_size!r}')
+            raise bad_value('backbone.img_size', img_size,
+                            'must be the token grid side (allowed: a '
+                            'positive int or (h, w) of positive ints)')
         self.img_size = (int(img_size[0]), int(img_size[1]))
         self.seq_len = self.img_size[0] * self.img_size[1]
         self.causal = causal

@@ -13,7 +13,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import norm_layer_factory
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
@@ -65,8 +65,9 @@ class ResNet(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in ARCHS:
-            raise ConfigError(
-                f'ResNet depth must be one of {sorted(ARCHS)}, got {depth}')
+            raise bad_value(
+                'backbone.depth', depth, 'unknown ResNet depth (allowed: '
+                f"{', '.join(str(d) for d in sorted(ARCHS))})")
         if not -1 <= frozen_stages <= len(STAGE_WIDTHS):
             raise ConfigError(
                 'ResNet frozen_stages must lie in [-1, '

@@ -47,7 +47,8 @@ class TextTransformer(BaseModule):
                  drop_path_rate: float = 0.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        settings = resolve_arch(arch, ARCHS, ARCH_ALIASES)
+        settings = resolve_arch(arch, ARCHS, ARCH_ALIASES,
+                                key='text_backbone.arch')
         if not 0 <= eot_id < vocab_size:
             raise ConfigError(f'eot_id={eot_id} must lie in [0, vocab_size='
                               f'{vocab_size})')

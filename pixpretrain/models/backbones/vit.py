@@ -1,4 +1,6 @@
 """Vision Transformer (Dosovitskiy et al.) with the hooks MAE needs."""
+import math
+import numbers
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -6,8 +8,9 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
-from ..utils import TransformerBlock, init_transformer_weights, sincos_2d
+from pixpretrain.utils.errors import ConfigError, bad_value
+from ..utils import (TransformerBlock, check_num_heads, check_positive_int,
+                     divisors, init_transformer_weights, sincos_2d)
 
 # width, depth, heads, MLP width (ViT paper, Table 1; DeiT for t and s)
 ARCHS: Dict[str, dict] = {
@@ -23,22 +26,83 @@ ARCH_ALIASES = {
 }
 
 
-def resolve_arch(arch: Union[str, dict], archs: Dict[str, dict],
-                 aliases: Optional[Dict[str, str]] = None) -> dict:
-    """An arch preset by name (or alias), or a custom dict checked for keys."""
+def resolve_arch(arch: Union[str, dict],
+                 archs: Dict[str, dict],
+                 aliases: Optional[Dict[str, str]] = None,
+                 key: str = 'backbone.arch') -> dict:
+    """An arch preset by name (or alias), or a custom dict, checked.
+
+    Args:
+        arch: A preset name or a dict with the presets' keys
+            (``embed_dims``, ``num_layers``, ``num_heads``, ``mlp_ratio``).
+        archs: The presets.
+        aliases: Other names of presets.
+        key: Config key of ``arch``, for the messages.
+
+    Returns:
+        dict: The settings.
+
+    Raises:
+        ConfigError: Naming ``key`` and what is allowed, for an unknown
+            name, a dict with keys missing, or values out of range (heads
+            that do not divide the width, ...).
+    """
+    required = sorted(next(iter(archs.values())))
     if isinstance(arch, str):
-        key = (aliases or {}).get(arch.lower(), arch.lower())
-        if key not in archs:
-            raise ConfigError(
-                f"unknown arch '{arch}'; choose one of {sorted(archs)} "
-                f"(or aliases {sorted(aliases or {})}), or pass a dict with "
-                f'keys {sorted(next(iter(archs.values())))}')
-        return dict(archs[key])
-    required = set(next(iter(archs.values())))
-    missing = required - set(arch)
+        name = (aliases or {}).get(arch.lower(), arch.lower())
+        if name not in archs:
+            names = ', '.join(f"'{n}'" for n in sorted(archs))
+            others = ', '.join(f"'{n}'" for n in sorted(aliases or {}))
+            raise bad_value(
+                key, arch,
+                f'unknown arch (allowed: {names}'
+                f"{f'; aliases {others}' if others else ''}; or a dict with "
+                f"keys {', '.join(required)})")
+        return dict(archs[name])
+    if not isinstance(arch, dict):
+        raise bad_value(key, arch, 'must be a preset name or a dict (allowed: '
+                        f"{', '.join(sorted(archs))} or a dict with keys "
+                        f"{', '.join(required)})")
+    missing = sorted(set(required) - set(arch))
     if missing:
-        raise ConfigError(f'custom arch is missing keys {sorted(missing)}')
+        raise bad_value(key, arch, f"misses keys {', '.join(missing)} "
+                        f"(allowed: a dict with keys {', '.join(required)})")
+    for int_key in ('embed_dims', 'num_layers'):
+        if int_key in arch:
+            check_positive_int(f'{key}.{int_key}', arch[int_key])
+    if 'num_heads' in arch:
+        check_num_heads(arch['num_heads'], arch['embed_dims'],
+                        f'{key}.num_heads', f'{key}.embed_dims')
+    ratio = arch.get('mlp_ratio', 1.0)
+    if not isinstance(ratio, numbers.Real) or not ratio > 0:
+        raise bad_value(f'{key}.mlp_ratio', ratio,
+                        'must be a positive width ratio (allowed: > 0, '
+                        'usually 4.0)')
     return dict(arch)
+
+
+def check_patch_size(img_size: Sequence[int], patch_size: int) -> None:
+    """The patch side must tile the image exactly.
+
+    Args:
+        img_size: (h, w) of the input.
+        patch_size: Patch side.
+
+    Raises:
+        ConfigError: Naming ``backbone.img_size`` and the patch sizes that
+            would tile it.
+    """
+    for side in img_size:
+        check_positive_int('backbone.img_size', side)
+    check_positive_int('backbone.patch_size', patch_size)
+    if any(side % patch_size for side in img_size):
+        allowed = ', '.join(
+            str(d) for d in divisors(math.gcd(*img_size)))
+        raise bad_value(
+            'backbone.img_size', tuple(img_size),
+            f'must be divisible by backbone.patch_size = {patch_size} '
+            f'(allowed patch sizes for this img_size: {allowed}; or an '
+            f'img_size that is a multiple of {patch_size})')
 
 
 @MODELS.register_module()
@@ -85,10 +149,7 @@ class VisionTransformer(BaseModule):
         self.img_size = ((img_size, img_size) if isinstance(img_size, int)
                          else tuple(img_size))
         self.patch_size = patch_size
-        if any(s % patch_size for s in self.img_size):
-            raise ConfigError(
-                f'img_size={self.img_size} is not divisible by '
-                f'patch_size={patch_size}')
+        check_patch_size(self.img_size, patch_size)
         self.grid = (self.img_size[0] // patch_size,
                      self.img_size[1] // patch_size)
         self.num_patches = self.grid[0] * self.grid[1]

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import concat_all_gather
 
 
@@ -41,9 +41,9 @@ class MoCoQueueHead(BaseModule):
         if feat_dim < 1:
             raise ConfigError(f'head.feat_dim must be >= 1, got {feat_dim}')
         if queue_len < 1:
-            raise ConfigError(
-                f'head.queue_len must be >= 1 (and at least the global '
-                f'batch), got {queue_len}')
+            raise bad_value('head.queue_len', queue_len,
+                            'must hold at least one global batch of keys '
+                            '(allowed: >= the global batch size)')
         if not temperature > 0:
             raise ConfigError(
                 f'head.temperature must be > 0, got {temperature}')
@@ -85,9 +85,9 @@ class MoCoQueueHead(BaseModule):
         keys = F.normalize(concat_all_gather(keys), dim=1)  # (world × B, D)
         count = keys.shape[0]
         if count > self.queue_len:
-            raise ConfigError(
-                f'head.queue_len={self.queue_len} is smaller than the global '
-                f'batch ({count} keys per step); it must be >= {count}')
+            raise bad_value('head.queue_len', self.queue_len,
+                            f'must hold at least one global batch of keys, '
+                            f'{count} per step (allowed: >= {count})')
         slots = (self.queue_ptr + torch.arange(
             count, device=keys.device)) % self.queue_len
         self.queue[slots] = keys.to(self.queue.dtype)

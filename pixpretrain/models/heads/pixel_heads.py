@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, bad_value
 
 
 def shift_right(tokens: torch.Tensor, start_token: int) -> torch.Tensor:
@@ -107,8 +107,9 @@ class MaskedPixelHead(_PixelHead):
                  mask_ratio: float = 0.15) -> None:
         super().__init__(embed_dims, num_colors)
         if not 0.0 < mask_ratio < 1.0:
-            raise ConfigError(
-                f'mask_ratio must lie in (0, 1), got {mask_ratio}')
+            raise bad_value('head.mask_ratio', mask_ratio,
+                            'must be the probability of masking a position '
+                            '(allowed: 0 < mask_ratio < 1)')
         self.mask_ratio = mask_ratio
 
     @property
@@ -177,11 +178,12 @@ class PixelClsHead(BaseModule):
         for key, value, low in (('embed_dims', embed_dims, 1),
                                 ('num_classes', num_classes, 2)):
             if not isinstance(value, numbers.Integral) or value < low:
-                raise ConfigError(
-                    f'{key} must be an int >= {low}, got {value!r}')
+                raise bad_value(f'head.{key}', value,
+                                f'must be an int (allowed: >= {low})')
         if not 0.0 <= label_smoothing < 1.0:
-            raise ConfigError(
-                f'label_smoothing must lie in [0, 1), got {label_smoothing}')
+            raise bad_value('head.label_smoothing', label_smoothing,
+                            'must lie in [0, 1) (allowed: 0 <= '
+                            'label_smoothing < 1)')
         self.embed_dims = embed_dims
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing

@@ -6,7 +6,9 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from ..utils import TransformerBlock, init_transformer_weights, sincos_2d
+from pixpretrain.utils.errors import bad_value
+from ..utils import (TransformerBlock, check_num_heads, check_positive_int,
+                     init_transformer_weights, sincos_2d)
 
 
 @MODELS.register_module()
@@ -42,10 +44,13 @@ class MAEDecoder(BaseModule):
             side = int(round(num_patches**0.5))
             grid = (side, side)
         if grid[0] * grid[1] != num_patches:
-            from pixpretrain.utils.errors import ConfigError
-            raise ConfigError(
-                f'decoder grid {tuple(grid)} does not hold num_patches='
-                f'{num_patches}')
+            raise bad_value(
+                'neck.grid', tuple(grid),
+                f'must hold neck.num_patches = {num_patches} patches '
+                f'(allowed: (h, w) with h * w = {num_patches})')
+        check_positive_int('neck.encoder_dims', encoder_dims)
+        check_num_heads(decoder_num_heads, decoder_dims,
+                        'neck.decoder_num_heads', 'neck.decoder_dims')
         self.num_patches = num_patches
         self.decoder_embed = nn.Linear(encoder_dims, decoder_dims)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dims))

@@ -4,11 +4,12 @@ from .data_preprocessor import PixelDataPreprocessor
 from .distributed import concat_all_gather, gather_with_grad, rank, world_size
 from .norm import SplitBatchNorm, norm_layer_factory
 from .patches import patchify, random_masking, unpatchify
-from .pooling import (POOLS, check_pool, num_prefix_tokens, pool_feature,
-                      tokens_to_map)
+from .pooling import (POOLS, check_pool, feature_width, num_prefix_tokens,
+                      pool_feature, tokens_to_map)
 from .pos_embed import sincos_1d, sincos_2d
 from .token_preprocessor import TokenDataPreprocessor
 from .transformer import (DropPath, MultiheadSelfAttention, TransformerBlock,
+                          check_num_heads, check_positive_int, divisors,
                           init_transformer_weights)
 
 __all__ = [
@@ -23,6 +24,10 @@ __all__ = [
     'MultiheadSelfAttention',
     'TransformerBlock',
     'init_transformer_weights',
+    'check_num_heads',
+    'check_positive_int',
+    'divisors',
+    'feature_width',
     'concat_all_gather',
     'gather_with_grad',
     'rank',

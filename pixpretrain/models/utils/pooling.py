@@ -23,6 +23,20 @@ def check_pool(pool: str, key: str = 'pool') -> str:
     return pool
 
 
+def feature_width(backbone: nn.Module) -> Optional[int]:
+    """Channels of the backbone's last output: ``embed_dims`` of token
+    backbones, else ``out_channels[out_indices[-1]]`` (ResNet); None when
+    the backbone says neither."""
+    width = getattr(backbone, 'embed_dims', None)
+    if width is not None:
+        return int(width)
+    channels = getattr(backbone, 'out_channels', None)
+    indices = getattr(backbone, 'out_indices', None)
+    if isinstance(channels, (tuple, list)) and indices:
+        return int(channels[indices[-1]])
+    return None
+
+
 def num_prefix_tokens(backbone: nn.Module) -> int:
     """Leading non-patch tokens in the backbone's token outputs."""
     return int(getattr(backbone, 'num_prefix_tokens', 0))

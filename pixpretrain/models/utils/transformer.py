@@ -1,9 +1,48 @@
 """Pre-norm transformer block shared by every token model in pixpretrain."""
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from pixpretrain.utils.errors import bad_value
+
+
+def divisors(n: int) -> List[int]:
+    """The positive divisors of ``n``, ascending (for "allowed" lists)."""
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def check_positive_int(key: str, value: object) -> int:
+    """``value`` if it is an int >= 1, else a ConfigError naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise bad_value(key, value, 'must be a positive int (allowed: 1, 2, '
+                        '3, ...)')
+    return value
+
+
+def check_num_heads(num_heads: int, embed_dims: int,
+                    heads_key: str = 'num_heads',
+                    dims_key: str = 'embed_dims') -> None:
+    """Attention heads must split the width into equal parts.
+
+    Args:
+        num_heads: Heads asked for.
+        embed_dims: Token width they split.
+        heads_key: Config key of ``num_heads``, for the message.
+        dims_key: Config key of ``embed_dims``, for the message.
+
+    Raises:
+        ConfigError: ``"<heads_key> = 5: must divide <dims_key> = 32 into
+        equal heads (allowed: 1, 2, 4, 8, 16, 32)"``.
+    """
+    check_positive_int(dims_key, embed_dims)
+    if (isinstance(num_heads, bool) or not isinstance(num_heads, int)
+            or num_heads < 1 or embed_dims % num_heads):
+        allowed = ', '.join(str(d) for d in divisors(embed_dims))
+        raise bad_value(heads_key, num_heads,
+                        f'must divide {dims_key} = {embed_dims} into equal '
+                        f'heads (allowed: {allowed})')
 
 
 class DropPath(nn.Module):
@@ -35,11 +74,7 @@ class MultiheadSelfAttention(nn.Module):
     def __init__(self, embed_dims: int, num_heads: int, causal: bool = False,
                  qkv_bias: bool = True) -> None:
         super().__init__()
-        if embed_dims % num_heads != 0:
-            from pixpretrain.utils.errors import ConfigError
-            raise ConfigError(
-                f'num_heads={num_heads} must divide the width '
-                f'embed_dims={embed_dims}')
+        check_num_heads(num_heads, embed_dims)
         self.num_heads = num_heads
         self.causal = causal
         self.qkv = nn.Linear(embed_dims, 3 * embed_dims, bias=qkv_bias)

@@ -1,0 +1,83 @@
+"""tools/train.py on an image folder with broken files, read by two
+DataLoader workers: the run survives and names them, or stops in one line
+when they are too many."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = str(REPO / 'tests' / 'fixtures' / 'tiny_mae_image_folder.py')
+sys.path.insert(0, str(REPO / 'tools'))
+import train as train_tool  # noqa: E402
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """40 readable images of every awkward kind, and 3 unreadable files."""
+    root = tmp_path / 'images'
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    modes = ['RGB', 'L', 'RGBA', 'P', 'CMYK']
+    for i in range(40):
+        # Some far smaller than the 32-pixel crop.
+        h, w = (int(v) for v in rng.integers(3, 64, 2))
+        img = Image.fromarray(rng.integers(0, 256, (h, w, 3), np.uint8))
+        mode = modes[i % len(modes)]
+        suffix = 'jpg' if mode in ('L', 'CMYK', 'RGB') else 'png'
+        img.convert(mode).save(root / f'img_{i:02d}.{suffix}')
+    Image.fromarray(np.full((8, 8), 40000, np.uint16)).save(
+        root / 'img_16bit.png')
+    whole = (root / 'img_00.jpg').read_bytes()
+    bad = {
+        'empty.jpg': b'',
+        'truncated.jpg': whole[:len(whole) // 2],
+        'notes.jpg': b'a text file with an image suffix\n',
+    }
+    for name, data in bad.items():
+        (root / name).write_bytes(data)
+    return root, [str(root / name) for name in bad]
+
+
+def _train(work_dir, data_root, *options):
+    return train_tool.main([
+        CONFIG, '--work-dir', str(work_dir), '--cfg-options',
+        f'train_dataloader.dataset.data_root={data_root}',
+        f'experiment_name={Path(work_dir).name}', *options
+    ])
+
+
+def test_bad_files_are_skipped_and_named_in_the_log(tmp_path, folder):
+    root, bad = folder
+    work_dir = tmp_path / 'survives'
+    assert _train(work_dir, root) == 0
+    assert (work_dir / 'iter_8.pth').is_file()
+    # 64 samples drawn from 44 files: every bad one was met (in a worker)
+    # and its warning reached the run's log file.
+    (log, ) = work_dir.glob('*/*.log')
+    text = log.read_text()
+    for path in bad:
+        assert f"WARNING - skipping unreadable image '{path}'" in text
+    assert 'images met so far were unreadable; the run stops above ' \
+        'max_bad_fraction = 0.2' in text
+
+
+@pytest.mark.parametrize('limit, start', [
+    ('0.01', 'error: too many unreadable images: 1 of the '),
+    ('0', "error: unreadable image '"),
+])
+def test_too_many_bad_files_stop_with_one_line(tmp_path, folder, capsys,
+                                               limit, start):
+    root, bad = folder
+    code = _train(tmp_path / f'stops_{limit}', root,
+                  f'train_dataloader.dataset.max_bad_fraction={limit}')
+    assert code == 1
+    err = capsys.readouterr().err
+    # The worker's error arrives without the traceback torch wraps it in.
+    assert 'DataLoader worker' not in err and 'BadDataError' not in err
+    (line, ) = [line for line in err.splitlines() if line.startswith('error')]
+    assert line.startswith(start)
+    assert any(f"'{path}'" in line for path in bad)
+    assert line.endswith('(see docs/data_preparation.md)')
