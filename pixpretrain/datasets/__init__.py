@@ -1,10 +1,11 @@
 """Data sets, transforms and tokenizers; importing this package registers
-them all in pixpretrain's ``DATASETS``, ``TRANSFORMS`` and ``TOKENIZERS``
-registries."""
+them all in pixpretrain's ``DATASETS``, ``DATA_SAMPLERS``, ``TRANSFORMS``
+and ``TOKENIZERS`` registries."""
 from .base import DATA_DOCS, build_pipeline
 from .captioned import ImageCaptionManifest, PromptCaptions, fill_template
 from .cifar import CIFAR10, CIFAR100
 from .image_folder import IMG_EXTENSIONS, ImageFolder, scan_images
+from .samplers import ResumableSampler
 from .synthetic import SHAPE_CLASSES, SyntheticShapes, render_shape
 from .tokenizers import BPETokenizer, ByteTokenizer, build_tokenizer
 from .transforms import (CenterCrop, ColorJitter, ColorQuantize, GaussianBlur,
@@ -52,5 +53,6 @@ __all__ = [
     'MultiView',
     'RandomGrayscale',
     'Solarize',
-    'LoadRandomResizedCrop'
+    'LoadRandomResizedCrop',
+    'ResumableSampler'
 ]
