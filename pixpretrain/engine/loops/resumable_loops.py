@@ -45,8 +45,8 @@ _END = object()  # a loader's batches are never this
 
 
 def seed_iteration(seed: int, iteration: int) -> None:
-    """Seed ``random``, ``numpy.random`` and torch (CPU and every GPU) for
-    one training iteration.
+    """Seed ``random``, ``numpy.random`` and torch (CPU and every CUDA
+    device) for one training iteration.
 
     Args:
         seed: The run's seed (``runner.seed``; per rank when the config
@@ -58,8 +58,8 @@ def seed_iteration(seed: int, iteration: int) -> None:
     np.random.seed(int(words[0]))
     random.seed(seed64)
     # torch.manual_seed would also visit every accelerator backend (~0.3 ms
-    # a call); only the CPU generator and, once started, CUDA's can have
-    # been drawn from.
+    # a call); pixpretrain draws from the CPU generator and, once started,
+    # CUDA's (other accelerators, e.g. MPS, are left as they are).
     torch.default_generator.manual_seed(seed64)
     if torch.cuda.is_initialized():
         torch.cuda.manual_seed_all(seed64)
