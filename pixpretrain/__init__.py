@@ -1,5 +1,6 @@
 """pixpretrain: self-supervised visual pretraining on mmengine."""
-# Importing utils installs the allow-listed checkpoint loader into mmengine.
+# Importing utils installs the allow-listed checkpoint loader and the atomic
+# local file backend (checkpoint writes) into mmengine.
 from . import utils  # noqa: F401
 from .version import __version__
 

@@ -36,12 +36,12 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters - 50, eta_min=1e-5,
          by_epoch=False, begin=50, end=max_iters),
 ]
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop',
+train_cfg = dict(_delete_=True, type='ResumableIterBasedTrainLoop',
                  max_iters=max_iters, val_interval=max_iters // 4)
 
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False,
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
                     interval=max_iters // 4, max_keep_ckpts=1))
 custom_hooks = [dict(type='ZeroShotHook')]
 log_processor = dict(by_epoch=False)

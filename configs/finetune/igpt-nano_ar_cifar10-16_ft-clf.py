@@ -44,10 +44,10 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters - 25, eta_min=1e-6,
          by_epoch=False, begin=25, end=max_iters),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+train_cfg = dict(type='ResumableIterBasedTrainLoop', max_iters=max_iters,
                  val_interval=250)
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=250,
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=250,
                     max_keep_ckpts=2, save_best='accuracy/top1',
                     rule='greater'))
 custom_hooks = []

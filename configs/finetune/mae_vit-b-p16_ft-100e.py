@@ -33,5 +33,5 @@ model = dict(
         switch_prob=0.5))
 
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2,
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2,
                     save_best='accuracy/top1', rule='greater'))

@@ -41,5 +41,5 @@ train_cfg = dict(max_epochs=15, val_interval=1)
 auto_scale_lr = dict(base_batch_size=128, enable=False)
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2,
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2,
                     save_best='accuracy/top1', rule='greater'))

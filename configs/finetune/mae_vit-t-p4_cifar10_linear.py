@@ -33,7 +33,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=10, by_epoch=True, begin=0, end=10,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10, val_interval=10)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop',
+                 max_epochs=10, val_interval=10)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(logger=dict(interval=20))

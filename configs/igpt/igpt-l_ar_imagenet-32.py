@@ -12,8 +12,8 @@ model = dict(backbone=dict(arch='l'), head=dict(embed_dims=1536))
 
 default_hooks = dict(
     logger=dict(interval=100),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000,
-                    max_keep_ckpts=3))
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
+                    interval=10000, max_keep_ckpts=3))
 # Average bits_per_dim over the same window as the losses (mmengine smooths
 # only the keys this pattern matches).
 log_processor = dict(

@@ -11,7 +11,7 @@ model = dict(backbone=dict(arch='l'), head=dict(embed_dims=1536))
 
 default_hooks = dict(
     logger=dict(interval=100),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000,
-                    max_keep_ckpts=3))
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
+                    interval=10000, max_keep_ckpts=3))
 log_processor = dict(by_epoch=False)
 resume = True

@@ -37,11 +37,11 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters - 25, eta_min=1e-5,
          by_epoch=False, begin=25, end=max_iters),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+train_cfg = dict(type='ResumableIterBasedTrainLoop', max_iters=max_iters)
 
 default_hooks = dict(
     logger=dict(interval=25),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=250,
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=250,
                     max_keep_ckpts=2))
 # Average bits_per_dim over the same window as the losses (mmengine smooths
 # only the keys this pattern matches).

@@ -9,6 +9,6 @@ _base_ = [
 
 default_hooks = dict(
     logger=dict(interval=100),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3))
 # Pick up the latest checkpoint of this work dir after a crash or preemption.
 resume = True

@@ -23,9 +23,10 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=190, eta_min=1e-5, by_epoch=True,
          begin=10, end=200, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=200)
 
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    checkpoint=dict(type='AtomicCheckpointHook',
+                    interval=10, max_keep_ckpts=3))
 custom_hooks = [dict(type='ReconstructionHook', interval=0, num_images=8)]

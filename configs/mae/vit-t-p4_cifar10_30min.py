@@ -12,10 +12,11 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=2960, eta_min=1e-5, by_epoch=False,
          begin=40, end=3000),
 ]
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=3000)
+train_cfg = dict(_delete_=True, type='ResumableIterBasedTrainLoop',
+                 max_iters=3000)
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500,
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=500,
                     max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)
 custom_hooks = [dict(type='TimeBudgetHook', minutes=30)]

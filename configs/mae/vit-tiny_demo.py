@@ -25,7 +25,7 @@ train_dataloader = dict(
     batch_size=64,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='ResumableSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='SyntheticShapes', num_samples=4096, img_size=32,
                  pipeline=train_pipeline))
@@ -40,11 +40,12 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters - 50, eta_min=1e-5,
          by_epoch=False, begin=50, end=max_iters),
 ]
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
+train_cfg = dict(_delete_=True, type='ResumableIterBasedTrainLoop',
+                 max_iters=max_iters)
 
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200,
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=200,
                     max_keep_ckpts=2))
 custom_hooks = [dict(type='ReconstructionHook', interval=0, num_images=8)]
 log_processor = dict(by_epoch=False)

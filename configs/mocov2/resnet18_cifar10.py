@@ -26,7 +26,8 @@ model = dict(
 
 optim_wrapper = dict(optimizer=dict(lr=0.06, weight_decay=5e-4))
 auto_scale_lr = dict(base_batch_size=512, enable=False)
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200, val_interval=1)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop',
+                 max_epochs=200, val_interval=1)
 
 # The demo monitors the 128-d projection of the query encoder (knn/top1);
 # the pooled 512-d backbone output, what transfers, is knn_backbone/top1.
@@ -39,4 +40,5 @@ val_evaluator = [
 
 default_hooks = dict(
     logger=dict(interval=25),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3))
+    checkpoint=dict(type='AtomicCheckpointHook',
+                    interval=10, max_keep_ckpts=3))

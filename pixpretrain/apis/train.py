@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 
 from pixpretrain.utils.compile import apply_compile_fallback
 from pixpretrain.utils.errors import bad_value
+from pixpretrain.utils.fileio import LAST_CHECKPOINT
 
 
 def prepare_train_config(cfg: Config,
@@ -148,7 +149,7 @@ def init_cpu_distributed(cfg: Config) -> None:
 
 def last_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint mmengine's ``last_checkpoint`` pointer names, if any."""
-    pointer = osp.join(work_dir, 'last_checkpoint')
+    pointer = osp.join(work_dir, LAST_CHECKPOINT)
     if not osp.isfile(pointer):
         return None
     with open(pointer) as f:

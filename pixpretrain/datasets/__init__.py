@@ -1,22 +1,21 @@
 """Data sets, transforms and tokenizers; importing this package registers
-them all in pixpretrain's ``DATASETS``, ``TRANSFORMS`` and ``TOKENIZERS``
-registries."""
+them all in pixpretrain's ``DATASETS``, ``DATA_SAMPLERS``, ``TRANSFORMS``
+and ``TOKENIZERS`` registries."""
 from .bad_images import BadImageBudget, fetch_sample
 from .base import DATA_DOCS, build_pipeline
 from .captioned import ImageCaptionManifest, PromptCaptions, fill_template
 from .cifar import CIFAR10, CIFAR100
 from .image_folder import IMG_EXTENSIONS, ImageFolder, scan_images
+from .samplers import ResumableSampler
 from .synthetic import SHAPE_CLASSES, SyntheticShapes, render_shape
 from .tokenizers import BPETokenizer, ByteTokenizer, build_tokenizer
 from .transforms import (CenterCrop, ColorJitter, ColorQuantize, GaussianBlur,
-                         LoadImageFromFile, MultiView, PackInputs, RandomFlip,
+                         LoadImageFromFile, LoadRandomResizedCrop, MultiView,
+                         PackInputs, RandomFlip,
                          RandomGrayscale, RandomResizedCrop, Resize, Solarize,
                          TokenizeText, completion_grid, load_palette,
                          pil_to_rgb_array, tokens_to_rgb)
 from .webdataset import WebDatasetShards
-from .transforms import (CenterCrop, LoadImageFromFile,
-                         LoadRandomResizedCrop, PackInputs, RandomFlip,
-                         RandomResizedCrop, Resize, pil_to_rgb_array)
 
 __all__ = [
     'DATA_DOCS',
@@ -55,5 +54,6 @@ __all__ = [
     'MultiView',
     'RandomGrayscale',
     'Solarize',
-    'LoadRandomResizedCrop'
+    'LoadRandomResizedCrop',
+    'ResumableSampler'
 ]

@@ -4,6 +4,9 @@ from .errors import (BadDataError, CheckpointError, ConfigError,
                      DataRootNotFoundError, PixpretrainError,
                      UnknownTypeError, UnreadableImageError, bad_value,
                      explain, find_user_error, unknown_type_message)
+from .fileio import (LAST_CHECKPOINT, AtomicLocalBackend, atomic_write,
+                     remove_partial_writes, torch_save_atomic,
+                     write_last_checkpoint)
 from .plugins import Plugin, PluginWarning, load_plugins, loaded_plugins
 from .progress import track_progress
 from .pretrained import (LoadedKeys, checkpoint_state_dict,
@@ -34,5 +37,11 @@ __all__ = [
     'checkpoint_state_dict',
     'LoadedKeys',
     'apply_compile_fallback',
-    'compile_unavailable'
+    'compile_unavailable',
+    'atomic_write',
+    'torch_save_atomic',
+    'remove_partial_writes',
+    'write_last_checkpoint',
+    'AtomicLocalBackend',
+    'LAST_CHECKPOINT'
 ]

@@ -1,6 +1,4 @@
 """Checkpoints load with an exact allow-list and never run code."""
-import pathlib
-
 import numpy as np
 import pytest
 import torch
@@ -8,16 +6,6 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from pixpretrain.utils import CheckpointError, safe_load
-
-
-class WritesFile:
-    """Unpickling this would touch a file: the proof that code ran."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (pathlib.Path.touch, (pathlib.Path(self.path), ))
 
 
 class ReachesThroughGetattr:
@@ -50,15 +38,13 @@ def test_runner_checkpoint_round_trips(tmp_path):
 
 
 @pytest.mark.parametrize('via_mmengine', [False, True])
-def test_code_in_a_checkpoint_never_runs(tmp_path, via_mmengine):
-    marker = tmp_path / 'code_ran'
-    path = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {}, 'payload': WritesFile(marker)}, path)
+def test_code_in_a_checkpoint_never_runs(code_running_checkpoint,
+                                         via_mmengine):
     load = _load_checkpoint if via_mmengine else safe_load
     with pytest.raises(CheckpointError, match='refused to load') as info:
-        load(str(path))
+        load(str(code_running_checkpoint.path))
     assert 'pathlib.Path' in str(info.value)
-    assert not marker.exists()
+    assert not code_running_checkpoint.marker.exists()
 
 
 def test_getattr_is_only_allowed_for_history_buffer_statistics(tmp_path):

@@ -19,6 +19,6 @@ param_scheduler = [
          eta_min=0.0, by_epoch=False, begin=warmup_iters, end=max_iters),
 ]
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+train_cfg = dict(type='ResumableIterBasedTrainLoop', max_iters=max_iters)
 # The lr above is for a total batch of 128; other totals scale linearly.
 auto_scale_lr = dict(base_batch_size=128, enable=True)

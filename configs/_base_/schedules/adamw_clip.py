@@ -27,6 +27,6 @@ param_scheduler = [
          end=32, convert_to_iter_based=True),
 ]
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=32)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=32)
 # The lr above is for CLIP's total batch of 32768; other totals scale it.
 auto_scale_lr = dict(base_batch_size=32768, enable=True)

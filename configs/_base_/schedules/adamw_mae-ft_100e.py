@@ -16,7 +16,8 @@ param_scheduler = [
          begin=5, end=100, convert_to_iter_based=True),
 ]
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=1)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop',
+                 max_epochs=100, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 # The lr above is for a total batch of 1024; other totals scale linearly.

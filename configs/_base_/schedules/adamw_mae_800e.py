@@ -23,6 +23,6 @@ param_scheduler = [
          begin=40, end=800, convert_to_iter_based=True),
 ]
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=800)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=800)
 # The lr above is for a total batch of 4096; other totals scale linearly.
 auto_scale_lr = dict(base_batch_size=4096, enable=True)

@@ -9,6 +9,6 @@ param_scheduler = [
          begin=0, end=200),
 ]
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=200)
 # The lr above is for a total batch of 256; --auto-scale-lr rescales it.
 auto_scale_lr = dict(base_batch_size=256, enable=False)

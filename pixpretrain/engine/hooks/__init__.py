@@ -1,3 +1,4 @@
+from .checkpoint_hook import AtomicCheckpointHook
 from .frozen_check_hook import FrozenBackboneCheckHook, changed_entries
 from .reconstruction_hook import (ReconstructionHook, mae_reconstruction_grid,
                                   model_pictures)
@@ -11,5 +12,6 @@ __all__ = [
     'ZeroShotHook',
     'FrozenBackboneCheckHook',
     'changed_entries',
-    'TimeBudgetHook'
+    'TimeBudgetHook',
+    'AtomicCheckpointHook'
 ]

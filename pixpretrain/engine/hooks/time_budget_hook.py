@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 
 from pixpretrain.registry import HOOKS
 from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.fileio import write_last_checkpoint
 
 
 @HOOKS.register_module()
@@ -41,8 +42,8 @@ class TimeBudgetHook(Hook):
         runner.train_loop.stop_training = True
         filename = f'iter_{runner.iter + 1}.pth'
         runner.save_checkpoint(runner.work_dir, filename, by_epoch=False)
-        with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
-            f.write(osp.join(runner.work_dir, filename))
+        write_last_checkpoint(runner.work_dir,
+                              osp.join(runner.work_dir, filename))
         runner.logger.info(
             f'time budget of {self.minutes:g} min reached after '
             f'{runner.iter + 1} iterations; saved {filename}')

@@ -1,7 +1,6 @@
 """Pooled features of many layers in one pass over a data set, cached."""
 import hashlib
 import json
-import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -12,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from pixpretrain.apis.inference import extract_features
 from pixpretrain.utils.checkpoint import safe_load
+from pixpretrain.utils.fileio import torch_save_atomic
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
@@ -52,10 +52,7 @@ class FeatureCache:
 
     def save(self, key: str, tensors: Dict[str, torch.Tensor]) -> None:
         """Write atomically, so an interrupted run leaves no half file."""
-        os.makedirs(self.root, exist_ok=True)
-        tmp = self.path(key) + f'.tmp{os.getpid()}'
-        torch.save(tensors, tmp)
-        os.replace(tmp, self.path(key))
+        torch_save_atomic(tensors, self.path(key))
 
 
 @torch.no_grad()

@@ -1,13 +1,13 @@
 """Converting checkpoint files: safe loading, conversion, a strict load
 into matching modules, saving; the model converter tools call
 :func:`convert_file`."""
-import os
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
 from pixpretrain.utils.checkpoint import safe_load
+from pixpretrain.utils.fileio import torch_save_atomic
 from .rules import unwrap_checkpoint
 
 Converter = Callable[..., Tuple[Dict[str, torch.Tensor], Dict[str, str]]]
@@ -45,8 +45,6 @@ def convert_file(src: str, dst: str, convert: Converter,
                                 converter=getattr(convert, '__name__', '')))
     else:
         output = dict(converted)
-    if osp.dirname(dst):
-        os.makedirs(osp.dirname(dst), exist_ok=True)
-    torch.save(output, dst)
+    torch_save_atomic(output, dst)
     lines.append(f'saved {dst}')
     return lines

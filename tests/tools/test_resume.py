@@ -1,0 +1,196 @@
+"""Crash and resume: a training process killed with SIGKILL, mid-epoch or
+halfway through writing a checkpoint, resumes and ends with the weights of
+a run never interrupted, bit for bit (CPU, deterministic mode, one thread).
+
+The runs are tools/train.py subprocesses on tests/fixtures/
+tiny_mae_epochs.py (2 epochs of 8 iterations, a checkpoint every 5
+iterations); test-only hooks in tests/fixtures/crash_hooks.py kill the
+process at a chosen point and record the samples of every iteration.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from pixpretrain.utils import safe_load
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / 'tests' / 'fixtures'
+EPOCHS = str(FIXTURES / 'tiny_mae_epochs.py')
+TRAIN = str(REPO / 'tools' / 'train.py')
+sys.path.insert(0, str(REPO / 'tools'))
+import train as train_tool  # noqa: E402
+
+
+def train(config, work_dir, *args):
+    """tools/train.py in a fresh process: one thread, this checkout."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join([str(REPO), str(FIXTURES)]))
+    return subprocess.run(
+        [sys.executable, TRAIN, str(config), '--work-dir', str(work_dir),
+         *args], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=600)
+
+
+def config_with_hooks(tmp_path, *hooks, base=EPOCHS, **overrides):
+    """A config file: ``base`` plus these custom hooks and overrides."""
+    lines = [f'_base_ = [{base!r}]',
+             f'custom_hooks = [{", ".join(hooks)}]']
+    lines += [f'{key} = {value}' for key, value in overrides.items()]
+    path = tmp_path / f'config_{len(list(tmp_path.glob("config_*")))}.py'
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+
+
+def samples(work_dir):
+    """{iteration: [sample indices]} as RecordSamplesHook wrote them, in
+    the order the iterations ran (a repeated iteration raises)."""
+    records = {}
+    for line in (Path(work_dir) / 'samples.jsonl').read_text().splitlines():
+        record = json.loads(line)
+        records.setdefault(record['iter'], []).append(record['samples'])
+    return records
+
+
+def pointer(work_dir):
+    return (Path(work_dir) / 'last_checkpoint').read_text()
+
+
+def assert_same_training_state(got_path, expected_path):
+    got, expected = safe_load(str(got_path)), safe_load(str(expected_path))
+    assert got['meta']['iter'] == expected['meta']['iter']
+    assert got['state_dict'].keys() == expected['state_dict'].keys()
+    for key, value in expected['state_dict'].items():
+        assert torch.equal(got['state_dict'][key], value), key
+    moments = expected['optimizer']['state']
+    assert got['optimizer']['state'].keys() == moments.keys()
+    for param, state in moments.items():
+        for name, value in state.items():
+            assert torch.equal(got['optimizer']['state'][param][name],
+                               value), (param, name)
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp('uninterrupted')
+    result = train(EPOCHS, work_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work_dir
+
+
+def test_killed_mid_epoch_resumes_to_identical_weights(tmp_path,
+                                                       uninterrupted):
+    work_dir = tmp_path / 'w'
+    killed = train(
+        config_with_hooks(tmp_path, "dict(type='RecordSamplesHook')",
+                          "dict(type='KillAtIterHook', at_iter=12)"),
+        work_dir)
+    assert killed.returncode == -signal.SIGKILL
+    # Killed in epoch 2 after iteration 12; the last checkpoint is from
+    # iteration 10, two batches into that epoch.
+    assert pointer(work_dir) == str(work_dir / 'iter_10.pth')
+    assert not (work_dir / 'iter_15.pth').exists()
+
+    resumed = train(EPOCHS, work_dir, '--resume')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 'resumed epoch: 1, iter: 10' in resumed.stdout
+
+    assert_same_training_state(work_dir / 'iter_16.pth',
+                               uninterrupted / 'iter_16.pth')
+    # Data order: the resumed run trained iterations 11-16 on the samples
+    # the uninterrupted run used for them, and no more (mmengine's own loop
+    # restarts the epoch: 18 iterations, the first two epochs' batches
+    # again).
+    expected, got = samples(uninterrupted), samples(work_dir)
+    assert sorted(got) == list(range(1, 17))
+    for it in range(1, 11):
+        assert got[it] == [expected[it][0]]
+    for it in (11, 12):  # once before the kill, once after the resume
+        assert got[it] == [expected[it][0]] * 2
+    for it in range(13, 17):
+        assert got[it] == [expected[it][0]]
+    second_epoch = [i for it in range(9, 17) for i in expected[it][0]]
+    assert sorted(second_epoch) == list(range(64))
+
+
+@pytest.mark.parametrize('target', ['checkpoint', 'pointer'])
+def test_killed_while_saving_leaves_a_complete_checkpoint(
+        tmp_path, uninterrupted, target):
+    """SIGKILL halfway through writing iteration 10's checkpoint, or the
+    pointer after it, with max_keep_ckpts=1 (mmengine's hook deletes
+    iteration 5's file before writing iteration 10's)."""
+    work_dir = tmp_path / 'w'
+    config = config_with_hooks(
+        tmp_path,
+        f"dict(type='KillWhileWritingHook', at_iter=10, target={target!r})",
+        default_hooks='dict(checkpoint=dict(max_keep_ckpts=1))')
+    crashed = train(config, work_dir)
+    assert crashed.returncode == -signal.SIGKILL
+
+    assert pointer(work_dir) == str(work_dir / 'iter_5.pth')
+    assert safe_load(pointer(work_dir))['meta']['iter'] == 5
+    (partial, ) = work_dir.glob('.*.tmp')
+    if target == 'checkpoint':
+        assert partial.name.startswith('.iter_10.pth.')
+        assert not (work_dir / 'iter_10.pth').exists()
+        assert 0 < partial.stat().st_size < (work_dir /
+                                             'iter_5.pth').stat().st_size
+    else:
+        assert partial.name.startswith('.last_checkpoint.')
+        new_pointer = str(work_dir / 'iter_10.pth')
+        assert partial.read_text() == new_pointer[:len(new_pointer) // 2]
+        assert safe_load(str(work_dir / 'iter_10.pth'))['meta']['iter'] == 10
+
+    if target == 'pointer':
+        return  # resuming from iteration 5 is the case above
+    # resume = True in the config: auto-resume from the pointer.
+    resumed = train(EPOCHS, work_dir, '--cfg-options', 'resume=True')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 'resumed epoch: 0, iter: 5' in resumed.stdout
+    assert f'removed {partial}' in resumed.stdout
+    assert not list(work_dir.glob('.*.tmp'))
+    assert_same_training_state(work_dir / 'iter_16.pth',
+                               uninterrupted / 'iter_16.pth')
+
+
+class _Runs:
+    count = 0
+
+
+def train_here(config, work_dir, *args):
+    """tools/train.py in this process (its own experiment name)."""
+    _Runs.count += 1
+    return train_tool.main([
+        str(config), '--work-dir', str(work_dir), *args, '--cfg-options',
+        f'experiment_name=resume_here{_Runs.count}'
+    ])
+
+
+@pytest.mark.parametrize('checkpoint', ['iter_4.pth', 'iter_8.pth'])
+def test_iteration_based_loop_resumes_exactly(tmp_path, monkeypatch,
+                                              checkpoint):
+    """ResumableIterBasedTrainLoop over 1.5 passes of the data: resumed in
+    the first pass and exactly at the pass boundary."""
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    config = config_with_hooks(
+        tmp_path, "dict(type='RecordSamplesHook')",
+        train_cfg="dict(_delete_=True, type='ResumableIterBasedTrainLoop', "
+        'max_iters=12)',
+        default_hooks='dict(checkpoint=dict(interval=4, max_keep_ckpts=3))',
+        log_processor='dict(by_epoch=False)',
+        # In-process: keep torch's global deterministic switch untouched.
+        randomness='dict(seed=0, deterministic=False)')
+    full, resumed = tmp_path / 'full', tmp_path / 'resumed'
+    assert train_here(config, full) == 0
+    assert train_here(config, resumed, '--resume',
+                      str(full / checkpoint)) == 0
+    assert_same_training_state(resumed / 'iter_12.pth', full / 'iter_12.pth')
+    expected, got = samples(full), samples(resumed)
+    first = int(checkpoint[len('iter_'):-len('.pth')]) + 1
+    assert sorted(got) == list(range(first, 13))
+    assert all(got[it] == expected[it] for it in got)
