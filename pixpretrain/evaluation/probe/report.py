@@ -79,7 +79,7 @@ def plot_accuracy(report: dict, path: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6.4, 4.0), dpi=120)
+    figure = Figure(figsize=(8.0, 4.0), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     colours = {}
@@ -98,7 +98,8 @@ def plot_accuracy(report: dict, path: str) -> None:
     axes.set_title(f"{data['name']}: {data['train']['used']} train / "
                    f"{data['test']['used']} test images", fontsize=10)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
+    # Outside the axes: inside, it hides the curves' best layers.
+    axes.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     figure.savefig(path)
