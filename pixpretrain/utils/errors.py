@@ -33,6 +33,10 @@ class CheckpointError(PixpretrainError, RuntimeError):
     """A file is not a checkpoint, or holds objects we refuse to unpickle."""
 
 
+class NonFiniteLossError(PixpretrainError, RuntimeError):
+    """Training kept producing non-finite losses or gradients."""
+
+
 def _registry_chain(registry: Registry) -> Iterator[Registry]:
     """The registry, its ancestors, and their children (mmengine's lookup)."""
     seen = set()

@@ -1,4 +1,5 @@
 from .frozen_check_hook import FrozenBackboneCheckHook, changed_entries
+from .nonfinite_loss_hook import NonFiniteLossHook
 from .reconstruction_hook import (ReconstructionHook, mae_reconstruction_grid,
                                   model_pictures)
 from .time_budget_hook import TimeBudgetHook
@@ -11,5 +12,6 @@ __all__ = [
     'ZeroShotHook',
     'FrozenBackboneCheckHook',
     'changed_entries',
-    'TimeBudgetHook'
+    'TimeBudgetHook',
+    'NonFiniteLossHook'
 ]
