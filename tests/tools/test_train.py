@@ -37,7 +37,9 @@ def scalars(work_dir):
 
 
 def run_tool(*args, cwd=REPO, env_extra=None):
-    env = dict(os.environ, PYTHONPATH=FIXTURES, **(env_extra or {}))
+    # The checkout under test first, whichever one is pip-installed.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), FIXTURES]),
+               **(env_extra or {}))
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
