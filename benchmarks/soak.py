@@ -77,8 +77,8 @@ def memory_summary(samples: Sequence[Dict], warmup: int) -> Dict:
 
 
 class MemorySamplerHook(Hook):
-    """Records (iteration, RSS, live Python objects) before the first
-    iteration and after every ``every``-th. A growing object count points
+    """Records (iteration, RSS, live Python objects, scalars in the log
+    history) before the first iteration and after every ``every``-th. A growing object count points
     at Python-level references; RSS growth without it at native memory."""
 
     priority = 'LOWEST'
@@ -88,18 +88,23 @@ class MemorySamplerHook(Hook):
         self.samples: List[Dict] = []
 
     def before_train(self, runner) -> None:
-        self.sample(0)
+        self.sample(runner, 0)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
         if (runner.iter + 1) % self.every == 0:
-            self.sample(runner.iter + 1)
+            self.sample(runner, runner.iter + 1)
 
-    def sample(self, iteration: int) -> None:
+    def sample(self, runner, iteration: int) -> None:
         rss = rss_mib()  # before the collection below frees anything
         gc.collect()  # count live objects, not garbage awaiting collection
+        # mmengine's MessageHub keeps every logged scalar (up to 1e6 per
+        # key, a float64 value and an int64 count each): growth by design.
+        history = sum(len(buffer.data[0]) for buffer in
+                      runner.message_hub.log_scalars.values())
         self.samples.append(dict(iter=iteration, rss_mib=rss,
-                                 python_objects=len(gc.get_objects())))
+                                 python_objects=len(gc.get_objects()),
+                                 logged_scalars=history))
 
 
 def parse_args(argv=None) -> argparse.Namespace:

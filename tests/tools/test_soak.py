@@ -47,6 +47,11 @@ def test_a_short_soak_samples_every_n_iterations(tmp_path):
     assert [s['iter'] for s in samples] == [0, 8, 16, 24]
     assert all(s['rss_mib'] > 0 and s['python_objects'] > 0
                for s in samples)
+    # The log history holds the same scalars for each of the 8 iterations
+    # between two samples.
+    growth = [b['logged_scalars'] - a['logged_scalars']
+              for a, b in zip(samples[1:], samples[2:])]
+    assert growth[0] == growth[1] > 0 and growth[0] % 8 == 0
     assert result['summary']['last_mib'] == samples[-1]['rss_mib']
     assert result['summary']['fitted_samples'] == 3
     assert result['config'] == 'tests/fixtures/tiny_mae.py'
