@@ -18,6 +18,10 @@ class ConfigError(PixpretrainError, ValueError):
     """A config value is out of its allowed range."""
 
 
+class NonFiniteLossError(PixpretrainError, RuntimeError):
+    """Training kept producing non-finite losses or gradients."""
+
+
 class UnknownTypeError(PixpretrainError, KeyError):
     """A config names a ``type`` no registry holds."""
 
@@ -31,10 +35,6 @@ class DataRootNotFoundError(PixpretrainError, FileNotFoundError):
 
 class CheckpointError(PixpretrainError, RuntimeError):
     """A file is not a checkpoint, or holds objects we refuse to unpickle."""
-
-
-class NonFiniteLossError(PixpretrainError, RuntimeError):
-    """Training kept producing non-finite losses or gradients."""
 
 
 def _registry_chain(registry: Registry) -> Iterator[Registry]:

@@ -149,9 +149,10 @@ def test_amp_with_the_scaler_disabled_checks_gradients_itself(amp_wrapper):
     assert wrapper.last_skip_reason == 'gradients'
 
 
-def test_the_hook_rejects_a_zero_limit():
-    with pytest.raises(ConfigError, match='max_consecutive'):
-        NonFiniteLossHook(max_consecutive=0)
+@pytest.mark.parametrize('limit', [0, -1, 2.5, True])
+def test_the_hook_rejects_a_limit_that_is_not_a_positive_integer(limit):
+    with pytest.raises(ConfigError, match=f'max_consecutive = {limit}: '):
+        NonFiniteLossHook(max_consecutive=limit)
 
 
 def shipped_configs():

@@ -34,9 +34,12 @@ class NonFiniteLossHook(Hook):
     priority = 'NORMAL'  # before the logger and the checkpoint of the step
 
     def __init__(self, max_consecutive: int = 5) -> None:
-        if max_consecutive < 1:
+        if isinstance(max_consecutive, bool) or \
+                not isinstance(max_consecutive, int) or max_consecutive < 1:
             raise ConfigError(
-                f'max_consecutive must be >= 1, got {max_consecutive}')
+                f'max_consecutive = {max_consecutive}: must be the number of '
+                'skipped updates in a row that stops the run (allowed: an '
+                'integer >= 1)')
         self.max_consecutive = max_consecutive
         self._reported = 0
 
