@@ -37,7 +37,7 @@ def scalars(work_dir):
 
 
 def run_tool(*args, cwd=REPO, env_extra=None):
-    # The checkout under test first, whichever one is pip-installed.
+    # This checkout's package first, not whichever one pip installed.
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), FIXTURES]),
                **(env_extra or {}))
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env,

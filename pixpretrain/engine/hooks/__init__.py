@@ -7,11 +7,11 @@ from .zero_shot_hook import ZeroShotHook
 
 __all__ = [
     'ReconstructionHook',
+    'NonFiniteLossHook',
     'mae_reconstruction_grid',
     'model_pictures',
     'ZeroShotHook',
     'FrozenBackboneCheckHook',
     'changed_entries',
-    'TimeBudgetHook',
-    'NonFiniteLossHook'
+    'TimeBudgetHook'
 ]
