@@ -7,6 +7,11 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # The schedules' SkipNonFinite*OptimWrapper skip an update whose loss or
+    # gradients are NaN/inf; this hook logs each skip with the loss terms and
+    # stops the run after max_consecutive skips in a row, naming the last
+    # checkpoint. default_hooks.nonfinite=None turns the reports off.
+    nonfinite=dict(type='NonFiniteLossHook', max_consecutive=5),
 )
 
 env_cfg = dict(

@@ -27,7 +27,7 @@ model = dict(
         feature_norm=True, init_std=0.01))
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='SkipNonFiniteOptimWrapper',
     optimizer=dict(type='Adam', lr=1e-3, weight_decay=0.0))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=10, by_epoch=True, begin=0, end=10,

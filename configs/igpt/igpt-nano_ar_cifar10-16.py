@@ -27,7 +27,7 @@ train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))
 
 max_iters = 250
 optim_wrapper = dict(
-    type='OptimWrapper', _delete_=True,
+    type='SkipNonFiniteOptimWrapper', _delete_=True,
     optimizer=dict(type='Adam', lr=3e-3, betas=(0.9, 0.95), weight_decay=0.0),
     clip_grad=dict(max_norm=1.0))
 auto_scale_lr = dict(base_batch_size=16, enable=False)

@@ -7,6 +7,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from pixpretrain.engine.optimizers.skip_nonfinite import (AMP_TO_FP32,
+                                                         FP32_TO_AMP)
 from pixpretrain.utils.compile import apply_compile_fallback
 from pixpretrain.utils.errors import bad_value
 from pixpretrain.utils.fileio import LAST_CHECKPOINT
@@ -44,7 +46,10 @@ def prepare_train_config(cfg: Config,
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
     if amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper_type not in AMP_TO_FP32:
+            cfg.optim_wrapper.type = FP32_TO_AMP.get(
+                wrapper_type, 'SkipNonFiniteAmpOptimWrapper')
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
             cfg.optim_wrapper.dtype = 'bfloat16'
     if auto_scale_lr:
@@ -104,11 +109,11 @@ def _adapt_to_cpu(cfg: Config) -> None:
     if loader.get('pin_memory'):
         loader['pin_memory'] = False  # nothing to pin for; torch would warn
     wrapper = cfg.get('optim_wrapper', {})
-    if wrapper.get('type') == 'AmpOptimWrapper':
+    if wrapper.get('type') in AMP_TO_FP32:
         print_log(
-            'mixed precision (AmpOptimWrapper) needs a GPU; training in '
+            f'mixed precision ({wrapper.type}) needs a GPU; training in '
             'float32 on the CPU', logger='current', level=30)
-        wrapper.type = 'OptimWrapper'
+        wrapper.type = AMP_TO_FP32[wrapper.type]
         for key in ('dtype', 'loss_scale', 'use_fsdp'):
             wrapper.pop(key, None)
     if cfg.launcher != 'none':

@@ -18,6 +18,10 @@ class ConfigError(PixpretrainError, ValueError):
     """A config value is out of its allowed range."""
 
 
+class NonFiniteLossError(PixpretrainError, RuntimeError):
+    """Training kept producing non-finite losses or gradients."""
+
+
 class UnknownTypeError(PixpretrainError, KeyError):
     """A config names a ``type`` no registry holds."""
 

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
+from mmengine.optim import AmpOptimWrapper
 
 # Dense tensor-core peaks (TFLOP/s) from the vendors' data sheets, by the
 # name torch reports and the compute dtype. fp32 is the plain (non-TF32) peak.
@@ -270,7 +271,7 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
     on_gpu = torch.cuda.is_available()
     precision = 'fp32'
     wrapper = runner.optim_wrapper
-    if type(wrapper).__name__ == 'AmpOptimWrapper':
+    if isinstance(wrapper, AmpOptimWrapper):
         precision = 'bf16' if wrapper.cast_dtype == torch.bfloat16 else 'fp16'
     result = dict(
         config=config,

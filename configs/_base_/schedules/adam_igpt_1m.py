@@ -7,7 +7,7 @@ max_iters = 1_000_000
 warmup_iters = 10_000  # ~one ImageNet epoch at batch 128
 
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    type='SkipNonFiniteAmpOptimWrapper',
     dtype='bfloat16',
     optimizer=dict(type='Adam', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.0),
     clip_grad=dict(max_norm=1.0))

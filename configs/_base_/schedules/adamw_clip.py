@@ -3,7 +3,7 @@
 # the class/position embeddings and the logit scale; lr 5e-4 for a total
 # batch of 32768; 2000 warm-up iterations, cosine decay over 32 epochs.
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    type='SkipNonFiniteAmpOptimWrapper',
     dtype='bfloat16',
     optimizer=dict(
         type='AdamW', lr=5e-4, betas=(0.9, 0.98), eps=1e-6,

@@ -2,7 +2,7 @@
 # wd 0.05, lr = 5e-4 x total_batch / 256 with layer-wise decay, 5 warm-up
 # epochs, cosine to 100 epochs.
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    type='SkipNonFiniteAmpOptimWrapper',
     dtype='bfloat16',
     optimizer=dict(type='AdamW', lr=5e-4 * 1024 / 256, betas=(0.9, 0.999),
                    weight_decay=0.05),

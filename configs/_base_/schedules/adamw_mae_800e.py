@@ -1,7 +1,7 @@
 # MAE pretraining schedule: AdamW (0.9, 0.95), wd 0.05 except norms, biases
 # and tokens; lr = 1.5e-4 x total_batch / 256; 40 warm-up epochs, cosine.
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    type='SkipNonFiniteAmpOptimWrapper',
     dtype='bfloat16',
     # fused: one kernel for all parameters (CPU and GPU), the same update.
     optimizer=dict(

@@ -1,7 +1,7 @@
 # MoCo v2's schedule (main_moco.py --cos): SGD, momentum 0.9, wd 1e-4,
 # lr 0.03 for a total batch of 256, cosine decay stepped once per epoch.
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='SkipNonFiniteOptimWrapper',
     optimizer=dict(type='SGD', lr=0.03, momentum=0.9, weight_decay=1e-4))
 
 param_scheduler = [
