@@ -6,16 +6,14 @@
 #   python tools/train.py configs/finetune/igpt-nano_ar_cifar10-16_ft-clf.py \
 #       --cfg-options load_from=work_dirs/igpt-nano_ar_cifar10-16/iter_250.pth
 #
-# load_from takes the pretraining checkpoint's backbone and AR head; the
-# classifier starts from zero (the log lists it as the only missing key).
-# Drop the `ar` head for the paper's L_CLF-only variant.
+# load_from takes the pretraining checkpoint's backbone and AR head (both
+# configs name it `ar`); the classifier starts from zero (the log lists its
+# two tensors as the only missing keys). For the paper's L_CLF-only variant,
+# replace the heads with the classifier alone (`_delete_=True`).
 _base_ = ['../igpt/igpt-nano_ar_cifar10-16.py']
 
 model = dict(
-    head=dict(
-        _delete_=True,
-        ar=dict(type='ARPixelHead', embed_dims=64, num_colors=512),
-        clf=dict(type='PixelClsHead', embed_dims=64, num_classes=10)))
+    head=dict(clf=dict(type='PixelClsHead', embed_dims=64, num_classes=10)))
 
 val_pipeline = [
     dict(type='ColorQuantize', palette={{_base_.palette_file}},

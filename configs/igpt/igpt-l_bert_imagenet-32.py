@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-model = dict(backbone=dict(arch='l'), head=dict(embed_dims=1536))
+model = dict(backbone=dict(arch='l'), head=dict(bert=dict(embed_dims=1536)))
 
 default_hooks = dict(
     logger=dict(interval=100),

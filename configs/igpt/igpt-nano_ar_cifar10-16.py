@@ -15,7 +15,7 @@ img_size = 16
 model = dict(
     palette={{_base_.palette_file}},  # to draw completions
     backbone=dict(arch='nano', img_size=img_size),
-    head=dict(embed_dims=64))
+    head=dict(ar=dict(embed_dims=64)))
 
 train_pipeline = [
     dict(type='RandomFlip', prob=0.5),

@@ -5,5 +5,6 @@ _base_ = ['./igpt-nano_ar_cifar10-16.py']
 model = dict(
     backbone=dict(causal=False),
     head=dict(
-        _delete_=True, type='MaskedPixelHead', embed_dims=64,
-        num_colors=512, mask_ratio=0.15))
+        _delete_=True,
+        bert=dict(type='MaskedPixelHead', embed_dims=64, num_colors=512,
+                  mask_ratio=0.15)))

@@ -2,4 +2,4 @@
 # 76M parameters): the paper's smallest model, trainable on one node.
 _base_ = ['./igpt-l_ar_imagenet-32.py']
 
-model = dict(backbone=dict(arch='s'), head=dict(embed_dims=512))
+model = dict(backbone=dict(arch='s'), head=dict(ar=dict(embed_dims=512)))

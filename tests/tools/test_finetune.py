@@ -75,3 +75,19 @@ def test_igpt_joint_fine_tune_recipe_builds():
     assert model.cls_head.embed_dims == model.backbone.embed_dims
     assert cfg.val_dataloader.dataset.split == 'test'
     assert cfg.val_evaluator.type == 'Accuracy'
+
+
+def test_igpt_pretraining_checkpoints_fit_the_fine_tune_model():
+    # load_from is not strict: a renamed head would load nothing and only
+    # warn. Every pretrained tensor must land, and only the classifier is new.
+    register_all_modules()
+    pretrain = MODELS.build(Config.fromfile(
+        str(REPO / 'configs/igpt/igpt-nano_ar_cifar10-16.py')).model)
+    tune = MODELS.build(Config.fromfile(
+        str(REPO / 'configs/finetune/igpt-nano_ar_cifar10-16_ft-clf.py')
+    ).model)
+    pretrained, tuned = pretrain.state_dict(), tune.state_dict()
+    assert set(pretrained) <= set(tuned)
+    assert all(pretrained[k].shape == tuned[k].shape for k in pretrained)
+    assert set(tuned) - set(pretrained) == {'head.clf.fc.weight',
+                                            'head.clf.fc.bias'}

@@ -6,4 +6,6 @@ model = dict(
     data_preprocessor=dict(type='TokenDataPreprocessor'),
     backbone=dict(
         type='PixelGPT', arch='s', num_colors=512, img_size=32, causal=True),
-    head=dict(type='ARPixelHead', embed_dims=512, num_colors=512))
+    # Named heads: a checkpoint's 'head.ar.*' loads into any iGPT config
+    # that has an 'ar' head (e.g. beside a classifier for fine-tuning).
+    head=dict(ar=dict(type='ARPixelHead', embed_dims=512, num_colors=512)))

@@ -7,6 +7,7 @@ model = dict(
     backbone=dict(
         type='PixelGPT', arch='s', num_colors=512, img_size=32,
         causal=False),
+    # Named heads, as in igpt_ar.py.
     head=dict(
-        type='MaskedPixelHead', embed_dims=512, num_colors=512,
-        mask_ratio=0.15))
+        bert=dict(type='MaskedPixelHead', embed_dims=512, num_colors=512,
+                  mask_ratio=0.15)))
