@@ -59,12 +59,20 @@ class MultiheadSelfAttention(nn.Module):
         # (B, N, 3C) -> 3 x (B, N, heads, C / heads), seen as (B, heads, N, .)
         # Unbinding the qkv axis (not permuting it to the front) lets the
         # backward pass assemble the qkv gradient with one copy, not two.
-        q, k, v = self.qkv(x).view(B, N, 3, self.num_heads,
-                                   C // self.num_heads).unbind(2)
+        qkv = self.qkv(x)
+        dtype = qkv.dtype
+        if dtype == torch.bfloat16 and qkv.device.type == 'cpu':
+            # CPU bf16 autocast: torch's CPU flash-attention kernel runs
+            # 1.5-3x slower in bf16 than in fp32 for heads of 32-64 dims
+            # (forward + backward, measured on AVX-512-BF16), and fp32 is
+            # the more precise; the projections stay in bf16.
+            qkv = qkv.float()
+        q, k, v = qkv.view(B, N, 3, self.num_heads,
+                           C // self.num_heads).unbind(2)
         out = F.scaled_dot_product_attention(
             q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
             attn_mask=attn_mask, is_causal=causal and attn_mask is None)
-        return self.proj(out.transpose(1, 2).reshape(B, N, C))
+        return self.proj(out.transpose(1, 2).reshape(B, N, C).to(dtype))
 
 
 class TransformerBlock(nn.Module):
