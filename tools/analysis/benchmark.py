@@ -217,11 +217,22 @@ def peak_tflops(dtype: str) -> Optional[float]:
     return None
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the platform's processor name."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return (f'CPU ({platform.processor() or platform.machine()}, '
-            f'{torch.get_num_threads()} threads)')
+    return f'CPU ({cpu_name()}, {torch.get_num_threads()} threads)'
 
 
 def configure(cfg: Config, args: argparse.Namespace) -> Config:
