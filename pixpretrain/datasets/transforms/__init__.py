@@ -3,11 +3,13 @@ dict whose ``img`` is an HWC uint8 RGB array."""
 from .augment import ColorJitter, GaussianBlur, RandomGrayscale, Solarize
 from .color_quantize import (ColorQuantize, completion_grid, load_palette,
                              nearest_color, tokens_to_rgb)
-from .decode_crop import LoadRandomResizedCrop, decode_reduced, jpeg_reduction
+from .decode_crop import (LoadRandomResizedCrop, decode_full, decode_reduced,
+                          jpeg_reduction)
 from .formatting import PackInputs
 from .loading import LoadImageFromFile, pil_to_rgb_array
 from .multi_view import MultiView
-from .processing import CenterCrop, RandomFlip, RandomResizedCrop, Resize
+from .processing import (CenterCrop, RandomFlip, RandomResizedCrop, Resize,
+                         flip_image)
 from .text import TokenizeText
 
 __all__ = [
@@ -15,6 +17,7 @@ __all__ = [
     'pil_to_rgb_array',
     'RandomResizedCrop',
     'RandomFlip',
+    'flip_image',
     'Resize',
     'CenterCrop',
     'PackInputs',
@@ -30,6 +33,7 @@ __all__ = [
     'nearest_color',
     'tokens_to_rgb',
     'LoadRandomResizedCrop',
+    'decode_full',
     'decode_reduced',
     'jpeg_reduction'
 ]
