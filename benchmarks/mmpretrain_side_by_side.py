@@ -287,7 +287,8 @@ def patch_mmcv_hue_for_numpy2() -> None:
             h, s, v = pil_image.convert('HSV').split()
             np_h = np.array(h, dtype=np.uint8) + shift
             pil_image = Image.merge('HSV', (Image.fromarray(np_h, 'L'), s, v))
-            return np.array(pil_image.convert('RGB'), dtype=img.dtype)[..., ::-1]
+            rgb = np.array(pil_image.convert('RGB'), dtype=img.dtype)
+            return rgb[..., ::-1]
         dtype = img.dtype
         h, s, v = cv2.split(cv2.cvtColor(img.astype(np.uint8),
                                          cv2.COLOR_BGR2HSV_FULL))

@@ -59,8 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='generate N JPEGs of 500x375 (ImageNet-like size) and train on '
         'them; nothing is downloaded')
     parser.add_argument('--amp', action='store_true',
-                        help='mixed precision: bf16 on GPUs that have it, bf16 '
-                        'autocast on CPUs with native bf16 (AVX512-BF16, AMX)')
+                        help='mixed precision: bf16 on GPUs that have it, '
+                        'bf16 autocast on CPUs with native bf16 '
+                        '(AVX512-BF16, AMX)')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the training step (config key '
                         '`compile`)')

@@ -25,7 +25,7 @@ from mmengine.logging import print_log
 from PIL import Image, UnidentifiedImageError
 
 from pixpretrain.registry import TRANSFORMS
-from .loading import pil_to_rgb_array
+from .loading import pil_to_rgb_array, skip_unreadable
 from .processing import RandomResizedCrop, _chw, _hwc, _set_image
 
 JPEG_REDUCTIONS = (8, 4, 2)
@@ -150,10 +150,7 @@ class LoadRandomResizedCrop(RandomResizedCrop):
                 img = (decode_reduced(image, factor) if factor > 1 else
                        decode_full(image, data))
         except (OSError, UnidentifiedImageError, ValueError) as exc:
-            if not self.ignore_errors:
-                raise
-            print_log(f'skipping unreadable image {path!r}: {exc}',
-                      logger='current', level=logging.WARNING)
+            skip_unreadable(path, exc, self.ignore_errors)
             return None
         if img.shape[:2] == (height, width):
             out = _hwc(TF.resized_crop(_chw(img), top, left, crop_h, crop_w,

@@ -34,6 +34,15 @@ def pil_to_rgb_array(image: Image.Image) -> np.ndarray:
     return np.array(image, dtype=np.uint8)
 
 
+def skip_unreadable(path: str, error: Exception, ignore_errors: bool) -> None:
+    """Re-raise ``error`` unless ``ignore_errors``; else warn that ``path``
+    is skipped (the caller then returns None)."""
+    if not ignore_errors:
+        raise error
+    print_log(f'skipping unreadable image {path!r}: {error}',
+              logger='current', level=logging.WARNING)
+
+
 @TRANSFORMS.register_module()
 class LoadImageFromFile(BaseTransform):
     """Load ``results['img_path']`` with PIL as an HWC uint8 RGB array.
@@ -67,10 +76,7 @@ class LoadImageFromFile(BaseTransform):
             with Image.open(path) as image:
                 img = pil_to_rgb_array(image)
         except (OSError, UnidentifiedImageError, ValueError) as exc:
-            if not self.ignore_errors:
-                raise
-            print_log(f'skipping unreadable image {path!r}: {exc}',
-                      logger='current', level=logging.WARNING)
+            skip_unreadable(path, exc, self.ignore_errors)
             return None
         results['img'] = img
         results['ori_shape'] = img.shape[:2]
