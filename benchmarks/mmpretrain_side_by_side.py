@@ -102,6 +102,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--skip-moco', action='store_true')
     parser.add_argument('--skip-pipeline', action='store_true')
     parser.add_argument('--json', default=None, help='write all results')
+    parser.add_argument('--report', nargs='+', metavar='JSON',
+                        help='only print the tables of earlier runs')
     # internal: one measurement in this process
     parser.add_argument('--worker', choices=['pix', 'mm'], default=None,
                         help=argparse.SUPPRESS)
@@ -454,10 +456,11 @@ def _row(name: str, res: dict, memory: bool) -> str:
     pix, mm = res['runs']['pix'], res['runs']['mm']
     cells = [name]
     for key in ('images_per_s', 'images_per_cpu_s'):
-        ratio = res.get(key, dict(median=float('nan'), range=[float('nan')] * 2))
+        ratio = res.get(key)
+        rounds = ' / '.join(f'{r:.2f}' for r in ratio['ratios']) \
+            if ratio else '-'
         cells += [f'{_median(pix, key):.2f}', f'{_median(mm, key):.2f}',
-                  f'{ratio["median"]:.2f} ({ratio["range"][0]:.2f}-'
-                  f'{ratio["range"][1]:.2f})']
+                  f'**{ratio["median"]:.2f}** ({rounds})' if ratio else '-']
     if memory:
         cells.append(f'{_median(pix, "peak_memory_mib") / 1024:.2f} / '
                      f'{_median(mm, "peak_memory_mib") / 1024:.2f}')
@@ -474,12 +477,16 @@ def training_rows(results: dict) -> List[str]:
     """Markdown rows of the training comparisons: each precision against the
     same precision, then pixpretrain bf16 against mmpretrain fp32 (what each
     runs on a CPU out of the box) where both were measured."""
+    series = []  # (name, precision, group, key)
+    for key in results.get('model', {}):
+        arch, _, precision = key.partition('-')
+        series.append((f'MAE ViT-{arch.upper()}/16', precision or 'fp32',
+                       results['model'], key))
+    for precision in results.get('moco', {}):
+        series.append(('MoCo v2 R-18 CIFAR', precision, results['moco'],
+                       precision))
     rows = []
-    series = [(f'MAE ViT-{key.split("-")[0].upper()}/16', key.split('-'),
-               results['model'], key) for key in results.get('model', {})]
-    series += [('MoCo v2 R-18 CIFAR', ['', precision], results['moco'],
-                precision) for precision in results.get('moco', {})]
-    for name, (_, precision), group, key in series:
+    for name, precision, group, key in series:
         rows.append(_row(f'{name}, {PRECISION_LABELS[precision]}',
                          group[key], True))
         fp32_key = key.replace('bf16', 'fp32')
@@ -490,8 +497,8 @@ def training_rows(results: dict) -> List[str]:
 
 
 def report(results: dict) -> None:
-    head = ('| | pix img/s | mm img/s | ratio (median, range) | '
-            'pix img/CPU-s | mm img/CPU-s | ratio (median, range) |')
+    head = ('| | pix img/s | mm img/s | ratio: median (rounds) | '
+            'pix img/CPU-s | mm img/CPU-s | ratio: median (rounds) |')
     rows = training_rows(results)
     if rows:
         print('\n' + head + ' peak RSS pix / mm (GiB) | load |')
@@ -512,6 +519,11 @@ def main(argv=None) -> dict:
             json.dump(result, f)
         return result
 
+    if args.report:
+        for path in args.report:
+            with open(path) as f:
+                report(json.load(f))
+        return {}
     import benchmark
     pythons = dict(pix=sys.executable, mm=ensure_mmpretrain(args.venv))
     results = dict(started=time.strftime('%Y-%m-%d %H:%M'),

@@ -35,7 +35,7 @@ def test_report_prints_one_row_per_model(capsys):
     sbs.report(dict(model={'s-fp32': sbs.summarise(runs)}))
     row = capsys.readouterr().out.strip().splitlines()[-1]
     assert row.startswith(
-        '| MAE ViT-S/16, fp32 vs fp32 | 3.00 | 2.00 | 1.50 (1.50-1.50)')
+        '| MAE ViT-S/16, fp32 vs fp32 | 3.00 | 2.00 | **1.50** (1.50) |')
     assert row.endswith('| 2.00 / 3.00 | - |')
 
 
@@ -49,10 +49,10 @@ def test_bf16_rows_add_the_cross_precision_ratio(capsys):
     assert rows[0].startswith('| MoCo v2 R-18 CIFAR, fp32 vs fp32 |')
     assert rows[0].endswith('| 3.0-5.0 |')
     assert rows[1].startswith(
-        '| MoCo v2 R-18 CIFAR, bf16 vs bf16 | 4.00 | 3.20 | 1.25 (1.25-1.25)')
+        '| MoCo v2 R-18 CIFAR, bf16 vs bf16 | 4.00 | 3.20 | **1.25** (1.25)')
     # our bf16 round against their fp32 round: 4.0 / 2.0
     assert rows[2].startswith(
-        '| MoCo v2 R-18 CIFAR, pix bf16 vs mm fp32 | 4.00 | 2.00 | 2.00')
+        '| MoCo v2 R-18 CIFAR, pix bf16 vs mm fp32 | 4.00 | 2.00 | **2.00**')
 
 
 def test_moco_configs_are_the_same_model(tmp_path):
