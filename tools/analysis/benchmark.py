@@ -75,6 +75,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--peak-tflops', type=float, default=None,
         help='peak of the device for MFU; known GPUs are looked up')
+    parser.add_argument(
+        '--profile', type=int, default=0, metavar='N',
+        help='run torch.profiler over the last warm-up iteration (timed '
+        'ones stay unprofiled) and report the N operators with the most '
+        'self time')
     parser.add_argument('--json', default=None, help='write results here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
@@ -159,6 +164,47 @@ class StepTimer(Hook):
                 delattr(owner, name)  # the class's method shows through again
             else:
                 setattr(owner, name, original)
+
+
+class ProfileHook(Hook):
+    """torch.profiler over one training iteration: the operators with the
+    most self CPU time (on a GPU, of the host side).
+
+    Args:
+        iteration: Index of the profiled iteration.
+        top: Operators kept, most self time first.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, iteration: int, top: int) -> None:
+        self.iteration, self.top = iteration, top
+        self.table: List[dict] = []
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        if runner.iter == self.iteration:
+            from torch.profiler import ProfilerActivity, profile
+            activities = [ProfilerActivity.CPU] + (
+                [ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+            self._profile = profile(activities=activities)
+            self._profile.__enter__()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        if runner.iter != self.iteration:
+            return
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self._profile.__exit__(None, None, None)
+        events = self._profile.key_averages()
+        total = sum(e.self_cpu_time_total for e in events) or 1.0
+        events = sorted(events, key=lambda e: e.self_cpu_time_total,
+                        reverse=True)[:self.top]
+        self.table = [dict(op=e.key, calls=e.count,
+                           self_cpu_s=e.self_cpu_time_total / 1e6,
+                           self_cpu_share=e.self_cpu_time_total / total)
+                      for e in events]
 
 
 def _take(batch, count: int):
@@ -272,6 +318,10 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
     """Train ``runner`` and summarise the timed iterations."""
     if args.split:
         runner.register_hook(StepTimer())
+    profiler = None
+    if getattr(args, 'profile', 0):
+        profiler = ProfileHook(max(args.warmup - 1, 0), args.profile)
+        runner.register_hook(profiler)
     runner.train()
     hub = runner.message_hub
 
@@ -312,6 +362,8 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
         cpu = timed('step_cpu_time')
         result['step_cpu_s'] = cpu.mean()
         result['images_per_cpu_s'] = batch / cpu.mean()
+    if profiler is not None:
+        result['profile'] = profiler.table
     if args.flops:
         model = runner.model.module if hasattr(runner.model,
                                                'module') else runner.model
