@@ -139,8 +139,10 @@ def test_cpu_bf16_attention_runs_the_kernel_in_fp32(monkeypatch):
     sdpa = torch.nn.functional.scaled_dot_product_attention
 
     def spy(q, k, v, **kwargs):
-        seen.append((q.dtype, k.dtype, v.dtype))
-        return sdpa(q, k, v, **kwargs)
+        out = sdpa(q, k, v, **kwargs)
+        # autocast would cast fp32 inputs back to bf16 inside the kernel
+        seen.append((q.dtype, k.dtype, v.dtype, out.dtype))
+        return out
 
     monkeypatch.setattr(transformer, 'F', types.SimpleNamespace(
         scaled_dot_product_attention=spy))
@@ -149,7 +151,7 @@ def test_cpu_bf16_attention_runs_the_kernel_in_fp32(monkeypatch):
     x = torch.randn(2, 5, 32)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out = attn(x)
-    assert seen == [(torch.float32, ) * 3]
+    assert seen == [(torch.float32, ) * 4]
     assert out.dtype == torch.bfloat16
     # Reference: bf16 projections (as autocast), attention written out in
     # fp32 on the bf16 qkv; only the final bf16 projection rounds.
