@@ -103,7 +103,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--skip-pipeline', action='store_true')
     parser.add_argument('--json', default=None, help='write all results')
     parser.add_argument('--report', nargs='+', metavar='JSON',
-                        help='only print the tables of earlier runs')
+                        help='only print the tables of earlier runs, merged '
+                        '(with --json: write the merged results)')
     # internal: one measurement in this process
     parser.add_argument('--worker', choices=['pix', 'mm'], default=None,
                         help=argparse.SUPPRESS)
@@ -496,6 +497,28 @@ def training_rows(results: dict) -> List[str]:
     return rows
 
 
+def merge_runs(paths: List[str]) -> dict:
+    """Several runs' results as one (later files win on equal keys), each
+    run's own settings and load kept under ``parts``."""
+    merged: dict = dict(parts=[])
+    for path in paths:
+        with open(path) as f:
+            results = json.load(f)
+        part = {k: v for k, v in results.items()
+                if k not in ('model', 'moco', 'pipeline', 'parts')}
+        part['measured'] = [k for k in ('pipeline', 'model', 'moco')
+                            if k in results]
+        for key in ('model', 'moco'):
+            if key in results:
+                merged.setdefault(key, {}).update(results[key])
+                part['measured'][part['measured'].index(key)] = {
+                    key: sorted(results[key])}
+        if 'pipeline' in results:
+            merged['pipeline'] = results['pipeline']
+        merged['parts'] += results.get('parts', [part])
+    return merged
+
+
 def report(results: dict) -> None:
     head = ('| | pix img/s | mm img/s | ratio: median (rounds) | '
             'pix img/CPU-s | mm img/CPU-s | ratio: median (rounds) |')
@@ -520,10 +543,12 @@ def main(argv=None) -> dict:
         return result
 
     if args.report:
-        for path in args.report:
-            with open(path) as f:
-                report(json.load(f))
-        return {}
+        results = merge_runs(args.report)
+        report(results)
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(results, f, indent=2)
+        return results
     import benchmark
     pythons = dict(pix=sys.executable, mm=ensure_mmpretrain(args.venv))
     results = dict(started=time.strftime('%Y-%m-%d %H:%M'),

@@ -94,3 +94,22 @@ def test_mmcv_hue_patch_wraps_negative_shifts():
             mmcv.adjust_hue(img, 0.7)
     finally:
         mmcv.adjust_hue = original
+
+
+def test_runs_merge_into_one_report(tmp_path):
+    import json
+    fp32 = dict(pix=[_run(2.0, 1.0)], mm=[_run(2.0, 1.0)])
+    bf16 = dict(pix=[_run(4.0, 2.0)], mm=[_run(3.0, 1.5)])
+    first, second = tmp_path / 'a.json', tmp_path / 'b.json'
+    first.write_text(json.dumps(dict(
+        started='a', model={'s-fp32': sbs.summarise(fp32)},
+        pipeline=sbs.summarise(fp32))))
+    second.write_text(json.dumps(dict(
+        started='b', model={'s-bf16': sbs.summarise(bf16)})))
+    merged = sbs.merge_runs([str(first), str(second)])
+    assert sorted(merged['model']) == ['s-bf16', 's-fp32']
+    assert [p['started'] for p in merged['parts']] == ['a', 'b']
+    assert merged['parts'][0]['measured'] == ['pipeline', {'model': ['s-fp32']}]
+    rows = sbs.training_rows(merged)
+    # fp32, bf16, and our bf16 against their fp32 across the two files
+    assert len(rows) == 3 and '| **2.00** (2.00) |' in rows[2]
