@@ -109,7 +109,8 @@ def test_runs_merge_into_one_report(tmp_path):
     merged = sbs.merge_runs([str(first), str(second)])
     assert sorted(merged['model']) == ['s-bf16', 's-fp32']
     assert [p['started'] for p in merged['parts']] == ['a', 'b']
-    assert merged['parts'][0]['measured'] == ['pipeline', {'model': ['s-fp32']}]
+    assert merged['parts'][0]['measured'] == [
+        'pipeline', {'model': ['s-fp32']}]
     rows = sbs.training_rows(merged)
     # fp32, bf16, and our bf16 against their fp32 across the two files
     assert len(rows) == 3 and '| **2.00** (2.00) |' in rows[2]
