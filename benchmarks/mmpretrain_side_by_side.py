@@ -450,7 +450,8 @@ def cross_precision(results: dict, pix_key: str, mm_key: str) -> dict:
 
 
 def _median(runs: List[dict], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
+    values = [r[key] for r in runs if key in r]
+    return statistics.median(values) if values else float('nan')
 
 
 def _row(name: str, res: dict, memory: bool) -> str:
