@@ -5,23 +5,34 @@ environment's torch, mmengine and mmcv-lite), generates ImageNet-sized JPEGs
 (no download), then alternates the two toolboxes, each in a fresh process:
 
 * MAE training throughput: ViT-S/16 and ViT-B/16 encoders, 224 px, batch 32,
-  75 % masking, 8 x 512 decoder with 16 heads, norm-pix loss, fp32, both
-  through mmengine's Runner and the same benchmark code
-  (``tools/analysis/benchmark.py``): images/s, step split, peak memory.
+  75 % masking, 8 x 512 decoder with 16 heads, norm-pix loss, both through
+  mmengine's Runner and the same benchmark code
+  (``tools/analysis/benchmark.py``): images/s, CPU seconds, step split, peak
+  memory. ``--precisions fp32 bf16``: fp32 against fp32, and bf16 autocast
+  against bf16 autocast (mmpretrain gets pixpretrain's
+  ``AutocastOptimWrapper``, since its own ``AmpOptimWrapper`` needs a GPU).
+* MoCo v2 training throughput: ResNet-18 with the CIFAR stem (3 x 3 conv, no
+  max-pool; mmpretrain's ``ResNet_CIFAR``), plain BN, 2-layer 512-512-128
+  MLP neck, queue 4096, T 0.1, m 0.99, SGD, two 32 px views per image of the
+  CIFAR-10 JPEG folder (``--cifar-root``), each toolbox's own MoCo and
+  augmentation code. Differences that remain: mmpretrain shuffles the key
+  batch through its DDP helpers, pixpretrain permutes it in-process;
+  pixpretrain feeds channels-last images (its config).
 * The MAE ImageNet data pipeline (JPEG -> RandomResizedCrop 224 (0.2, 1)
   bicubic -> flip -> uint8 tensor), in images/s of one worker process with
   one thread: each toolbox's own transforms from its own MAE config.
 
 Alternating (and swapping which toolbox goes first every round) keeps the
 ratio fair on a machine whose load changes; the report gives the ratio of
-every round. Example (CPU, about 25 minutes):
+every round and the load average before each measurement. Example (CPU,
+about 40 minutes on 2 cores):
 
     python benchmarks/mmpretrain_side_by_side.py --rounds 3 \
-        --json benchmarks/results_cpu.json
+        --json benchmarks/results/cpu.json
 
-mmpretrain imports a few compiled mmcv ops only in modules MAE does not use;
-with mmcv-lite those imports warn and MAE, its data pipeline and its data
-preprocessor run unchanged.
+mmpretrain imports a few compiled mmcv ops only in modules MAE and MoCo do
+not use; with mmcv-lite those imports warn and the models, their data
+pipelines and data preprocessors run unchanged.
 """
 import argparse
 import json
@@ -49,6 +60,11 @@ DEFAULT_VENV = osp.join(osp.expanduser('~'), '.cache', 'pixpretrain',
 ARCHS = dict(s=dict(pix='s', mm='deit-small', width=384),
              b=dict(pix='b', mm='b', width=768))
 MM_MAE_CONFIG = 'mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
+MM_MOCO_CONFIG = 'mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
+DEFAULT_CIFAR = osp.join(osp.expanduser('~'), '.cache', 'pixpretrain',
+                         'cifar10')
+# Training images listed per MoCo run (both toolboxes), instead of 50,000.
+MOCO_IMAGES = 2048
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,15 +82,35 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'both)')
     parser.add_argument('--warmup', type=int, nargs='+', default=[2, 1],
                         help='warm-up iterations for ViT-S and ViT-B')
+    parser.add_argument('--precisions', nargs='+', default=['fp32', 'bf16'],
+                        choices=['fp32', 'bf16'],
+                        help='bf16: autocast for both toolboxes (CPU with '
+                        'native bf16 or GPU)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads of the training processes '
+                        '(default: torch\'s own choice)')
     parser.add_argument('--pipeline-images', type=int, default=200,
                         help='JPEGs decoded per pipeline round')
-    parser.add_argument('--skip-model', action='store_true')
+    parser.add_argument('--cifar-root', default=DEFAULT_CIFAR,
+                        help='CIFAR-10 image folder (train/<class>/*.jpg) for '
+                        'MoCo; skipped when missing')
+    parser.add_argument('--moco-batch-size', type=int, default=64)
+    parser.add_argument('--moco-iters', type=int, default=4)
+    parser.add_argument('--moco-warmup', type=int, default=2)
+    parser.add_argument('--skip-model', action='store_true',
+                        help='skip MAE training')
+    parser.add_argument('--skip-moco', action='store_true')
     parser.add_argument('--skip-pipeline', action='store_true')
     parser.add_argument('--json', default=None, help='write all results')
+    parser.add_argument('--report', nargs='+', metavar='JSON',
+                        help='only print the tables of earlier runs, merged '
+                        '(with --json: write the merged results)')
     # internal: one measurement in this process
     parser.add_argument('--worker', choices=['pix', 'mm'], default=None,
                         help=argparse.SUPPRESS)
-    parser.add_argument('--task', choices=['model', 'pipeline'],
+    parser.add_argument('--task', choices=['model', 'moco', 'pipeline'],
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--precision', default='fp32',
                         help=argparse.SUPPRESS)
     parser.add_argument('--arch', help=argparse.SUPPRESS)
     parser.add_argument('--data-root', help=argparse.SUPPRESS)
@@ -108,17 +144,23 @@ def ensure_mmpretrain(venv: str) -> str:
 
 
 # --------------------------------------------------------------- workers
-def _benchmark_args(args: argparse.Namespace, arch_index: int):
+def _benchmark_args(args: argparse.Namespace, arch_index: int = 0):
     import benchmark
 
     def pick(values: List[int]) -> int:
         return values[min(arch_index, len(values) - 1)]
 
+    if args.task == 'moco':
+        iters, warmup, batch = (args.moco_iters, args.moco_warmup,
+                                args.moco_batch_size)
+    else:
+        iters, warmup, batch = (pick(args.iters), pick(args.warmup),
+                                args.batch_size)
     return benchmark.parse_args([
-        'unused', '--iters', str(pick(args.iters)), '--warmup',
-        str(pick(args.warmup)), '--batch-size', str(args.batch_size),
-        '--num-workers', str(args.num_workers), '--data-root', args.data_root
-    ])
+        'unused', '--iters', str(iters), '--warmup', str(warmup),
+        '--batch-size', str(batch), '--num-workers', str(args.num_workers),
+        '--data-root', args.data_root
+    ] + (['--amp'] if args.precision == 'bf16' else []))
 
 
 def pix_model_config(arch: str):
@@ -136,20 +178,47 @@ def mm_pipeline() -> list:
     return cfg.train_dataloader.dataset.pipeline
 
 
-def mm_config_path() -> str:
+def pix_moco_config(data_root: str):
+    """configs/mocov2/resnet18_cifar10.py made as equal to
+    :func:`mm_moco_config` as the two toolboxes allow."""
+    from mmengine.config import Config
+    path = osp.join(REPO, 'configs', 'mocov2', 'resnet18_cifar10.py')
+    cfg = Config.fromfile(path)
+    cfg.model.backbone.norm_cfg = dict(type='BN')  # no split-BN
+    cfg.model.neck.num_layers = 2  # mmpretrain's MoCoV2Neck: fc-relu-fc
+    cfg.train_dataloader.dataset.data_root = data_root
+    cfg.train_dataloader.dataset.indices = MOCO_IMAGES
+    return cfg, path
+
+
+def mm_config_path(name: str = MM_MAE_CONFIG) -> str:
     import mmpretrain
     return osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'configs',
-                    MM_MAE_CONFIG)
+                    name)
 
 
-def mm_model_config(arch: str, data_root: str):
+def _mm_precision(cfg, precision: str) -> None:
+    """fp32 (OptimWrapper), or bf16 autocast through pixpretrain's
+    AutocastOptimWrapper: mmengine's AmpOptimWrapper refuses to start
+    without a GPU, and this gives both toolboxes the same autocast."""
+    cfg.optim_wrapper.pop('loss_scale', None)
+    cfg.optim_wrapper.pop('dtype', None)
+    cfg.optim_wrapper.type = 'OptimWrapper'
+    if precision == 'bf16':
+        from mmpretrain.registry import OPTIM_WRAPPERS
+
+        from pixpretrain.engine.optimizers import AutocastOptimWrapper
+        OPTIM_WRAPPERS.register_module(module=AutocastOptimWrapper,
+                                       force=True)
+        cfg.optim_wrapper.type = 'AutocastOptimWrapper'
+
+
+def mm_model_config(arch: str, data_root: str, precision: str = 'fp32'):
     from mmengine.config import Config
     cfg = Config.fromfile(mm_config_path())
     cfg.model.backbone.arch = ARCHS[arch]['mm']
     cfg.model.neck.embed_dim = ARCHS[arch]['width']
-    # fp32 on the CPU, as pixpretrain's prepare_train_config does for ours.
-    cfg.optim_wrapper.type = 'OptimWrapper'
-    cfg.optim_wrapper.pop('loss_scale', None)
+    _mm_precision(cfg, precision)
     cfg.train_dataloader.dataset = dict(
         type='CustomDataset', data_root=data_root, with_label=False,
         pipeline=cfg.train_dataloader.dataset.pipeline)
@@ -158,23 +227,110 @@ def mm_model_config(arch: str, data_root: str):
     return cfg
 
 
+def mm_moco_config(data_root: str, precision: str = 'fp32'):
+    """mmpretrain's MoCo v2 config with pixpretrain's CIFAR recipe put in:
+    ResNet_CIFAR-18, plain BN, MoCoV2Neck 512-512-128, queue 4096, T 0.1,
+    m 0.99, SGD lr 0.06 wd 5e-4, the CIFAR demo's views at 32 px."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(mm_config_path(MM_MOCO_CONFIG))
+    model = cfg.model
+    model.queue_len, model.feat_dim = 4096, 128
+    model.momentum = 0.01  # mmpretrain's EMA weight of the new value: 1 - m
+    model.backbone = dict(type='ResNet_CIFAR', depth=18,
+                          norm_cfg=dict(type='BN'), zero_init_residual=False)
+    model.neck = dict(type='MoCoV2Neck', in_channels=512, hid_channels=512,
+                      out_channels=128, with_avg_pool=True)
+    model.head.temperature = 0.1
+    model.data_preprocessor = dict(
+        type='SelfSupDataPreprocessor', to_rgb=True,
+        mean=[125.307, 122.961, 113.8575], std=[51.5865, 50.847, 51.255])
+    view = [
+        dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.08, 1.),
+             backend='pillow'),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='RandomApply', prob=0.8, transforms=[dict(
+            type='ColorJitter', brightness=0.4, contrast=0.4,
+            saturation=0.4, hue=0.1)]),
+        dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+             channel_weights=(0.114, 0.587, 0.2989)),
+    ]
+    cfg.train_dataloader.dataset = dict(
+        type='CustomDataset', data_root=osp.join(data_root, 'train'),
+        with_label=False, indices=MOCO_IMAGES, pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='MultiView', num_views=2, transforms=[view]),
+            dict(type='PackInputs')
+        ])
+    cfg.optim_wrapper.optimizer = dict(type='SGD', lr=0.06, momentum=0.9,
+                                       weight_decay=5e-4)
+    _mm_precision(cfg, precision)
+    cfg.auto_scale_lr = dict(base_batch_size=512, enable=False)
+    cfg.resume = False
+    return cfg
+
+
+def patch_mmcv_hue_for_numpy2() -> None:
+    """mmcv 2.2's ``adjust_hue`` shifts the hue channel by
+    ``np.uint8(hue_factor * 255)``; numpy 2 refuses a negative value there,
+    where numpy 1 wrapped it around modulo 256, the hue rotation mmcv
+    intends. This is the same function with the wrap written out (its
+    pillow and cv2 branches), so mmpretrain's ColorJitter runs as on
+    numpy 1."""
+    import cv2
+    import mmcv
+    import numpy as np
+    from PIL import Image
+
+    def adjust_hue(img, hue_factor: float, backend=None):
+        if not -0.5 <= hue_factor <= 0.5:
+            raise ValueError(f'hue_factor:{hue_factor} is not in [-0.5, 0.5]')
+        shift = np.uint8(int(hue_factor * 255) % 256)  # C cast, then wrap
+        if (backend or mmcv.imread_backend) == 'pillow':
+            pil_image = Image.fromarray(img[..., ::-1], mode='RGB')
+            h, s, v = pil_image.convert('HSV').split()
+            np_h = np.array(h, dtype=np.uint8) + shift
+            pil_image = Image.merge('HSV', (Image.fromarray(np_h, 'L'), s, v))
+            rgb = np.array(pil_image.convert('RGB'), dtype=img.dtype)
+            return rgb[..., ::-1]
+        dtype = img.dtype
+        h, s, v = cv2.split(cv2.cvtColor(img.astype(np.uint8),
+                                         cv2.COLOR_BGR2HSV_FULL))
+        hsv_img = cv2.merge([h.astype(np.uint8) + shift, s, v])
+        return cv2.cvtColor(hsv_img, cv2.COLOR_HSV2BGR_FULL).astype(dtype)
+
+    mmcv.adjust_hue = adjust_hue
+
+
 def run_model_worker(args: argparse.Namespace) -> dict:
+    """One training measurement (MAE or MoCo) of one toolbox."""
     import benchmark
     from mmengine.runner import Runner
-    arch_index = list(ARCHS).index(args.arch)
-    bench_args = _benchmark_args(args, arch_index)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    moco = args.task == 'moco'
+    bench_args = _benchmark_args(
+        args, 0 if moco else list(ARCHS).index(args.arch))
     if args.worker == 'pix':
         from pixpretrain.apis import prepare_train_config
-        cfg, path = pix_model_config(args.arch)
+        cfg, path = (pix_moco_config(args.data_root) if moco else
+                     pix_model_config(args.arch))
         cfg = benchmark.configure(cfg, bench_args)
-        cfg = prepare_train_config(cfg, path, cfg.work_dir)
+        cfg = prepare_train_config(cfg, path, cfg.work_dir,
+                                   amp=bench_args.amp)
     else:
-        cfg = benchmark.configure(mm_model_config(args.arch, args.data_root),
-                                  bench_args)
-        path = MM_MAE_CONFIG
-    cfg.experiment_name = f'{args.worker}-{args.arch}-{os.getpid()}'
+        patch_mmcv_hue_for_numpy2()
+        cfg = (mm_moco_config(args.data_root, args.precision) if moco else
+               mm_model_config(args.arch, args.data_root, args.precision))
+        cfg = benchmark.configure(cfg, bench_args)
+        path = MM_MOCO_CONFIG if moco else MM_MAE_CONFIG
+    cfg.experiment_name = f'{args.worker}-{args.task}-{os.getpid()}'
     runner = Runner.from_cfg(cfg)
-    return benchmark.measure(runner, bench_args, path)
+    result = benchmark.measure(runner, bench_args, path)
+    if result['precision'] != args.precision:
+        raise RuntimeError(f'{args.worker} trained in {result["precision"]}'
+                           f', not {args.precision}')
+    return result
 
 
 def run_pipeline_worker(args: argparse.Namespace) -> dict:
@@ -220,22 +376,32 @@ def run_pipeline_worker(args: argparse.Namespace) -> dict:
 
 # --------------------------------------------------------------- driver
 def launch(python: str, args: argparse.Namespace, worker: str, task: str,
-           data_root: str, arch: str = 'b') -> dict:
+           data_root: str, arch: str = 'b', precision: str = 'fp32') -> dict:
+    """Run one measurement in a fresh process of ``python``; its result
+    plus the load average just before it started."""
     with tempfile.NamedTemporaryFile(suffix='.json', delete=False) as f:
         out = f.name
     cmd = [python, osp.abspath(__file__), '--worker', worker, '--task', task,
-           '--arch', arch, '--data-root', data_root, '--out', out,
-           '--batch-size', str(args.batch_size), '--num-workers',
-           str(args.num_workers), '--iters', *map(str, args.iters),
-           '--warmup', *map(str, args.warmup)]
+           '--arch', arch, '--precision', precision, '--data-root', data_root,
+           '--out', out, '--batch-size', str(args.batch_size),
+           '--num-workers', str(args.num_workers),
+           '--iters', *map(str, args.iters),
+           '--warmup', *map(str, args.warmup),
+           '--moco-batch-size', str(args.moco_batch_size),
+           '--moco-iters', str(args.moco_iters),
+           '--moco-warmup', str(args.moco_warmup)]
+    if args.threads:
+        cmd += ['--threads', str(args.threads)]
     env = dict(os.environ, PYTHONPATH=REPO)
+    load = os.getloadavg()[0]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])
-        raise RuntimeError(f'{worker} {task} {arch} failed')
+        raise RuntimeError(f'{worker} {task} {arch} {precision} failed')
     with open(out) as f:
         result = json.load(f)
     os.unlink(out)
+    result['load_average_1min'] = load
     return result
 
 
@@ -243,7 +409,8 @@ def summarise(runs: Dict[str, List[dict]]) -> dict:
     """Per-round ratios pixpretrain / mmpretrain of completed rounds."""
     summary = dict(runs=runs)
     for key in ('images_per_s', 'images_per_cpu_s'):
-        ratios = [p[key] / m[key] for p, m in zip(runs['pix'], runs['mm'])]
+        ratios = [p[key] / m[key] for p, m in zip(runs['pix'], runs['mm'])
+                  if key in p and key in m]
         if ratios:
             summary[key] = dict(ratios=ratios,
                                 median=statistics.median(ratios),
@@ -252,7 +419,8 @@ def summarise(runs: Dict[str, List[dict]]) -> dict:
 
 
 def alternate(pythons: Dict[str, str], args, task: str, data_root: str,
-              arch: str = 'b', save: Callable[[dict], None] = None) -> dict:
+              arch: str = 'b', save: Callable[[dict], None] = None,
+              precision: str = 'fp32') -> dict:
     """``rounds`` measurements of each toolbox, first one swapped per round.
 
     ``save`` receives the summary so far after every measurement, so a run
@@ -263,60 +431,131 @@ def alternate(pythons: Dict[str, str], args, task: str, data_root: str,
         order = ('pix', 'mm') if r % 2 == 0 else ('mm', 'pix')
         for worker in order:
             result = launch(pythons[worker], args, worker, task, data_root,
-                            arch)
+                            arch, precision)
             runs[worker].append(result)
-            print(f'  round {r + 1}/{args.rounds} {worker:3s} {task} {arch}: '
-                  f'{result["images_per_s"]:.2f} img/s', flush=True)
+            print(f'  round {r + 1}/{args.rounds} {worker:3s} {task} {arch} '
+                  f'{precision}: {result["images_per_s"]:.2f} img/s, load '
+                  f'{result["load_average_1min"]:.1f}', flush=True)
             if save:
                 save(summarise(runs))
     return summarise(runs)
 
 
+def cross_precision(results: dict, pix_key: str, mm_key: str) -> dict:
+    """Round-by-round ratios of pixpretrain at one precision to mmpretrain at
+    another (e.g. our bf16 against their fp32, what each runs on a CPU out
+    of the box), from two series measured in the same rounds."""
+    return summarise(dict(pix=results[pix_key]['runs']['pix'],
+                          mm=results[mm_key]['runs']['mm']))
+
+
 def _median(runs: List[dict], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
+    values = [r[key] for r in runs if key in r]
+    return statistics.median(values) if values else float('nan')
 
 
 def _row(name: str, res: dict, memory: bool) -> str:
     pix, mm = res['runs']['pix'], res['runs']['mm']
     cells = [name]
     for key in ('images_per_s', 'images_per_cpu_s'):
-        ratio = res.get(key, dict(median=float('nan'), range=[float('nan')] * 2))
+        ratio = res.get(key)
+        rounds = ' / '.join(f'{r:.2f}' for r in ratio['ratios']) \
+            if ratio else '-'
         cells += [f'{_median(pix, key):.2f}', f'{_median(mm, key):.2f}',
-                  f'{ratio["median"]:.2f} ({ratio["range"][0]:.2f}-'
-                  f'{ratio["range"][1]:.2f})']
+                  f'**{ratio["median"]:.2f}** ({rounds})' if ratio else '-']
     if memory:
         cells.append(f'{_median(pix, "peak_memory_mib") / 1024:.2f} / '
                      f'{_median(mm, "peak_memory_mib") / 1024:.2f}')
+    loads = [r['load_average_1min'] for r in pix + mm
+             if 'load_average_1min' in r]
+    cells.append(f'{min(loads):.1f}-{max(loads):.1f}' if loads else '-')
     return '| ' + ' | '.join(cells) + ' |'
 
 
+PRECISION_LABELS = dict(fp32='fp32 vs fp32', bf16='bf16 vs bf16')
+
+
+def training_rows(results: dict) -> List[str]:
+    """Markdown rows of the training comparisons: each precision against the
+    same precision, then pixpretrain bf16 against mmpretrain fp32 (what each
+    runs on a CPU out of the box) where both were measured."""
+    series = []  # (name, precision, group, key)
+    for key in results.get('model', {}):
+        arch, _, precision = key.partition('-')
+        series.append((f'MAE ViT-{arch.upper()}/16', precision or 'fp32',
+                       results['model'], key))
+    for precision in results.get('moco', {}):
+        series.append(('MoCo v2 R-18 CIFAR', precision, results['moco'],
+                       precision))
+    rows = []
+    for name, precision, group, key in series:
+        rows.append(_row(f'{name}, {PRECISION_LABELS[precision]}',
+                         group[key], True))
+        fp32_key = key.replace('bf16', 'fp32')
+        if precision == 'bf16' and fp32_key in group:
+            rows.append(_row(f'{name}, pix bf16 vs mm fp32',
+                             cross_precision(group, key, fp32_key), True))
+    return rows
+
+
+def merge_runs(paths: List[str]) -> dict:
+    """Several runs' results as one (later files win on equal keys), each
+    run's own settings and load kept under ``parts``."""
+    merged: dict = dict(parts=[])
+    for path in paths:
+        with open(path) as f:
+            results = json.load(f)
+        part = {k: v for k, v in results.items()
+                if k not in ('model', 'moco', 'pipeline', 'parts')}
+        part['measured'] = [k for k in ('pipeline', 'model', 'moco')
+                            if k in results]
+        for key in ('model', 'moco'):
+            if key in results:
+                merged.setdefault(key, {}).update(results[key])
+                part['measured'][part['measured'].index(key)] = {
+                    key: sorted(results[key])}
+        if 'pipeline' in results:
+            merged['pipeline'] = results['pipeline']
+        merged['parts'] += results.get('parts', [part])
+    return merged
+
+
 def report(results: dict) -> None:
-    head = ('| | pix img/s | mm img/s | ratio (median, range) | '
-            'pix img/CPU-s | mm img/CPU-s | ratio (median, range) |')
-    if results.get('model'):
-        print('\n' + head + ' peak RSS pix / mm (GiB) |')
-        print('|---' * 8 + '|')
-        for arch, res in results['model'].items():
-            print(_row(f'MAE ViT-{arch.upper()}/16', res, True))
+    head = ('| | pix img/s | mm img/s | ratio: median (rounds) | '
+            'pix img/CPU-s | mm img/CPU-s | ratio: median (rounds) |')
+    rows = training_rows(results)
+    if rows:
+        print('\n' + head + ' peak RSS pix / mm (GiB) | load |')
+        print('|---' * 9 + '|')
+        print('\n'.join(rows))
     if 'pipeline' in results:
-        print('\n' + head + '\n' + '|---' * 7 + '|')
+        print('\n' + head + ' load |\n' + '|---' * 8 + '|')
         print(_row('pipeline, one worker', results['pipeline'], False))
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.worker:
-        runner = (run_model_worker
-                  if args.task == 'model' else run_pipeline_worker)
+        runner = (run_pipeline_worker
+                  if args.task == 'pipeline' else run_model_worker)
         result = runner(args)
         with open(args.out, 'w') as f:
             json.dump(result, f)
         return result
 
+    if args.report:
+        results = merge_runs(args.report)
+        report(results)
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(results, f, indent=2)
+        return results
     import benchmark
     pythons = dict(pix=sys.executable, mm=ensure_mmpretrain(args.venv))
     results = dict(started=time.strftime('%Y-%m-%d %H:%M'),
-                   rounds=args.rounds, load_average=os.getloadavg())
+                   rounds=args.rounds, load_average=os.getloadavg(),
+                   cpu=benchmark.cpu_name(), cores=os.cpu_count(),
+                   threads=args.threads, argv=sys.argv[1:])
 
     def saver(*keys: str) -> Callable[[dict], None]:
         def save(summary: dict) -> None:
@@ -338,12 +577,21 @@ def main(argv=None) -> dict:
         if not args.skip_model:
             count = args.batch_size * (max(args.iters) + max(args.warmup) + 1)
             benchmark.make_fake_jpegs(root, max(count, args.pipeline_images))
-            results['model'] = {}
             for arch in args.archs:
-                print(f'MAE ViT-{arch.upper()}/16', flush=True)
-                results['model'][arch] = alternate(
-                    pythons, args, 'model', root, arch,
-                    save=saver('model', arch))
+                for precision in args.precisions:
+                    key = f'{arch}-{precision}'
+                    print(f'MAE ViT-{arch.upper()}/16 {precision}', flush=True)
+                    alternate(pythons, args, 'model', root, arch,
+                              saver('model', key), precision)
+    if not args.skip_moco:
+        if osp.isdir(osp.join(args.cifar_root, 'train')):
+            for precision in args.precisions:
+                print(f'MoCo v2 ResNet-18 CIFAR {precision}', flush=True)
+                alternate(pythons, args, 'moco', args.cifar_root, 'b',
+                          saver('moco', precision), precision)
+        else:
+            print(f'MoCo skipped: no {args.cifar_root}/train image folder '
+                  '(see docs/data_preparation.md)', flush=True)
     results['load_average_end'] = os.getloadavg()
     report(results)
     if args.json:

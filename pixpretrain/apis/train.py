@@ -7,7 +7,9 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from pixpretrain.engine.optimizers import cpu_has_native_bf16
 from pixpretrain.engine.optimizers.skip_nonfinite import (AMP_TO_FP32,
+                                                         CPU_AUTOCAST,
                                                          FP32_TO_AMP)
 from pixpretrain.utils.compile import apply_compile_fallback
 from pixpretrain.utils.errors import bad_value
@@ -31,7 +33,8 @@ def prepare_train_config(cfg: Config,
         resume: 'auto' for the latest checkpoint in the work dir, a path for
             that checkpoint, ``None`` to start afresh (unless the config
             says ``resume = True``).
-        amp: Mixed precision (bf16 where the GPU supports it, else fp16).
+        amp: Mixed precision: bf16 where the GPU supports it, else fp16; on
+            a CPU with native bf16, bf16 autocast; else float32.
         auto_scale_lr: Scale the lr linearly with the total batch size.
         launcher: 'none', 'pytorch' or 'slurm'.
     """
@@ -50,12 +53,15 @@ def prepare_train_config(cfg: Config,
         if wrapper_type not in AMP_TO_FP32:
             cfg.optim_wrapper.type = FP32_TO_AMP.get(
                 wrapper_type, 'SkipNonFiniteAmpOptimWrapper')
-        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        if torch.cuda.is_available():
+            if torch.cuda.is_bf16_supported():
+                cfg.optim_wrapper.dtype = 'bfloat16'
+        elif cpu_has_native_bf16():
             cfg.optim_wrapper.dtype = 'bfloat16'
     if auto_scale_lr:
         cfg.setdefault('auto_scale_lr', dict(base_batch_size=256))
         cfg.auto_scale_lr.enable = True
-    _adapt_to_cpu(cfg)
+    _adapt_to_cpu(cfg, amp)
     apply_compile_fallback(cfg)
     check_queue_holds_a_batch(cfg)
     return cfg
@@ -101,8 +107,15 @@ def check_queue_holds_a_batch(cfg: Config) -> None:
             f'{world_size} (allowed: queue_len >= {global_batch})')
 
 
-def _adapt_to_cpu(cfg: Config) -> None:
-    """Keep a GPU recipe runnable on a machine without one, saying so."""
+def _adapt_to_cpu(cfg: Config, amp: bool = False) -> None:
+    """Keep a GPU recipe runnable on a machine without one, saying so.
+
+    A config's ``AmpOptimWrapper`` trains in float32 on a CPU unless ``amp``
+    (``--amp``) asks for mixed precision and the CPU has native bf16: then
+    :class:`AutocastOptimWrapper` runs the forward pass in bf16 autocast.
+    Opt-in, because bf16 changes the numbers of every CPU run (within bf16's
+    rounding) and is slower than fp32 on CPUs without bf16 hardware.
+    """
     if torch.cuda.is_available():
         return
     loader = cfg.get('train_dataloader') or {}
@@ -110,12 +123,20 @@ def _adapt_to_cpu(cfg: Config) -> None:
         loader['pin_memory'] = False  # nothing to pin for; torch would warn
     wrapper = cfg.get('optim_wrapper', {})
     if wrapper.get('type') in AMP_TO_FP32:
-        print_log(
-            f'mixed precision ({wrapper.type}) needs a GPU; training in '
-            'float32 on the CPU', logger='current', level=30)
-        wrapper.type = AMP_TO_FP32[wrapper.type]
+        bf16 = wrapper.get('dtype') in ('bfloat16', torch.bfloat16)
         for key in ('dtype', 'loss_scale', 'use_fsdp'):
             wrapper.pop(key, None)
+        if amp and bf16 and cpu_has_native_bf16():
+            print_log('mixed precision: bf16 autocast on the CPU',
+                      logger='current')
+            wrapper.type = CPU_AUTOCAST[wrapper.type]
+            return
+        hint = (' (--amp trains in bf16 autocast on this CPU)'
+                if cpu_has_native_bf16() else '')
+        print_log(
+            f'mixed precision ({wrapper.type}) needs a GPU; training in '
+            f'float32 on the CPU{hint}', logger='current', level=30)
+        wrapper.type = AMP_TO_FP32[wrapper.type]
     if cfg.launcher != 'none':
         dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
         if dist_cfg.get('backend', 'nccl') == 'nccl':

@@ -10,7 +10,8 @@ from PIL import Image
 
 from pixpretrain.datasets.transforms import (CenterCrop, LoadImageFromFile,
                                              PackInputs, RandomFlip,
-                                             RandomResizedCrop, Resize)
+                                             RandomResizedCrop, Resize,
+                                             flip_image, processing)
 from pixpretrain.registry import TRANSFORMS
 from pixpretrain.utils.errors import ConfigError, UnreadableImageError
 
@@ -211,3 +212,27 @@ def test_load_image_errors_name_the_file(tmp_path):
     with pytest.raises(UnreadableImageError,
                        match=f"^unreadable image '{bad}': "):
         LoadImageFromFile()(dict(img_path=str(bad)))
+
+
+@pytest.mark.parametrize('direction', ['horizontal', 'vertical'])
+@pytest.mark.parametrize('make', [
+    lambda: _image(),                                   # OpenCV path
+    lambda: _image()[:, :, 0].copy(),                   # HW, OpenCV path
+    lambda: np.random.default_rng(1).random((5, 7, 3)),  # float: numpy
+    lambda: np.random.default_rng(1).integers(0, 256, (5, 7, 6), np.uint8),
+    lambda: _image()[::2, ::3],                         # a strided view
+])
+def test_flip_image_equals_reversing_the_axis(make, direction):
+    img = make()
+    expected = img[:, ::-1] if direction == 'horizontal' else img[::-1]
+    out = flip_image(img, direction)
+    np.testing.assert_array_equal(out, expected)
+    assert out.flags['C_CONTIGUOUS'] and out.dtype == img.dtype
+
+
+@pytest.mark.parametrize('channels', [1, 3, 4, 5])
+def test_chw_to_hwc_is_the_transpose(channels):
+    chw = torch.randint(0, 256, (channels, 6, 9), dtype=torch.uint8)
+    hwc = processing._hwc(chw)
+    np.testing.assert_array_equal(hwc, chw.permute(1, 2, 0).numpy())
+    assert hwc.shape == (6, 9, channels) and hwc.flags['C_CONTIGUOUS']

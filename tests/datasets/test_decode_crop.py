@@ -5,7 +5,8 @@ from PIL import Image
 from pixpretrain.datasets.transforms import (LoadImageFromFile,
                                              LoadRandomResizedCrop,
                                              RandomResizedCrop,
-                                             decode_reduced, jpeg_reduction)
+                                             decode_full, decode_reduced,
+                                             jpeg_reduction)
 from pixpretrain.utils.errors import UnreadableImageError
 
 
@@ -85,3 +86,26 @@ def test_unreadable_file_raises_naming_it(tmp_path):
     with pytest.raises(UnreadableImageError,
                        match=f"^unreadable image '{bad}': "):
         LoadRandomResizedCrop(32)(dict(img_path=str(bad)))
+
+
+@pytest.mark.parametrize('mode', ['L', 'CMYK'])
+def test_grayscale_and_cmyk_jpegs_decode_as_pil_converts_them(tmp_path,
+                                                              mode):
+    # Only YCbCr JPEGs take OpenCV's decoder; the rest keep PIL's conversion.
+    path = tmp_path / f'{mode}.jpg'
+    Image.open(_photo(tmp_path / 'rgb.jpg', (300, 200))).convert(mode).save(
+        path, 'JPEG', quality=90)
+    crop = dict(size=128, scale=(0.2, 1.0), interpolation='bicubic')
+    fused, ref = _fused(str(path), 3, **crop), _two_step(str(path), 3, **crop)
+    assert fused['decode_factor'] == 1 and fused['img'].shape == (128, 128, 3)
+    np.testing.assert_array_equal(fused['img'], ref['img'])
+
+
+def test_full_decode_of_an_rgb_jpeg_has_pil_pixels(tmp_path):
+    path = _photo(tmp_path / 'a.jpg', (333, 251))
+    with open(path, 'rb') as f:
+        data = f.read()
+    with Image.open(path) as image:
+        expected = np.asarray(image.convert('RGB'))
+    with Image.open(path) as image:
+        np.testing.assert_array_equal(decode_full(image, data), expected)

@@ -172,20 +172,42 @@ def test_every_shipped_config_skips_and_reports_non_finite_steps(path):
     assert cfg.default_hooks.nonfinite.max_consecutive >= 1
 
 
-@pytest.mark.parametrize('config_type, amp, expected', [
-    ('SkipNonFiniteAmpOptimWrapper', False, 'SkipNonFiniteOptimWrapper'),
-    ('SkipNonFiniteOptimWrapper', True, 'SkipNonFiniteOptimWrapper'),
-    ('AmpOptimWrapper', False, 'OptimWrapper'),
-    ('OptimWrapper', True, 'OptimWrapper'),
+@pytest.mark.parametrize('config_type, amp, fp32, autocast', [
+    ('SkipNonFiniteAmpOptimWrapper', False, 'SkipNonFiniteOptimWrapper',
+     None),
+    ('SkipNonFiniteOptimWrapper', True, 'SkipNonFiniteOptimWrapper',
+     'SkipNonFiniteAutocastOptimWrapper'),
+    ('AmpOptimWrapper', False, 'OptimWrapper', None),
+    ('OptimWrapper', True, 'OptimWrapper', 'AutocastOptimWrapper'),
 ])
 def test_cpu_training_keeps_the_skipping_when_it_drops_amp(
-        tmp_path, config_type, amp, expected):
-    # On a CPU --amp picks the AMP counterpart, which then falls back to the
-    # fp32 wrapper of the same kind.
+        tmp_path, config_type, amp, fp32, autocast):
+    # On a CPU --amp picks the AMP counterpart, which becomes bf16 autocast
+    # of the same kind where the CPU has native bf16, else falls back to
+    # the fp32 wrapper of the same kind.
+    from pixpretrain.engine.optimizers import cpu_has_native_bf16
     assert not torch.cuda.is_available()
     config = str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py')
     cfg = Config.fromfile(config)
     cfg.optim_wrapper.type = config_type
     cfg = prepare_train_config(cfg, config, str(tmp_path), amp=amp)
-    assert cfg.optim_wrapper.type == expected
-    assert 'dtype' not in cfg.optim_wrapper
+    if amp and cpu_has_native_bf16():
+        assert cfg.optim_wrapper.type == autocast  # bf16 by default
+    else:
+        assert cfg.optim_wrapper.type == fp32
+        assert 'dtype' not in cfg.optim_wrapper
+
+
+def test_cpu_autocast_wrapper_skips_a_nan_loss():
+    from pixpretrain.engine.optimizers import \
+        SkipNonFiniteAutocastOptimWrapper
+    model = torch.nn.Linear(3, 2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    wrapper = SkipNonFiniteAutocastOptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    with wrapper.optim_context(model):
+        loss = model(torch.ones(1, 3)).sum() * float('nan')
+    wrapper.update_params(loss)
+    assert wrapper.skipped_updates == 1
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key

@@ -76,3 +76,30 @@ def test_step_split_and_cpu_time_are_reported():
     assert result['train_gflops_per_image'] > 0
     assert result['mfu'] == pytest.approx(result['achieved_tflops'] / 2.0)
     assert result['memory_kind'].startswith('peak RSS')
+
+
+def test_profile_lists_the_heaviest_operators_of_a_warmup_step():
+    result = benchmark.main([
+        str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'), '--iters', '1',
+        '--warmup', '1', '--batch-size', '4', '--num-workers', '0',
+        '--profile', '5', '--no-flops', '--cfg-options',
+        'experiment_name=profile'
+    ])
+    table = result['profile']
+    assert len(table) == 5
+    shares = [row['self_cpu_share'] for row in table]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1
+    # a transformer's step: its matrix products are among the heaviest
+    assert any(row['op'] in ('aten::mm', 'aten::addmm', 'aten::bmm')
+               for row in table)
+
+
+def test_autocast_run_reports_bf16(monkeypatch):
+    from pixpretrain.apis import train as train_api
+    monkeypatch.setattr(train_api, 'cpu_has_native_bf16', lambda: True)
+    result = benchmark.main([
+        str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'), '--iters', '1',
+        '--warmup', '1', '--batch-size', '4', '--num-workers', '0', '--amp',
+        '--no-flops', '--cfg-options', 'experiment_name=amp'
+    ])
+    assert result['precision'] == 'bf16'

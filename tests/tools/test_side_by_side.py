@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'benchmarks'))
@@ -31,7 +32,85 @@ def test_an_unfinished_round_is_left_out():
 
 def test_report_prints_one_row_per_model(capsys):
     runs = dict(pix=[_run(3.0, 1.5, 2048)], mm=[_run(2.0, 1.0, 3072)])
-    sbs.report(dict(model=dict(s=sbs.summarise(runs))))
+    sbs.report(dict(model={'s-fp32': sbs.summarise(runs)}))
     row = capsys.readouterr().out.strip().splitlines()[-1]
-    assert row.startswith('| MAE ViT-S/16 | 3.00 | 2.00 | 1.50 (1.50-1.50)')
-    assert row.endswith('| 2.00 / 3.00 |')
+    assert row.startswith(
+        '| MAE ViT-S/16, fp32 vs fp32 | 3.00 | 2.00 | **1.50** (1.50) |')
+    assert row.endswith('| 2.00 / 3.00 | - |')
+
+
+def test_bf16_rows_add_the_cross_precision_ratio(capsys):
+    fp32 = dict(pix=[dict(_run(2.0, 1.0), load_average_1min=3.0)],
+                mm=[dict(_run(2.0, 1.0), load_average_1min=5.0)])
+    bf16 = dict(pix=[_run(4.0, 2.0)], mm=[_run(3.2, 1.6)])
+    sbs.report(dict(moco=dict(fp32=sbs.summarise(fp32),
+                              bf16=sbs.summarise(bf16))))
+    rows = capsys.readouterr().out.strip().splitlines()[-3:]
+    assert rows[0].startswith('| MoCo v2 R-18 CIFAR, fp32 vs fp32 |')
+    assert rows[0].endswith('| 3.0-5.0 |')
+    assert rows[1].startswith(
+        '| MoCo v2 R-18 CIFAR, bf16 vs bf16 | 4.00 | 3.20 | **1.25** (1.25)')
+    # our bf16 round against their fp32 round: 4.0 / 2.0
+    assert rows[2].startswith(
+        '| MoCo v2 R-18 CIFAR, pix bf16 vs mm fp32 | 4.00 | 2.00 | **2.00**')
+
+
+def test_moco_configs_are_the_same_model(tmp_path):
+    """pixpretrain's side of the MoCo comparison: the CIFAR recipe with
+    plain BN and the 2-layer neck mmpretrain's MoCoV2Neck has."""
+    from pixpretrain.registry import MODELS
+    cfg, _ = sbs.pix_moco_config(str(tmp_path))
+    model = MODELS.build(cfg.model)
+    norms = {type(m).__name__ for m in model.backbone.modules()
+             if 'Norm' in type(m).__name__}
+    assert norms == {'BatchNorm2d'}
+    linears = [m for m in model.neck.modules()
+               if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [
+        (512, 512), (512, 128)]
+    assert model.head.queue.shape[0] * model.head.queue.shape[1] == 128 * 4096
+    assert cfg.train_dataloader.dataset.indices == sbs.MOCO_IMAGES
+
+
+def test_mmcv_hue_patch_wraps_negative_shifts():
+    """The numpy-2 fix keeps mmcv's modulo-256 hue rotation."""
+    import mmcv
+    import numpy as np
+    original = mmcv.adjust_hue
+    try:
+        sbs.patch_mmcv_hue_for_numpy2()
+        img = np.random.default_rng(0).integers(0, 256, (4, 4, 3),
+                                                dtype=np.uint8)
+        import cv2
+        h = cv2.cvtColor(img, cv2.COLOR_BGR2HSV_FULL)[..., 0]
+        out = mmcv.adjust_hue(img, -0.1, backend='cv2')
+        # -0.1 * 255 = -25.5 -> -25 (C cast) -> +231 modulo 256
+        expected_h = (h.astype(int) + 231) % 256
+        got_h = cv2.cvtColor(out, cv2.COLOR_BGR2HSV_FULL)[..., 0]
+        diff = np.abs(got_h.astype(int) - expected_h)
+        # hue is circular; the HSV round trip moves it by a unit or two
+        assert np.minimum(diff, 256 - diff).max() <= 3
+        with pytest.raises(ValueError):
+            mmcv.adjust_hue(img, 0.7)
+    finally:
+        mmcv.adjust_hue = original
+
+
+def test_runs_merge_into_one_report(tmp_path):
+    import json
+    fp32 = dict(pix=[_run(2.0, 1.0)], mm=[_run(2.0, 1.0)])
+    bf16 = dict(pix=[_run(4.0, 2.0)], mm=[_run(3.0, 1.5)])
+    first, second = tmp_path / 'a.json', tmp_path / 'b.json'
+    first.write_text(json.dumps(dict(
+        started='a', model={'s-fp32': sbs.summarise(fp32)},
+        pipeline=sbs.summarise(fp32))))
+    second.write_text(json.dumps(dict(
+        started='b', model={'s-bf16': sbs.summarise(bf16)})))
+    merged = sbs.merge_runs([str(first), str(second)])
+    assert sorted(merged['model']) == ['s-bf16', 's-fp32']
+    assert [p['started'] for p in merged['parts']] == ['a', 'b']
+    assert merged['parts'][0]['measured'] == [
+        'pipeline', {'model': ['s-fp32']}]
+    rows = sbs.training_rows(merged)
+    # fp32, bf16, and our bf16 against their fp32 across the two files
+    assert len(rows) == 3 and '| **2.00** (2.00) |' in rows[2]

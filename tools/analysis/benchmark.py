@@ -28,7 +28,6 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
-from mmengine.optim import AmpOptimWrapper
 
 # Dense tensor-core peaks (TFLOP/s) from the vendors' data sheets, by the
 # name torch reports and the compute dtype. fp32 is the plain (non-TF32) peak.
@@ -60,7 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='generate N JPEGs of 500x375 (ImageNet-like size) and train on '
         'them; nothing is downloaded')
     parser.add_argument('--amp', action='store_true',
-                        help='mixed precision (bf16 on GPUs that have it)')
+                        help='mixed precision: bf16 on GPUs that have it, '
+                        'bf16 autocast on CPUs with native bf16 '
+                        '(AVX512-BF16, AMX)')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the training step (config key '
                         '`compile`)')
@@ -74,6 +75,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--peak-tflops', type=float, default=None,
         help='peak of the device for MFU; known GPUs are looked up')
+    parser.add_argument(
+        '--profile', type=int, default=0, metavar='N',
+        help='run torch.profiler over the last warm-up iteration (timed '
+        'ones stay unprofiled) and report the N operators with the most '
+        'self time')
     parser.add_argument('--json', default=None, help='write results here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
@@ -160,6 +166,47 @@ class StepTimer(Hook):
                 setattr(owner, name, original)
 
 
+class ProfileHook(Hook):
+    """torch.profiler over one training iteration: the operators with the
+    most self CPU time (on a GPU, of the host side).
+
+    Args:
+        iteration: Index of the profiled iteration.
+        top: Operators kept, most self time first.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, iteration: int, top: int) -> None:
+        self.iteration, self.top = iteration, top
+        self.table: List[dict] = []
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        if runner.iter == self.iteration:
+            from torch.profiler import ProfilerActivity, profile
+            activities = [ProfilerActivity.CPU] + (
+                [ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+            self._profile = profile(activities=activities)
+            self._profile.__enter__()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        if runner.iter != self.iteration:
+            return
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self._profile.__exit__(None, None, None)
+        events = self._profile.key_averages()
+        total = sum(e.self_cpu_time_total for e in events) or 1.0
+        events = sorted(events, key=lambda e: e.self_cpu_time_total,
+                        reverse=True)[:self.top]
+        self.table = [dict(op=e.key, calls=e.count,
+                           self_cpu_s=e.self_cpu_time_total / 1e6,
+                           self_cpu_share=e.self_cpu_time_total / total)
+                      for e in events]
+
+
 def _take(batch, count: int):
     """The first ``count`` samples of a collated batch (dict/list/tensor)."""
     if isinstance(batch, dict):
@@ -217,11 +264,22 @@ def peak_tflops(dtype: str) -> Optional[float]:
     return None
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the platform's processor name."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name() -> str:
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return (f'CPU ({platform.processor() or platform.machine()}, '
-            f'{torch.get_num_threads()} threads)')
+    return f'CPU ({cpu_name()}, {torch.get_num_threads()} threads)'
 
 
 def configure(cfg: Config, args: argparse.Namespace) -> Config:
@@ -260,6 +318,10 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
     """Train ``runner`` and summarise the timed iterations."""
     if args.split:
         runner.register_hook(StepTimer())
+    profiler = None
+    if getattr(args, 'profile', 0):
+        profiler = ProfileHook(max(args.warmup - 1, 0), args.profile)
+        runner.register_hook(profiler)
     runner.train()
     hub = runner.message_hub
 
@@ -269,10 +331,9 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
     step, data = timed('time'), timed('data_time')
     batch = runner.train_dataloader.batch_size
     on_gpu = torch.cuda.is_available()
-    precision = 'fp32'
     wrapper = runner.optim_wrapper
-    if isinstance(wrapper, AmpOptimWrapper):
-        precision = 'bf16' if wrapper.cast_dtype == torch.bfloat16 else 'fp16'
+    precision = {torch.bfloat16: 'bf16', torch.float16: 'fp16'}.get(
+        getattr(wrapper, 'cast_dtype', None), 'fp32')
     result = dict(
         config=config,
         device=device_name(),
@@ -301,6 +362,8 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
         cpu = timed('step_cpu_time')
         result['step_cpu_s'] = cpu.mean()
         result['images_per_cpu_s'] = batch / cpu.mean()
+    if profiler is not None:
+        result['profile'] = profiler.table
     if args.flops:
         model = runner.model.module if hasattr(runner.model,
                                                'module') else runner.model

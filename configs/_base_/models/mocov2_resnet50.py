@@ -8,7 +8,9 @@ model = dict(
     data_preprocessor=dict(
         type='PixelDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375]),
+        std=[58.395, 57.12, 57.375],
+        # oneDNN's convolutions are faster on NHWC (5-7 % per CPU step).
+        channels_last=True),
     backbone=dict(type='ResNet', depth=50, norm_cfg=dict(type='BN')),
     neck=dict(
         type='NonLinearNeck',

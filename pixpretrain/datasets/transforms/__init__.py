@@ -3,12 +3,14 @@ dict whose ``img`` is an HWC uint8 RGB array."""
 from .augment import ColorJitter, GaussianBlur, RandomGrayscale, Solarize
 from .color_quantize import (ColorQuantize, completion_grid, load_palette,
                              nearest_color, tokens_to_rgb)
-from .decode_crop import LoadRandomResizedCrop, decode_reduced, jpeg_reduction
+from .decode_crop import (LoadRandomResizedCrop, decode_full, decode_reduced,
+                          jpeg_reduction)
 from .formatting import PackInputs
 from .loading import (LoadImageFromFile, image_read_errors, pil_to_rgb_array,
                       read_rgb)
 from .multi_view import MultiView
-from .processing import CenterCrop, RandomFlip, RandomResizedCrop, Resize
+from .processing import (CenterCrop, RandomFlip, RandomResizedCrop, Resize,
+                         flip_image)
 from .text import TokenizeText
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     'image_read_errors',
     'RandomResizedCrop',
     'RandomFlip',
+    'flip_image',
     'Resize',
     'CenterCrop',
     'PackInputs',
@@ -33,6 +36,7 @@ __all__ = [
     'nearest_color',
     'tokens_to_rgb',
     'LoadRandomResizedCrop',
+    'decode_full',
     'decode_reduced',
     'jpeg_reduction'
 ]

@@ -7,10 +7,17 @@ libjpeg can decode at 1/2, 1/4 or 1/8 of the stored size almost for free
 directions can therefore be cut from a reduced decode: fewer pixels decoded,
 fewer pixels resampled, and the crop box, drawn on the full-size geometry
 from the file header, stays the same.
+
+A full-size RGB JPEG is decoded by OpenCV straight into an RGB array: the same
+libjpeg-turbo settings as PIL's (bit-identical pixels, checked by the tests)
+without PIL's two copies from its own buffer into numpy, about a fifth of
+the whole transform's time.
 """
+import io
 import math
 from typing import Sequence, Tuple, Union
 
+import cv2
 import numpy as np
 import torchvision.transforms.v2.functional as TF
 from PIL import Image
@@ -53,6 +60,28 @@ def decode_reduced(image: Image.Image, factor: int) -> np.ndarray:
         # PIL picks the largest reduction whose result still holds the
         # requested size, rounding down; libjpeg's output rounds up.
         image.draft('RGB', (max(1, width // factor), max(1, height // factor)))
+    return pil_to_rgb_array(image)
+
+
+# RGB output, EXIF orientation ignored (as LoadImageFromFile and PIL do).
+_CV2_RGB_FLAGS = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
+
+
+def decode_full(image: Image.Image, data: bytes) -> np.ndarray:
+    """Decode ``data`` in full as an HWC uint8 RGB array.
+
+    RGB JPEGs go through OpenCV, with the same pixels as PIL; every other
+    format or colour mode (grayscale, CMYK, PNG, ...) through
+    :func:`pil_to_rgb_array`.
+
+    Args:
+        image: ``data`` opened with ``Image.open`` and not yet loaded.
+        data: The file's bytes.
+    """
+    if image.format == 'JPEG' and image.mode == 'RGB':
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), _CV2_RGB_FLAGS)
+        if img is not None and img.shape[:2] == image.size[::-1]:
+            return img
     return pil_to_rgb_array(image)
 
 
@@ -105,14 +134,17 @@ class LoadRandomResizedCrop(RandomResizedCrop):
         """
         path = results['img_path']
         with image_read_errors(path):
-            image = Image.open(path)
+            with open(path, 'rb') as f:
+                data = f.read()
+            image = Image.open(io.BytesIO(data))
         with image:
             width, height = image.size
             top, left, crop_h, crop_w = self.get_params(height, width)
             factor = (jpeg_reduction((crop_h, crop_w), self.size)
                       if self.reduced_decode else 1)
             with image_read_errors(path):
-                img = decode_reduced(image, factor)
+                img = (decode_reduced(image, factor) if factor > 1 else
+                       decode_full(image, data))
         if img.shape[:2] == (height, width):
             out = _hwc(TF.resized_crop(_chw(img), top, left, crop_h, crop_w,
                                        list(self.size),

@@ -20,6 +20,7 @@ import torch.distributed as dist
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 from pixpretrain.registry import OPTIM_WRAPPERS
+from .autocast_wrapper import AutocastOptimWrapper
 
 
 def gradients_are_finite(params: Iterable[torch.Tensor]) -> torch.Tensor:
@@ -144,9 +145,25 @@ class SkipNonFiniteAmpOptimWrapper(SkipNonFiniteMixin, AmpOptimWrapper):
         return not self.loss_scaler.is_enabled()
 
 
+@OPTIM_WRAPPERS.register_module()
+class SkipNonFiniteAutocastOptimWrapper(SkipNonFiniteMixin,
+                                        AutocastOptimWrapper):
+    """:class:`AutocastOptimWrapper` (bf16 autocast, no loss scaler, e.g. on
+    a CPU) that skips non-finite updates, checking loss and gradients as
+    the fp32 wrapper does.
+
+    Takes ``AutocastOptimWrapper``'s arguments.
+    """
+
+
 # Each optim wrapper type and its counterpart with(out) mixed precision.
 FP32_TO_AMP = {
     'OptimWrapper': 'AmpOptimWrapper',
     'SkipNonFiniteOptimWrapper': 'SkipNonFiniteAmpOptimWrapper',
 }
 AMP_TO_FP32 = {amp: fp32 for fp32, amp in FP32_TO_AMP.items()}
+# What an AMP wrapper becomes under bf16 autocast on a CPU (``--amp``).
+CPU_AUTOCAST = {
+    'AmpOptimWrapper': 'AutocastOptimWrapper',
+    'SkipNonFiniteAmpOptimWrapper': 'SkipNonFiniteAutocastOptimWrapper',
+}

@@ -1,4 +1,5 @@
 """Pre-norm transformer block shared by every token model in pixpretrain."""
+from contextlib import nullcontext
 from typing import List, Optional
 
 import torch
@@ -94,12 +95,24 @@ class MultiheadSelfAttention(nn.Module):
         # (B, N, 3C) -> 3 x (B, N, heads, C / heads), seen as (B, heads, N, .)
         # Unbinding the qkv axis (not permuting it to the front) lets the
         # backward pass assemble the qkv gradient with one copy, not two.
-        q, k, v = self.qkv(x).view(B, N, 3, self.num_heads,
-                                   C // self.num_heads).unbind(2)
-        out = F.scaled_dot_product_attention(
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-            attn_mask=attn_mask, is_causal=causal and attn_mask is None)
-        return self.proj(out.transpose(1, 2).reshape(B, N, C))
+        qkv = self.qkv(x)
+        dtype = qkv.dtype
+        # CPU bf16: torch's CPU flash-attention kernel runs 1.5-3x slower in
+        # bf16 than in fp32 for heads of 32-64 dims (forward + backward,
+        # measured on AVX512-BF16), and fp32 is the more precise. Autocast
+        # would cast fp32 inputs back to bf16, so it is paused around the
+        # kernel; the projections stay in bf16.
+        in_fp32 = dtype == torch.bfloat16 and qkv.device.type == 'cpu'
+        if in_fp32:
+            qkv = qkv.float()
+        q, k, v = qkv.view(B, N, 3, self.num_heads,
+                           C // self.num_heads).unbind(2)
+        with torch.autocast('cpu', enabled=False) if in_fp32 else \
+                nullcontext():
+            out = F.scaled_dot_product_attention(
+                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                attn_mask=attn_mask, is_causal=causal and attn_mask is None)
+        return self.proj(out.transpose(1, 2).reshape(B, N, C).to(dtype))
 
 
 class TransformerBlock(nn.Module):
