@@ -3,11 +3,10 @@ dict whose ``img`` is an HWC uint8 RGB array."""
 from .augment import ColorJitter, GaussianBlur, RandomGrayscale, Solarize
 from .color_quantize import (ColorQuantize, completion_grid, load_palette,
                              nearest_color, tokens_to_rgb)
-from .decode_crop import (LoadRandomResizedCrop, decode_full, decode_reduced,
-                          jpeg_reduction)
+from .decode_crop import LoadRandomResizedCrop, decode_reduced, jpeg_reduction
 from .formatting import PackInputs
-from .loading import (LoadImageFromFile, image_read_errors, pil_to_rgb_array,
-                      read_rgb)
+from .loading import (LoadImageFromFile, decode_full, image_read_errors,
+                      open_image, pil_to_rgb_array, read_rgb)
 from .multi_view import MultiView
 from .processing import (CenterCrop, RandomFlip, RandomResizedCrop, Resize,
                          flip_image)
@@ -17,6 +16,7 @@ __all__ = [
     'LoadImageFromFile',
     'pil_to_rgb_array',
     'read_rgb',
+    'open_image',
     'image_read_errors',
     'RandomResizedCrop',
     'RandomFlip',

@@ -8,22 +8,19 @@ directions can therefore be cut from a reduced decode: fewer pixels decoded,
 fewer pixels resampled, and the crop box, drawn on the full-size geometry
 from the file header, stays the same.
 
-A full-size RGB JPEG is decoded by OpenCV straight into an RGB array: the same
-libjpeg-turbo settings as PIL's (bit-identical pixels, checked by the tests)
-without PIL's two copies from its own buffer into numpy, about a fifth of
-the whole transform's time.
+A full-size decode goes through :func:`decode_full` (OpenCV for RGB JPEGs),
+as in ``LoadImageFromFile``.
 """
-import io
 import math
 from typing import Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import torchvision.transforms.v2.functional as TF
 from PIL import Image
 
 from pixpretrain.registry import TRANSFORMS
-from .loading import image_read_errors, pil_to_rgb_array
+from .loading import (decode_full, image_read_errors, open_image,
+                      pil_to_rgb_array)
 from .processing import RandomResizedCrop, _chw, _hwc, _set_image
 
 JPEG_REDUCTIONS = (8, 4, 2)
@@ -60,28 +57,6 @@ def decode_reduced(image: Image.Image, factor: int) -> np.ndarray:
         # PIL picks the largest reduction whose result still holds the
         # requested size, rounding down; libjpeg's output rounds up.
         image.draft('RGB', (max(1, width // factor), max(1, height // factor)))
-    return pil_to_rgb_array(image)
-
-
-# RGB output, EXIF orientation ignored (as LoadImageFromFile and PIL do).
-_CV2_RGB_FLAGS = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
-
-
-def decode_full(image: Image.Image, data: bytes) -> np.ndarray:
-    """Decode ``data`` in full as an HWC uint8 RGB array.
-
-    RGB JPEGs go through OpenCV, with the same pixels as PIL; every other
-    format or colour mode (grayscale, CMYK, PNG, ...) through
-    :func:`pil_to_rgb_array`.
-
-    Args:
-        image: ``data`` opened with ``Image.open`` and not yet loaded.
-        data: The file's bytes.
-    """
-    if image.format == 'JPEG' and image.mode == 'RGB':
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), _CV2_RGB_FLAGS)
-        if img is not None and img.shape[:2] == image.size[::-1]:
-            return img
     return pil_to_rgb_array(image)
 
 
@@ -133,10 +108,7 @@ class LoadRandomResizedCrop(RandomResizedCrop):
             dict: ``results`` with the cropped image.
         """
         path = results['img_path']
-        with image_read_errors(path):
-            with open(path, 'rb') as f:
-                data = f.read()
-            image = Image.open(io.BytesIO(data))
+        image, data = open_image(path)
         with image:
             width, height = image.size
             top, left, crop_h, crop_w = self.get_params(height, width)

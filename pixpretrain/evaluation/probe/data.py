@@ -71,22 +71,19 @@ def eval_pipeline(img_size: Sequence[int], crop_ratio: float = 1.0,
     iGPT config's pipeline has it) the images become palette tokens.
     """
     height, width = img_size
-    if quantize is not None:
-        quantize = {k: v for k, v in quantize.items() if k != 'type'}
-        tokens = [ColorQuantize(**quantize), PackInputs(inputs_key='tokens')]
-        # ColorQuantize resizes to its grid itself.
-        geometry = eval_pipeline(img_size, crop_ratio, from_files)[:-1]
-        return (geometry[:-1] if crop_ratio >= 1.0 else geometry) + tokens
     steps: List[Callable] = [LoadImageFromFile()] if from_files else []
-    if crop_ratio >= 1.0:
-        steps.append(Resize((height, width), interpolation='bicubic'))
-    else:
+    if crop_ratio < 1.0:
         steps += [
             Resize(int(round(min(height, width) / crop_ratio)),
                    interpolation='bicubic'),
             CenterCrop((height, width))
         ]
-    return steps + [PackInputs()]
+    elif quantize is None:  # ColorQuantize resizes to its grid itself
+        steps.append(Resize((height, width), interpolation='bicubic'))
+    if quantize is None:
+        return steps + [PackInputs()]
+    quantize = {k: v for k, v in quantize.items() if k != 'type'}
+    return steps + [ColorQuantize(**quantize), PackInputs(inputs_key='tokens')]
 
 
 def build_probe_splits(
