@@ -236,3 +236,37 @@ def test_chw_to_hwc_is_the_transpose(channels):
     hwc = processing._hwc(chw)
     np.testing.assert_array_equal(hwc, chw.permute(1, 2, 0).numpy())
     assert hwc.shape == (6, 9, channels) and hwc.flags['C_CONTIGUOUS']
+
+
+@pytest.mark.parametrize('make', [
+    lambda: np.random.default_rng(2).integers(0, 256, (6, 9, 3), np.uint8),
+    lambda: np.random.default_rng(2).integers(0, 256, (6, 9, 4), np.uint8),
+    lambda: np.random.default_rng(2).integers(0, 256, (6, 9, 1), np.uint8),
+    lambda: np.random.default_rng(2).integers(0, 256, (6, 9, 5), np.uint8),
+    lambda: np.random.default_rng(2).random((6, 9, 3)),   # float: numpy
+    lambda: np.random.default_rng(2).integers(0, 256, (8, 9, 3),
+                                              np.uint8)[::-2],  # a view
+])
+def test_hwc_to_chw_is_the_transpose(make):
+    hwc = make()
+    chw = processing.hwc_to_chw(hwc)
+    np.testing.assert_array_equal(chw, hwc.transpose(2, 0, 1))
+    assert chw.flags['C_CONTIGUOUS'] and chw.dtype == hwc.dtype
+
+
+@pytest.mark.parametrize('mode', ['bilinear', 'bicubic', 'nearest'])
+@pytest.mark.parametrize('box, size', [
+    ((3, 5, 30, 41), (16, 16)),      # downsampling: the antialiased path
+    ((0, 0, 40, 60), (24, 36)),      # the whole image
+    ((7, 2, 9, 13), (32, 20)),       # upsampling
+])
+def test_resized_crop_equals_torchvisions(mode, box, size):
+    import torchvision.transforms.v2.functional as TF
+    from torchvision.transforms import InterpolationMode
+    img = _image()
+    expected = TF.resized_crop(torch.from_numpy(img).permute(2, 0, 1), *box,
+                               list(size), interpolation=InterpolationMode(
+                                   mode), antialias=True)
+    out = processing.resized_crop(img, box, size, InterpolationMode(mode))
+    np.testing.assert_array_equal(out, expected.permute(1, 2, 0).numpy())
+    assert out.flags['C_CONTIGUOUS'] and out.shape == (*size, 3)

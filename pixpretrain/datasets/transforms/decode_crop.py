@@ -8,20 +8,20 @@ directions can therefore be cut from a reduced decode: fewer pixels decoded,
 fewer pixels resampled, and the crop box, drawn on the full-size geometry
 from the file header, stays the same.
 
-A full-size decode goes through :func:`decode_full` (OpenCV for RGB JPEGs),
-as in ``LoadImageFromFile``.
+A full-size decode of a three-component JPEG goes through OpenCV, its size
+read from the frame header (:func:`rgb_jpeg_size`) without opening the file in
+PIL, as in ``LoadImageFromFile``; other files through PIL.
 """
 import math
 from typing import Sequence, Tuple, Union
 
 import numpy as np
-import torchvision.transforms.v2.functional as TF
 from PIL import Image
 
 from pixpretrain.registry import TRANSFORMS
-from .loading import (decode_full, image_read_errors, open_image,
-                      pil_to_rgb_array)
-from .processing import RandomResizedCrop, _chw, _hwc, _set_image
+from .loading import (decode_full, decode_rgb_jpeg, image_read_errors,
+                      open_bytes, pil_to_rgb_array, read_file, rgb_jpeg_size)
+from .processing import RandomResizedCrop, _set_image, resized_crop
 
 JPEG_REDUCTIONS = (8, 4, 2)
 _PIL_FILTERS = dict(nearest=Image.NEAREST, bilinear=Image.BILINEAR,
@@ -108,24 +108,28 @@ class LoadRandomResizedCrop(RandomResizedCrop):
             dict: ``results`` with the cropped image.
         """
         path = results['img_path']
-        image, data = open_image(path)
-        with image:
-            width, height = image.size
-            top, left, crop_h, crop_w = self.get_params(height, width)
-            factor = (jpeg_reduction((crop_h, crop_w), self.size)
-                      if self.reduced_decode else 1)
-            with image_read_errors(path):
+        data = read_file(path)
+        size = rgb_jpeg_size(data)
+        image = None if size is not None else open_bytes(path, data)
+        height, width = size if image is None else image.size[::-1]
+        top, left, crop_h, crop_w = self.get_params(height, width)
+        factor = (jpeg_reduction((crop_h, crop_w), self.size)
+                  if self.reduced_decode else 1)
+        img = (decode_rgb_jpeg(data, size)
+               if image is None and factor == 1 else None)
+        if img is None:  # PIL: other formats, reduced decodes, failures
+            if image is None:
+                image = open_bytes(path, data)
+            with image, image_read_errors(path):
                 img = (decode_reduced(image, factor) if factor > 1 else
                        decode_full(image, data))
+        box = (top, left, crop_h, crop_w)
         if img.shape[:2] == (height, width):
-            out = _hwc(TF.resized_crop(_chw(img), top, left, crop_h, crop_w,
-                                       list(self.size),
-                                       interpolation=self._mode,
-                                       antialias=True))
+            out = resized_crop(img, box, self.size, self._mode)
         else:
-            out = self._crop_reduced(img, width, (top, left, crop_h, crop_w))
+            out = self._crop_reduced(img, width, box)
         results['ori_shape'] = (height, width)
-        results['crop_bbox'] = (top, left, crop_h, crop_w)
+        results['crop_bbox'] = box
         results['decode_factor'] = 2**round(math.log2(width / img.shape[1]))
         return _set_image(results, out)
 

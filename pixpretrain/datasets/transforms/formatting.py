@@ -8,6 +8,7 @@ from mmengine.structures import BaseDataElement
 
 from pixpretrain.registry import TRANSFORMS
 from pixpretrain.utils.errors import ConfigError
+from .processing import hwc_to_chw
 
 
 @TRANSFORMS.register_module()
@@ -96,7 +97,7 @@ class PackInputs(BaseTransform):
                             f"results['img'], got {type(img).__name__} "
                             f'{getattr(img, "dtype", "")} '
                             f'{getattr(img, "shape", "")}')
-        return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        return torch.from_numpy(hwc_to_chw(img))
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(meta_keys={self.meta_keys}, '

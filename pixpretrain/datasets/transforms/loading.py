@@ -2,11 +2,15 @@
 
 A full-size RGB JPEG is decoded by OpenCV straight into an RGB array: the same
 libjpeg-turbo settings as PIL's (bit-identical pixels, checked by the tests)
-without PIL's two copies from its own buffer into numpy.
+without PIL's two copies from its own buffer into numpy. Its size comes from
+the frame header, read by :func:`jpeg_frame`, so PIL never opens it. Every
+other file (and any JPEG OpenCV refuses) goes through PIL, which also words
+the error for a broken file.
 """
 import io
+import struct
 from contextlib import contextmanager
-from typing import Iterator, Tuple
+from typing import Iterator, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -47,21 +51,26 @@ def image_read_errors(path: str) -> Iterator[None]:
             f"unreadable image '{path}': {reason}") from exc
 
 
-def open_image(path: str) -> Tuple[Image.Image, bytes]:
-    """Read ``path`` and open it with PIL, not yet decoded.
-
-    Returns:
-        The opened image (use it as a context manager) and the file's
-        bytes, for :func:`decode_full`.
+def read_file(path: str) -> bytes:
+    """The bytes of ``path``.
 
     Raises:
-        UnreadableImageError: The file is missing, empty or not an image.
+        UnreadableImageError: The file is missing or cannot be read.
     """
     with image_read_errors(path):
         with open(path, 'rb') as f:
-            data = f.read()
+            return f.read()
+
+
+def open_bytes(path: str, data: bytes) -> Image.Image:
+    """Open ``data`` (the bytes of ``path``) with PIL, not yet decoded.
+
+    Raises:
+        UnreadableImageError: ``data`` is empty or not an image.
+    """
+    with image_read_errors(path):
         try:
-            return Image.open(io.BytesIO(data)), data
+            return Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
             # PIL names the in-memory buffer (a new address each time);
             # the message must name the file, and the same file alike.
@@ -69,8 +78,89 @@ def open_image(path: str) -> Tuple[Image.Image, bytes]:
                 from None
 
 
+# Start-of-frame markers of every JPEG coding process (C4, C8 and CC are
+# other markers that share the range).
+_SOF_MARKERS = frozenset(
+    (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE,
+     0xCF))
+# Markers without a length field: TEM and the restart markers.
+_BARE_MARKERS = frozenset((0x01, *range(0xD0, 0xD8)))
+
+
+def jpeg_frame(data: bytes) -> Optional[Tuple[int, int, int, int]]:
+    """Read a JPEG's frame header without decoding anything.
+
+    Walks the marker segments from SOI to the first start-of-frame; a few
+    microseconds, against tens for ``PIL.Image.open``.
+
+    Args:
+        data: The file's bytes.
+
+    Returns:
+        ``(height, width, components, precision)`` of the first frame, or
+        None when ``data`` is not a JPEG or its header cannot be walked.
+        ``height`` is 0 for a file that gives it later (a DNL marker).
+    """
+    if data[:2] != b'\xff\xd8':
+        return None
+    pos, end = 2, len(data)
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # a fill byte before the marker
+            pos += 1
+            continue
+        if marker in _BARE_MARKERS:
+            pos += 2
+            continue
+        if marker in (0xD8, 0xD9, 0xDA):  # image data before any frame
+            return None
+        if marker in _SOF_MARKERS:
+            if pos + 10 > end:
+                return None
+            precision, height, width, components = struct.unpack_from(
+                '>BHHB', data, pos + 4)
+            return height, width, components, precision
+        pos += 2 + struct.unpack_from('>H', data, pos + 2)[0]
+    return None
+
+
+def rgb_jpeg_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """``(height, width)`` of a JPEG that :func:`decode_rgb_jpeg` can take:
+    8-bit, three components (PIL's mode 'RGB'), size in the frame header.
+    None for every other file."""
+    frame = jpeg_frame(data)
+    if frame is None:
+        return None
+    height, width, components, precision = frame
+    if components != 3 or precision != 8 or height == 0 or width == 0:
+        return None
+    return height, width
+
+
 # RGB output, EXIF orientation ignored (as LoadImageFromFile and PIL do).
 _CV2_RGB_FLAGS = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
+
+
+def decode_rgb_jpeg(data: bytes,
+                    size: Tuple[int, int]) -> Optional[np.ndarray]:
+    """Decode a three-component JPEG with OpenCV: libjpeg-turbo with PIL's
+    settings, so PIL's pixels, without PIL's two copies into numpy.
+
+    Args:
+        data: The file's bytes.
+        size: ``(height, width)`` from :func:`rgb_jpeg_size`.
+
+    Returns:
+        HWC uint8 RGB array, or None when OpenCV cannot decode ``data`` (a
+        truncated file, say) or disagrees about the size; the caller then
+        goes through PIL, which explains the failure.
+    """
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), _CV2_RGB_FLAGS)
+    if img is None or img.shape[:2] != tuple(size):
+        return None
+    return img
 
 
 def decode_full(image: Image.Image, data: bytes) -> np.ndarray:
@@ -85,14 +175,17 @@ def decode_full(image: Image.Image, data: bytes) -> np.ndarray:
         data: The file's bytes.
     """
     if image.format == 'JPEG' and image.mode == 'RGB':
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), _CV2_RGB_FLAGS)
-        if img is not None and img.shape[:2] == image.size[::-1]:
+        img = decode_rgb_jpeg(data, image.size[::-1])
+        if img is not None:
             return img
     return pil_to_rgb_array(image)
 
 
 def read_rgb(path: str) -> np.ndarray:
     """Read an image file of any mode as an HWC uint8 RGB array.
+
+    Three-component JPEGs are decoded by OpenCV without opening them in PIL;
+    everything else, and any JPEG OpenCV refuses, goes through PIL.
 
     Args:
         path (str): The image file.
@@ -104,8 +197,13 @@ def read_rgb(path: str) -> np.ndarray:
         UnreadableImageError: The file is missing, empty, truncated or not
             an image.
     """
-    image, data = open_image(path)
-    with image, image_read_errors(path):
+    data = read_file(path)
+    size = rgb_jpeg_size(data)
+    if size is not None:
+        img = decode_rgb_jpeg(data, size)
+        if img is not None:
+            return img
+    with open_bytes(path, data) as image, image_read_errors(path):
         return decode_full(image, data)
 
 
