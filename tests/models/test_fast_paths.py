@@ -132,32 +132,65 @@ def test_bf16_autocast_keeps_the_mae_loss_curve():
     assert bf16 != fp32  # it did run in bf16
 
 
-def test_cpu_bf16_attention_runs_the_kernel_in_fp32(monkeypatch):
-    """Under CPU bf16 autocast the attention kernel gets fp32 q, k, v (it is
-    faster there than bf16) and the block's output is bf16 as before."""
-    seen = []
-    sdpa = torch.nn.functional.scaled_dot_product_attention
+def _attention_reference(qkv, heads, causal):
+    """Attention written out in float64 on (B, N, 3C) qkv -> (B, N, C)."""
+    B, N, C3 = qkv.shape
+    q, k, v = qkv.view(B, N, 3, heads, C3 // (3 * heads)).permute(
+        2, 0, 3, 1, 4)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if causal:
+        scores = scores.masked_fill(
+            torch.ones(N, N, dtype=torch.bool).triu(1), float('-inf'))
+    return (scores.softmax(-1) @ v).transpose(1, 2).reshape(B, N, C3 // 3)
 
-    def spy(q, k, v, **kwargs):
-        out = sdpa(q, k, v, **kwargs)
-        # autocast would cast fp32 inputs back to bf16 inside the kernel
-        seen.append((q.dtype, k.dtype, v.dtype, out.dtype))
-        return out
 
-    monkeypatch.setattr(transformer, 'F', types.SimpleNamespace(
-        scaled_dot_product_attention=spy))
+@pytest.mark.parametrize('causal', [False, True])
+def test_cpu_bf16_flash_attention_matches_a_written_out_reference(causal):
+    g = torch.Generator().manual_seed(0)
+    qkv = torch.randn(2, 7, 3 * 16, generator=g).bfloat16().requires_grad_()
+    grad_out = torch.randn(2, 7, 16, generator=g).bfloat16()
+    out = transformer.CPUBf16FlashAttention.apply(qkv, 4, causal)
+    out.backward(grad_out)
+    assert out.dtype == qkv.grad.dtype == torch.bfloat16
+    ref_qkv = qkv.detach().double().requires_grad_()
+    ref = _attention_reference(ref_qkv, 4, causal)
+    ref.backward(grad_out.double())
+    # fp32 kernel on the bf16 inputs: only the bf16 output rounds
+    # (2**-9 relative); a wrong head split or mask is off by O(1).
+    torch.testing.assert_close(out.double(), ref.detach(), rtol=8e-3,
+                               atol=8e-3)
+    torch.testing.assert_close(qkv.grad.double(), ref_qkv.grad, rtol=2e-2,
+                               atol=2e-2)
+
+
+def test_cpu_bf16_attention_keeps_no_fp32_activations():
+    """Under CPU bf16 autocast the attention block saves for its backward
+    pass only bf16 activations (and the kernel's small fp32 logsumexp), as
+    the bf16 kernel would: no fp32 copies of q, k, v or the output."""
     torch.manual_seed(0)
     attn = transformer.MultiheadSelfAttention(32, 4)
-    x = torch.randn(2, 5, 32)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
+    B, N, C = 2, 5, 32
+    x = torch.randn(B, N, C, requires_grad=True)
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
+            torch.autocast('cpu', dtype=torch.bfloat16):
         out = attn(x)
-    assert seen == [(torch.float32, ) * 4]
-    assert out.dtype == torch.bfloat16
+    out.float().sum().backward()
+    activations = [t for t in saved if t.numel() >= B * N * C
+                   and not any(t is p for p in attn.parameters())]
+    assert activations and all(t.dtype == torch.bfloat16
+                               for t in activations), \
+        [(tuple(t.shape), t.dtype) for t in activations]
+    assert out.dtype == torch.bfloat16 and x.grad is not None
     # Reference: bf16 projections (as autocast), attention written out in
     # fp32 on the bf16 qkv; only the final bf16 projection rounds.
-    qkv = nn_linear_bf16(x, attn.qkv).float()
-    q, k, v = qkv.view(2, 5, 3, 4, 8).permute(2, 0, 3, 1, 4)
-    mixed = plain_attention(q, k, v).transpose(1, 2).reshape(2, 5, 32)
+    qkv = nn_linear_bf16(x.detach(), attn.qkv).float()
+    mixed = _attention_reference(qkv, 4, False)
     expected = nn_linear_bf16(mixed, attn.proj)
     torch.testing.assert_close(out.float(), expected.float(), rtol=1e-2,
                                atol=1e-2)

@@ -1,5 +1,4 @@
 """Pre-norm transformer block shared by every token model in pixpretrain."""
-from contextlib import nullcontext
 from typing import List, Optional
 
 import torch
@@ -96,23 +95,71 @@ class MultiheadSelfAttention(nn.Module):
         # Unbinding the qkv axis (not permuting it to the front) lets the
         # backward pass assemble the qkv gradient with one copy, not two.
         qkv = self.qkv(x)
-        dtype = qkv.dtype
-        # CPU bf16: torch's CPU flash-attention kernel runs 1.5-3x slower in
-        # bf16 than in fp32 for heads of 32-64 dims (forward + backward,
-        # measured on AVX512-BF16), and fp32 is the more precise. Autocast
-        # would cast fp32 inputs back to bf16, so it is paused around the
-        # kernel; the projections stay in bf16.
-        in_fp32 = dtype == torch.bfloat16 and qkv.device.type == 'cpu'
-        if in_fp32:
-            qkv = qkv.float()
+        is_causal = causal and attn_mask is None
+        if qkv.dtype == torch.bfloat16 and qkv.device.type == 'cpu' and \
+                attn_mask is None:
+            return self.proj(
+                CPUBf16FlashAttention.apply(qkv, self.num_heads, is_causal))
         q, k, v = qkv.view(B, N, 3, self.num_heads,
                            C // self.num_heads).unbind(2)
-        with torch.autocast('cpu', enabled=False) if in_fp32 else \
-                nullcontext():
-            out = F.scaled_dot_product_attention(
-                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                attn_mask=attn_mask, is_causal=causal and attn_mask is None)
-        return self.proj(out.transpose(1, 2).reshape(B, N, C).to(dtype))
+        out = F.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+            attn_mask=attn_mask, is_causal=is_causal)
+        return self.proj(out.transpose(1, 2).reshape(B, N, C))
+
+
+def _heads(x: torch.Tensor, parts: int, num_heads: int) -> List[torch.Tensor]:
+    """(B, N, parts * C) -> parts x (B, heads, N, C / heads) views."""
+    B, N, width = x.shape
+    return [t.transpose(1, 2) for t in x.view(
+        B, N, parts, num_heads, width // (parts * num_heads)).unbind(2)]
+
+
+class CPUBf16FlashAttention(torch.autograd.Function):
+    """Attention of bf16 ``qkv`` by torch's CPU flash kernel run in fp32,
+    keeping only bf16 tensors for the backward pass.
+
+    On CPUs the flash kernel runs 1.5-3x slower in bf16 than in fp32 for
+    heads of 32-64 dims (forward + backward, measured on AVX512-BF16), and
+    fp32 is the more precise. Calling it through ``F.scaled_dot_product_
+    attention`` on fp32 copies would keep those copies, and the fp32 output,
+    alive until the backward pass: 18 bytes per token and channel against
+    the bf16 kernel's 8. Here the backward pass recasts the saved bf16 qkv
+    and output instead, so memory equals the bf16 kernel's.
+
+    ``apply(qkv, num_heads, is_causal)``: qkv (B, N, 3C) bf16, the fused
+    projection's output -> (B, N, C) bf16.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv: torch.Tensor, num_heads: int,
+                is_causal: bool) -> torch.Tensor:
+        B, N, C3 = qkv.shape
+        with torch.autocast('cpu', enabled=False):
+            q, k, v = _heads(qkv.float(), 3, num_heads)
+            out, logsumexp = \
+                torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+                    q, k, v, 0.0, is_causal)
+        # (B, heads, N, C / heads) -> (B, N, C)
+        out = out.transpose(1, 2).reshape(B, N, C3 // 3).to(torch.bfloat16)
+        ctx.save_for_backward(qkv, out, logsumexp)
+        ctx.num_heads, ctx.is_causal = num_heads, is_causal
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        qkv, out, logsumexp = ctx.saved_tensors
+        heads = ctx.num_heads
+        with torch.autocast('cpu', enabled=False):
+            q, k, v = _heads(qkv.float(), 3, heads)
+            grads = torch.ops.aten.\
+                _scaled_dot_product_flash_attention_for_cpu_backward(
+                    _heads(grad_out.float(), 1, heads)[0], q, k, v,
+                    _heads(out.float(), 1, heads)[0], logsumexp, 0.0,
+                    ctx.is_causal)
+        # 3 x (B, heads, N, C / heads) -> (B, N, 3C), qkv's layout
+        grad_qkv = torch.stack([g.transpose(1, 2) for g in grads], dim=2)
+        return grad_qkv.reshape(qkv.shape).to(qkv.dtype), None, None
 
 
 class TransformerBlock(nn.Module):
