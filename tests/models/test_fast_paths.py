@@ -2,7 +2,6 @@
 attention, and torch.compile against eager, on a tiny MAE with fixed masks."""
 import math
 import os
-import types
 
 import pytest
 import torch
@@ -49,8 +48,8 @@ def test_fused_attention_keeps_loss_and_gradients(monkeypatch):
     model = _tiny_mae()
     images, noise = _batch()
     fused_loss, fused_grads = _loss_and_grads(model, images, noise)
-    monkeypatch.setattr(transformer, 'F', types.SimpleNamespace(
-        scaled_dot_product_attention=plain_attention))
+    monkeypatch.setattr(transformer.F, 'scaled_dot_product_attention',
+                        plain_attention)
     plain_loss, plain_grads = _loss_and_grads(model, images, noise)
     torch.testing.assert_close(fused_loss, plain_loss, rtol=1e-5, atol=1e-6)
     assert fused_grads.keys() == plain_grads.keys()
@@ -240,3 +239,51 @@ def test_channels_last_keeps_the_moco_loss():
     # differently with the layout and the thread count (measured from 7e-6
     # to 4e-3 relative to float64), while a layout mix-up is off by O(1).
     assert (grad - ref_grad).norm() / ref_grad.norm() < 1e-2
+
+
+@pytest.mark.parametrize('autocast', [False, True])
+def test_recomputing_mlp_equals_the_plain_sequential(autocast):
+    """Same outputs and gradients as Linear -> GELU -> Linear (to the bit,
+    since the same kernels run on the same inputs), in fp32 and under CPU
+    bf16 autocast; the same state-dict keys."""
+    torch.manual_seed(0)
+    mlp = transformer.Mlp(16, 64)
+    plain = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.GELU(),
+                                torch.nn.Linear(64, 16))
+    plain.load_state_dict(mlp.state_dict())
+    x = torch.randn(3, 5, 16)
+    grad = torch.randn(3, 5, 16)
+    results = []
+    for module in (mlp, plain):
+        inputs = x.clone().requires_grad_()
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+            out = module(inputs)
+        out.float().backward(grad)
+        results.append([out.float(), inputs.grad] +
+                       [p.grad for p in module.parameters()])
+    for ours, reference in zip(*results):
+        torch.testing.assert_close(ours, reference, rtol=1e-6, atol=1e-7)
+    assert results[0][0].dtype == results[1][0].dtype
+
+
+def test_recomputing_mlp_keeps_no_gelu_output():
+    torch.manual_seed(0)
+    mlp = transformer.Mlp(8, 32)
+    x = torch.randn(2, 3, 8, requires_grad=True)
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        mlp(x)
+    hidden = [t for t in saved if t.shape == (2, 3, 32)]
+    # only the first Linear's output; the plain Sequential keeps the GELU's
+    # output as well
+    assert len(hidden) == 1
+    assert torch.equal(hidden[0], mlp[0](x))
+    # frozen second layer: no weight gradient is computed or returned
+    mlp[2].requires_grad_(False)
+    mlp(x).sum().backward()
+    assert mlp[2].weight.grad is None and x.grad is not None

@@ -157,9 +157,80 @@ class CPUBf16FlashAttention(torch.autograd.Function):
                     _heads(grad_out.float(), 1, heads)[0], q, k, v,
                     _heads(out.float(), 1, heads)[0], logsumexp, 0.0,
                     ctx.is_causal)
-        # 3 x (B, heads, N, C / heads) -> (B, N, 3C), qkv's layout
-        grad_qkv = torch.stack([g.transpose(1, 2) for g in grads], dim=2)
-        return grad_qkv.reshape(qkv.shape).to(qkv.dtype), None, None
+        del q, k, v  # the fp32 copies: free before the bf16 gradient exists
+        # 3 x (B, heads, N, C / heads) fp32 -> (B, N, 3C) bf16, qkv's
+        # layout, written in place: no fp32 (B, N, 3C) intermediate.
+        grad_qkv = qkv.new_empty(qkv.shape)
+        for grad, part in zip(grads, _heads(grad_qkv, 3, heads)):
+            part.copy_(grad)
+        return grad_qkv, None, None
+
+
+class Mlp(nn.Sequential):
+    """Linear -> GELU -> Linear that keeps only the hidden pre-activation
+    for the backward pass and recomputes the GELU there.
+
+    A plain ``nn.Sequential`` keeps both the GELU's input and its output
+    (the second Linear's input): 2 x 4C values per token and block, a fifth
+    of a ViT block's saved activations. Recomputing the GELU costs one
+    elementwise pass per backward step. The layout (``0``, ``1``, ``2``)
+    and so the state-dict keys are those of the plain ``nn.Sequential``.
+
+    Args:
+        embed_dims: Input and output width C.
+        hidden: Hidden width.
+    """
+
+    def __init__(self, embed_dims: int, hidden: int) -> None:
+        super().__init__(nn.Linear(embed_dims, hidden), nn.GELU(),
+                         nn.Linear(hidden, embed_dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., C) -> (..., C)."""
+        fc1, _, fc2 = self
+        return GeluLinear.apply(fc1(x), fc2.weight, fc2.bias)
+
+
+class GeluLinear(torch.autograd.Function):
+    """``F.linear(F.gelu(h), weight, bias)``, saving ``h`` and not the GELU
+    output (recomputed in the backward pass, under the forward's autocast
+    state, so it is the same tensor).
+
+    ``apply(h, weight, bias)``: h (..., H), weight (C, H), bias (C,) ->
+    (..., C).
+    """
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, weight: torch.Tensor,
+                bias: Optional[torch.Tensor]) -> torch.Tensor:
+        device = h.device.type
+        ctx.autocast = (device, torch.is_autocast_enabled(device),
+                        torch.get_autocast_dtype(device))
+        ctx.save_for_backward(h, weight, bias)
+        return F.linear(F.gelu(h), weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        h, weight, bias = ctx.saved_tensors
+        device, enabled, dtype = ctx.autocast
+        with torch.autocast(device, dtype, enabled=enabled):
+            gelu = F.gelu(h)
+        # The forward Linear ran in grad_out's dtype (autocast's choice).
+        compute = grad_out.dtype
+        grad_2d = grad_out.reshape(-1, grad_out.shape[-1])  # (M, C)
+        grad_h = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            # (..., C) @ (C, H) -> (..., H), back through the GELU
+            grad_gelu = (grad_out @ weight.to(compute)).to(gelu.dtype)
+            grad_h = torch.ops.aten.gelu_backward(
+                grad_gelu, h.to(gelu.dtype)).to(h.dtype)
+        if ctx.needs_input_grad[1]:
+            # (C, M) @ (M, H) -> (C, H)
+            grad_weight = (grad_2d.t() @ gelu.reshape(
+                -1, gelu.shape[-1]).to(compute)).to(weight.dtype)
+        if bias is not None and ctx.needs_input_grad[2]:
+            grad_bias = grad_2d.sum(0).to(bias.dtype)
+        return grad_h, grad_weight, grad_bias
 
 
 class TransformerBlock(nn.Module):
@@ -185,9 +256,7 @@ class TransformerBlock(nn.Module):
         self.attn = MultiheadSelfAttention(embed_dims, num_heads, causal,
                                            qkv_bias)
         self.norm2 = nn.LayerNorm(embed_dims, eps=layer_norm_eps)
-        self.mlp = nn.Sequential(
-            nn.Linear(embed_dims, hidden), nn.GELU(),
-            nn.Linear(hidden, embed_dims))
+        self.mlp = Mlp(embed_dims, hidden)
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor,
