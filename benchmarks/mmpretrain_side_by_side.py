@@ -436,13 +436,13 @@ def run_pipeline_worker(args: argparse.Namespace) -> dict:
 
 
 def loader_config(worker: str, arch: str, data_root: str):
-    """A toolbox's own MAE training data loader config over the images in
-    ``data_root``, and the registry scope it is built in."""
+    """A toolbox's own MAE training config, its data loader reading the
+    images in ``data_root``, and the registry scope it is built in."""
     if worker == 'pix':
         cfg, _ = pix_model_config(arch)
         cfg.train_dataloader.dataset.data_root = data_root
-        return cfg.train_dataloader, 'pixpretrain'
-    return mm_model_config(arch, data_root).train_dataloader, 'mmpretrain'
+        return cfg, 'pixpretrain'
+    return mm_model_config(arch, data_root), 'mmpretrain'
 
 
 def run_loader_worker(args: argparse.Namespace) -> dict:
@@ -456,7 +456,12 @@ def run_loader_worker(args: argparse.Namespace) -> dict:
     """
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
-    cfg, scope = loader_config(args.worker, args.arch, args.data_root)
+    from mmengine.utils.dl_utils import set_multi_processing
+    full_cfg, scope = loader_config(args.worker, args.arch, args.data_root)
+    # What the Runner sets up before it builds a loader (OpenCV threads in
+    # the workers, the start method), from the toolbox's own config.
+    set_multi_processing(**full_cfg.get('env_cfg', {}).get('mp_cfg', {}))
+    cfg = full_cfg.train_dataloader
     cfg.update(batch_size=args.batch_size, num_workers=args.num_workers,
                persistent_workers=False, pin_memory=args.device == 'cuda',
                sampler=dict(type='InfiniteSampler', shuffle=True))

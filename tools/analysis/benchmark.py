@@ -409,6 +409,9 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
         return np.array(hub.get_scalar(f'train/{key}').data[0][args.warmup:])
 
     step, data = timed('time'), timed('data_time')
+    # The warm-up steps hold torch.compile's (re)compilations.
+    warmup_time = float(np.sum(hub.get_scalar('train/time').data[0][
+        :args.warmup]))
     batch = runner.train_dataloader.batch_size
     on_gpu = torch.cuda.is_available()
     wrapper = runner.optim_wrapper
@@ -425,6 +428,7 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
         images_per_s=batch / step.mean(),
         step_time_s=step.mean(),
         step_time_spread_s=[float(step.min()), float(step.max())],
+        warmup_time_s=warmup_time,
         data_wait_s=data.mean(),
         data_wait_share=data.mean() / step.mean(),
         peak_memory_mib=(torch.cuda.max_memory_allocated() / 2**20
