@@ -7,7 +7,7 @@
 # could feed the GPU.
 #
 # Prepare here (pip reaches PyPI from this machine, not from the GPU one):
-#     bash benchmarks/gpu_wheels.sh                 # fills .whl (~9 MiB)
+#     bash benchmarks/gpu_wheels.sh                 # fills .whl (~3 MiB)
 #     DRY_RUN=1 bash benchmarks/gpu_device_check.sh # every piece, tiny, CPU
 # Then the device call:
 #     run(command="bash benchmarks/gpu_device_check.sh",
@@ -26,7 +26,8 @@
 # to what is left of BUDGET_S (counted from the script's start); a piece
 # that would get less than MIN_PIECE_S is skipped and says so. Expected on an
 # H200: set-up ~30 s, each eager run ~40 s, each loader ~20 s, the compiled
-# run 1.5-3 min; about 5 minutes in all, never more than BUDGET_S + ~20 s.
+# run 1.5-3 min; about 5 minutes in all, never more than BUDGET_S + ~35 s
+# (a kill grace, a last nvidia-smi query, the summary).
 # PIECES picks the measurements (e.g. a rerun of only the compiled one:
 # PIECES=model-pix-compile-1 bash benchmarks/gpu_device_check.sh).
 set -uo pipefail

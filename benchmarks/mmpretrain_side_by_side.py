@@ -41,8 +41,9 @@ pixpretrain's ``--amp``), the step split is off (its synchronisations would
 slow the GPU down), and ``--preload N`` times the model on N batches drawn
 through each toolbox's pipeline and replayed from memory, where JPEG decoding
 could not feed the GPU. ``--task loader`` workers time a toolbox's whole
-data loader with ``--num-workers`` processes. ``benchmarks/gpu_device_check.sh``
-runs these workers on a lent GPU machine.
+data loader with ``--num-workers`` processes.
+``benchmarks/gpu_device_check.sh`` runs these workers on a lent GPU
+machine.
 """
 import argparse
 import json
@@ -701,7 +702,9 @@ def main(argv=None) -> dict:
             results['pipeline'] = alternate(pythons, args, 'pipeline', root,
                                             save=saver('pipeline'))
         if not args.skip_model:
-            count = args.batch_size * (max(args.iters) + max(args.warmup) + 1)
+            # Batches drawn per run: the preloaded ones, else every step's.
+            steps = args.preload or max(args.iters) + max(args.warmup)
+            count = args.batch_size * (steps + 1)
             benchmark.make_fake_jpegs(root, max(count, args.pipeline_images))
             for arch in args.archs:
                 for precision in args.precisions:
