@@ -33,6 +33,17 @@ about 40 minutes on 2 cores):
 mmpretrain imports a few compiled mmcv ops only in modules MAE and MoCo do
 not use; with mmcv-lite those imports warn and the models, their data
 pipelines and data preprocessors run unchanged.
+
+``--device cuda`` runs the same comparison on the GPU: bf16 is then each
+toolbox's own mixed precision (mmengine's ``AmpOptimWrapper`` with
+``dtype='bfloat16'`` and mmpretrain's dynamic loss scale, against
+pixpretrain's ``--amp``), the step split is off (its synchronisations would
+slow the GPU down), and ``--preload N`` times the model on N batches drawn
+through each toolbox's pipeline and replayed from memory, where JPEG decoding
+could not feed the GPU. ``--task loader`` workers time a toolbox's whole
+data loader with ``--num-workers`` processes.
+``benchmarks/gpu_device_check.sh`` runs these workers on a lent GPU
+machine.
 """
 import argparse
 import json
@@ -65,6 +76,10 @@ DEFAULT_CIFAR = osp.join(osp.expanduser('~'), '.cache', 'pixpretrain',
                          'cifar10')
 # Training images listed per MoCo run (both toolboxes), instead of 50,000.
 MOCO_IMAGES = 2048
+DEVICES = ('cpu', 'cuda')
+# Worker tasks: MAE training, MoCo training, one pipeline worker's images/s,
+# a whole data loader's images/s (``--num-workers`` processes).
+TASKS = ('model', 'moco', 'pipeline', 'loader')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -89,6 +104,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None,
                         help='torch threads of the training processes '
                         '(default: torch\'s own choice)')
+    parser.add_argument('--device', choices=DEVICES, default='cpu',
+                        help='where the training processes run: cpu hides '
+                        'any GPU from them; cuda needs one')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the training step of both '
+                        'toolboxes')
+    parser.add_argument('--compile-backend', default='inductor',
+                        help='torch.compile backend with --compile')
+    parser.add_argument('--preload', type=int, default=0, metavar='N',
+                        help='time the model on N batches drawn through the '
+                        'pipeline and replayed from memory (no decoding in '
+                        'the timed steps)')
     parser.add_argument('--pipeline-images', type=int, default=200,
                         help='JPEGs decoded per pipeline round')
     parser.add_argument('--cifar-root', default=DEFAULT_CIFAR,
@@ -108,8 +135,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     # internal: one measurement in this process
     parser.add_argument('--worker', choices=['pix', 'mm'], default=None,
                         help=argparse.SUPPRESS)
-    parser.add_argument('--task', choices=['model', 'moco', 'pipeline'],
-                        help=argparse.SUPPRESS)
+    parser.add_argument('--task', choices=TASKS, help=argparse.SUPPRESS)
     parser.add_argument('--precision', default='fp32',
                         help=argparse.SUPPRESS)
     parser.add_argument('--arch', help=argparse.SUPPRESS)
@@ -119,6 +145,23 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------- set-up
+def select_device(device: str) -> None:
+    """Run this process's torch work on ``device``.
+
+    'cpu' hides every GPU (before torch first looks for one), so the CPU
+    settings (threads, CPU seconds) are never timed on a GPU by accident;
+    'cuda' refuses to start without a GPU rather than time the CPU.
+    """
+    if device not in DEVICES:
+        raise ValueError(f'device {device!r}: expected one of {DEVICES}')
+    if device == 'cpu':
+        os.environ['CUDA_VISIBLE_DEVICES'] = ''
+        return
+    import torch
+    if not torch.cuda.is_available():
+        raise SystemExit('--device cuda: torch sees no GPU on this machine')
+
+
 def venv_python(venv: str) -> str:
     return osp.join(venv, 'bin', 'python')
 
@@ -156,11 +199,20 @@ def _benchmark_args(args: argparse.Namespace, arch_index: int = 0):
     else:
         iters, warmup, batch = (pick(args.iters), pick(args.warmup),
                                 args.batch_size)
+    extra = ['--amp'] if args.precision == 'bf16' else []
+    if args.device == 'cuda':
+        # The split synchronises the GPU three times a step and lets its
+        # queue run dry; on a GPU only whole steps are timed.
+        extra.append('--no-split')
+    if args.compile:
+        extra += ['--compile', '--compile-backend', args.compile_backend]
+    if args.preload:
+        extra += ['--preload', str(args.preload)]
     return benchmark.parse_args([
         'unused', '--iters', str(iters), '--warmup', str(warmup),
         '--batch-size', str(batch), '--num-workers', str(args.num_workers),
         '--data-root', args.data_root
-    ] + (['--amp'] if args.precision == 'bf16' else []))
+    ] + extra)
 
 
 def pix_model_config(arch: str):
@@ -197,10 +249,17 @@ def mm_config_path(name: str = MM_MAE_CONFIG) -> str:
                     name)
 
 
-def _mm_precision(cfg, precision: str) -> None:
-    """fp32 (OptimWrapper), or bf16 autocast through pixpretrain's
+def _mm_precision(cfg, precision: str, device: str = 'cpu') -> None:
+    """fp32 (OptimWrapper), or bf16: on a GPU mmengine's AmpOptimWrapper
+    with ``dtype='bfloat16'`` (keeping the config's loss scale, as
+    mmpretrain's MAE recipe runs; pixpretrain's ``--amp`` keeps a dynamic
+    scaler too); on a CPU bf16 autocast through pixpretrain's
     AutocastOptimWrapper: mmengine's AmpOptimWrapper refuses to start
     without a GPU, and this gives both toolboxes the same autocast."""
+    if device == 'cuda' and precision == 'bf16':
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.dtype = 'bfloat16'
+        return
     cfg.optim_wrapper.pop('loss_scale', None)
     cfg.optim_wrapper.pop('dtype', None)
     cfg.optim_wrapper.type = 'OptimWrapper'
@@ -213,12 +272,13 @@ def _mm_precision(cfg, precision: str) -> None:
         cfg.optim_wrapper.type = 'AutocastOptimWrapper'
 
 
-def mm_model_config(arch: str, data_root: str, precision: str = 'fp32'):
+def mm_model_config(arch: str, data_root: str, precision: str = 'fp32',
+                    device: str = 'cpu'):
     from mmengine.config import Config
     cfg = Config.fromfile(mm_config_path())
     cfg.model.backbone.arch = ARCHS[arch]['mm']
     cfg.model.neck.embed_dim = ARCHS[arch]['width']
-    _mm_precision(cfg, precision)
+    _mm_precision(cfg, precision, device)
     cfg.train_dataloader.dataset = dict(
         type='CustomDataset', data_root=data_root, with_label=False,
         pipeline=cfg.train_dataloader.dataset.pipeline)
@@ -227,7 +287,8 @@ def mm_model_config(arch: str, data_root: str, precision: str = 'fp32'):
     return cfg
 
 
-def mm_moco_config(data_root: str, precision: str = 'fp32'):
+def mm_moco_config(data_root: str, precision: str = 'fp32',
+                   device: str = 'cpu'):
     """mmpretrain's MoCo v2 config with pixpretrain's CIFAR recipe put in:
     ResNet_CIFAR-18, plain BN, MoCoV2Neck 512-512-128, queue 4096, T 0.1,
     m 0.99, SGD lr 0.06 wd 5e-4, the CIFAR demo's views at 32 px."""
@@ -263,7 +324,7 @@ def mm_moco_config(data_root: str, precision: str = 'fp32'):
         ])
     cfg.optim_wrapper.optimizer = dict(type='SGD', lr=0.06, momentum=0.9,
                                        weight_decay=5e-4)
-    _mm_precision(cfg, precision)
+    _mm_precision(cfg, precision, device)
     cfg.auto_scale_lr = dict(base_batch_size=512, enable=False)
     cfg.resume = False
     return cfg
@@ -320,8 +381,9 @@ def run_model_worker(args: argparse.Namespace) -> dict:
                                    amp=bench_args.amp)
     else:
         patch_mmcv_hue_for_numpy2()
-        cfg = (mm_moco_config(args.data_root, args.precision) if moco else
-               mm_model_config(args.arch, args.data_root, args.precision))
+        cfg = (mm_moco_config(args.data_root, args.precision, args.device)
+               if moco else mm_model_config(args.arch, args.data_root,
+                                            args.precision, args.device))
         cfg = benchmark.configure(cfg, bench_args)
         path = MM_MOCO_CONFIG if moco else MM_MAE_CONFIG
     cfg.experiment_name = f'{args.worker}-{args.task}-{os.getpid()}'
@@ -374,6 +436,63 @@ def run_pipeline_worker(args: argparse.Namespace) -> dict:
                     else dataset_cfg.pipeline)])
 
 
+def loader_config(worker: str, arch: str, data_root: str):
+    """A toolbox's own MAE training config, its data loader reading the
+    images in ``data_root``, and the registry scope it is built in."""
+    if worker == 'pix':
+        cfg, _ = pix_model_config(arch)
+        cfg.train_dataloader.dataset.data_root = data_root
+        return cfg, 'pixpretrain'
+    return mm_model_config(arch, data_root), 'mmpretrain'
+
+
+def run_loader_worker(args: argparse.Namespace) -> dict:
+    """Images/s of a toolbox's whole MAE data loader, as training runs it:
+    ``--num-workers`` processes, ``--batch-size``, pinned memory on a GPU
+    machine, an endless shuffled sampler. The first ``--warmup`` batches
+    (worker start-up) are not timed; the next ``--iters`` are.
+
+    Says whether decoding and augmentation could feed the model's images/s
+    on this machine; the model itself is timed apart (``--preload``).
+    """
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+    from mmengine.utils.dl_utils import set_multi_processing
+    full_cfg, scope = loader_config(args.worker, args.arch, args.data_root)
+    # What the Runner sets up before it builds a loader (OpenCV threads in
+    # the workers, the start method), from the toolbox's own config.
+    set_multi_processing(**full_cfg.get('env_cfg', {}).get('mp_cfg', {}))
+    cfg = full_cfg.train_dataloader
+    cfg.update(batch_size=args.batch_size, num_workers=args.num_workers,
+               persistent_workers=False, pin_memory=args.device == 'cuda',
+               sampler=dict(type='InfiniteSampler', shuffle=True))
+    init_default_scope(scope)
+    loader = Runner.build_dataloader(cfg, seed=0)
+    warmup, iters = args.warmup[0], args.iters[0]
+    batches = iter(loader)
+    start = time.perf_counter()
+    for _ in range(warmup):
+        next(batches)
+    ready = time.perf_counter()
+    for _ in range(iters):
+        batch = next(batches)
+    seconds = time.perf_counter() - ready
+    del batches  # stops the worker processes
+    images = iters * args.batch_size
+    inputs = batch['inputs']
+    if isinstance(inputs, (list, tuple)):  # pseudo_collate: one per image
+        inputs = inputs[0]
+    return dict(images=images, seconds=seconds, images_per_s=images / seconds,
+                workers=args.num_workers,
+                images_per_s_per_worker=images / seconds /
+                max(args.num_workers, 1),
+                warmup_batches=warmup, warmup_s=ready - start,
+                batch_size=args.batch_size, pin_memory=cfg.pin_memory,
+                cpu_cores=os.cpu_count(),
+                output=f'{tuple(inputs.shape)} {inputs.dtype}',
+                transforms=[t['type'] for t in cfg.dataset.pipeline])
+
+
 # --------------------------------------------------------------- driver
 def launch(python: str, args: argparse.Namespace, worker: str, task: str,
            data_root: str, arch: str = 'b', precision: str = 'fp32') -> dict:
@@ -389,7 +508,10 @@ def launch(python: str, args: argparse.Namespace, worker: str, task: str,
            '--warmup', *map(str, args.warmup),
            '--moco-batch-size', str(args.moco_batch_size),
            '--moco-iters', str(args.moco_iters),
-           '--moco-warmup', str(args.moco_warmup)]
+           '--moco-warmup', str(args.moco_warmup),
+           '--device', args.device, '--preload', str(args.preload)]
+    if args.compile:
+        cmd += ['--compile', '--compile-backend', args.compile_backend]
     if args.threads:
         cmd += ['--threads', str(args.threads)]
     env = dict(os.environ, PYTHONPATH=REPO)
@@ -535,9 +657,12 @@ def report(results: dict) -> None:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if not args.report:
+        select_device(args.device)
     if args.worker:
-        runner = (run_pipeline_worker
-                  if args.task == 'pipeline' else run_model_worker)
+        runner = dict(pipeline=run_pipeline_worker,
+                      loader=run_loader_worker).get(args.task,
+                                                    run_model_worker)
         result = runner(args)
         with open(args.out, 'w') as f:
             json.dump(result, f)
@@ -556,6 +681,8 @@ def main(argv=None) -> dict:
                    rounds=args.rounds, load_average=os.getloadavg(),
                    cpu=benchmark.cpu_name(), cores=os.cpu_count(),
                    threads=args.threads, argv=sys.argv[1:])
+    if args.device == 'cuda':
+        results['gpu'] = benchmark.device_name()
 
     def saver(*keys: str) -> Callable[[dict], None]:
         def save(summary: dict) -> None:
@@ -575,7 +702,9 @@ def main(argv=None) -> dict:
             results['pipeline'] = alternate(pythons, args, 'pipeline', root,
                                             save=saver('pipeline'))
         if not args.skip_model:
-            count = args.batch_size * (max(args.iters) + max(args.warmup) + 1)
+            # Batches drawn per run: the preloaded ones, else every step's.
+            steps = args.preload or max(args.iters) + max(args.warmup)
+            count = args.batch_size * (steps + 1)
             benchmark.make_fake_jpegs(root, max(count, args.pipeline_images))
             for arch in args.archs:
                 for precision in args.precisions:

@@ -103,3 +103,31 @@ def test_autocast_run_reports_bf16(monkeypatch):
         '--no-flops', '--cfg-options', 'experiment_name=amp'
     ])
     assert result['precision'] == 'bf16'
+
+
+def test_preload_replays_pipeline_batches_from_memory():
+    result = benchmark.main([
+        str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'), '--iters', '2',
+        '--warmup', '1', '--batch-size', '4', '--num-workers', '0',
+        '--preload', '2', '--no-flops', '--no-split', '--cfg-options',
+        'experiment_name=preload'
+    ])
+    assert result['data'].startswith('2 batches from the data pipeline')
+    assert result['timed_iters'] == 2 and result['batch_size'] == 4
+    assert 'forward_s' not in result  # --no-split: whole steps only
+
+
+def test_replay_loader_cycles_its_batches_without_end():
+    batches = [dict(inputs=torch.full((2, 1), float(i))) for i in range(3)]
+    loader = benchmark.ReplayLoader(batches, list(range(6)), batch_size=2)
+    seen = [b['inputs'][0, 0].item() for b, _ in zip(loader, range(7))]
+    assert seen == [0, 1, 2, 0, 1, 2, 0]
+    assert loader.batch_size == 2 and len(loader) == 3
+
+
+def test_peak_lookup_prefers_the_most_specific_gpu_name():
+    assert benchmark.peak_tflops('bf16', 'NVIDIA H200') == 989.0
+    assert benchmark.peak_tflops('bf16', 'NVIDIA H200 NVL') == 835.0
+    assert benchmark.peak_tflops('bf16', 'NVIDIA H100 80GB HBM3') == 989.0
+    assert benchmark.peak_tflops('bf16', 'NVIDIA H100 NVL') == 835.0
+    assert benchmark.peak_tflops('bf16', 'Some GPU') is None

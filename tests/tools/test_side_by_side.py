@@ -114,3 +114,92 @@ def test_runs_merge_into_one_report(tmp_path):
     rows = sbs.training_rows(merged)
     # fp32, bf16, and our bf16 against their fp32 across the two files
     assert len(rows) == 3 and '| **2.00** (2.00) |' in rows[2]
+
+
+def _worker_args(*extra):
+    return sbs.parse_args(['--worker', 'pix', '--task', 'model', '--arch',
+                           'b', '--precision', 'bf16', '--data-root', 'd',
+                           '--out', 'o.json', '--batch-size', '256',
+                           '--iters', '40', '--warmup', '10', *extra])
+
+
+def test_gpu_worker_times_whole_steps_of_preloaded_batches():
+    bench = sbs._benchmark_args(_worker_args(
+        '--device', 'cuda', '--preload', '2', '--compile'), arch_index=1)
+    assert bench.amp and bench.compile and bench.preload == 2
+    assert bench.compile_backend == 'inductor'
+    assert not bench.split  # no per-phase synchronisation on a GPU
+    assert (bench.batch_size, bench.iters, bench.warmup) == (256, 40, 10)
+
+
+def test_cpu_worker_arguments_are_unchanged_by_default():
+    args = _worker_args()
+    assert args.device == 'cpu' and args.preload == 0 and not args.compile
+    bench = sbs._benchmark_args(args, arch_index=1)
+    assert bench.split and not bench.compile and bench.preload == 0
+
+
+def test_device_selection(monkeypatch):
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '0')
+    sbs.select_device('cpu')  # hides GPUs from this process's torch
+    assert sbs.os.environ['CUDA_VISIBLE_DEVICES'] == ''
+    with pytest.raises(ValueError):
+        sbs.select_device('gpu')
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match='no GPU'):
+            sbs.select_device('cuda')
+
+
+def _mm_cfg():
+    from mmengine.config import Config
+    return Config(dict(optim_wrapper=dict(
+        type='AmpOptimWrapper', loss_scale='dynamic',
+        optimizer=dict(type='AdamW', lr=1e-3))))
+
+
+def test_mmpretrain_bf16_on_gpu_is_its_own_amp_wrapper():
+    cfg = _mm_cfg()
+    sbs._mm_precision(cfg, 'bf16', 'cuda')
+    wrapper = cfg.optim_wrapper
+    assert wrapper.type == 'AmpOptimWrapper'
+    assert wrapper.dtype == 'bfloat16' and wrapper.loss_scale == 'dynamic'
+    cfg = _mm_cfg()
+    sbs._mm_precision(cfg, 'fp32', 'cuda')
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
+    assert 'loss_scale' not in cfg.optim_wrapper
+
+
+def test_launch_passes_the_gpu_options_to_the_worker(monkeypatch, tmp_path):
+    import json
+    import subprocess
+    seen = {}
+
+    def fake_run(cmd, env, capture_output, text):
+        seen['cmd'] = cmd
+        out = cmd[cmd.index('--out') + 1]
+        with open(out, 'w') as f:
+            json.dump(dict(images_per_s=1.0), f)
+        return subprocess.CompletedProcess(cmd, 0, '', '')
+
+    monkeypatch.setattr(sbs.subprocess, 'run', fake_run)
+    args = sbs.parse_args(['--device', 'cuda', '--preload', '3', '--compile',
+                           '--compile-backend', 'eager'])
+    sbs.launch('python', args, 'mm', 'model', str(tmp_path), 'b', 'bf16')
+    worker = sbs.parse_args(seen['cmd'][2:])
+    assert (worker.device, worker.preload, worker.compile,
+            worker.compile_backend) == ('cuda', 3, True, 'eager')
+    assert (worker.worker, worker.task, worker.precision) == (
+        'mm', 'model', 'bf16')
+
+
+def test_loader_worker_times_the_pixpretrain_loader(tmp_path):
+    import benchmark
+    benchmark.make_fake_jpegs(str(tmp_path), 4)
+    args = sbs.parse_args(['--worker', 'pix', '--task', 'loader', '--arch',
+                           's', '--data-root', str(tmp_path), '--out', 'o',
+                           '--batch-size', '2', '--num-workers', '0',
+                           '--warmup', '1', '--iters', '3'])
+    result = sbs.run_loader_worker(args)
+    assert result['images'] == 6 and result['images_per_s'] > 0
+    assert result['output'] == '(2, 3, 224, 224) torch.uint8'
+    assert result['pin_memory'] is False and result['workers'] == 0

@@ -15,6 +15,7 @@ The functions below take any mmengine config, so ``benchmarks/`` reuses them
 to time another toolbox's model the same way.
 """
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -28,14 +29,17 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
+from torch.utils.data import DataLoader
 
 # Dense tensor-core peaks (TFLOP/s) from the vendors' data sheets, by the
 # name torch reports and the compute dtype. fp32 is the plain (non-TF32) peak.
+# The longest key found in the device name wins ('H200 NVL' over 'H200').
 PEAK_TFLOPS: Dict[str, Dict[str, float]] = {
     'H100 80GB HBM3': dict(bf16=989.0, fp16=989.0, fp32=67.0),  # SXM
     'H100 PCIe': dict(bf16=756.0, fp16=756.0, fp32=51.0),
     'H100 NVL': dict(bf16=835.0, fp16=835.0, fp32=60.0),
-    'H200': dict(bf16=989.0, fp16=989.0, fp32=67.0),
+    'H200': dict(bf16=989.0, fp16=989.0, fp32=67.0),  # SXM, as the H100 SXM
+    'H200 NVL': dict(bf16=835.0, fp16=835.0, fp32=60.0),
     'A100-SXM4-80GB': dict(bf16=312.0, fp16=312.0, fp32=19.5),
     'A100-SXM4-40GB': dict(bf16=312.0, fp16=312.0, fp32=19.5),
     'A100-PCIE-40GB': dict(bf16=312.0, fp16=312.0, fp32=19.5),
@@ -65,6 +69,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the training step (config key '
                         '`compile`)')
+    parser.add_argument(
+        '--compile-backend', default='inductor',
+        help='torch.compile backend with --compile (e.g. "eager" traces '
+        'the step without generating code: a quick check of the plumbing)')
+    parser.add_argument(
+        '--preload', type=int, default=0, metavar='N',
+        help='draw N batches through the data pipeline before training and '
+        'replay them from host memory at every step: times the model alone, '
+        'without JPEG decoding (use it where the data loader cannot keep up '
+        'with the device)')
     parser.add_argument(
         '--split', action=argparse.BooleanOptionalAction, default=True,
         help='time forward / backward / optimizer separately (adds a device '
@@ -253,15 +267,15 @@ def count_train_flops(model: torch.nn.Module, batch: dict,
     return counter.get_total_flops() / count
 
 
-def peak_tflops(dtype: str) -> Optional[float]:
-    """The data-sheet peak of this GPU for ``dtype``, if it is known."""
-    if not torch.cuda.is_available():
-        return None
-    name = torch.cuda.get_device_name()
-    for key, peaks in PEAK_TFLOPS.items():
-        if key in name:
-            return peaks.get(dtype)
-    return None
+def peak_tflops(dtype: str, name: Optional[str] = None) -> Optional[float]:
+    """The data-sheet peak of this GPU (or the GPU called ``name``) for
+    ``dtype``, if it is known."""
+    if name is None:
+        if not torch.cuda.is_available():
+            return None
+        name = torch.cuda.get_device_name()
+    keys = sorted((k for k in PEAK_TFLOPS if k in name), key=len)
+    return PEAK_TFLOPS[keys[-1]].get(dtype) if keys else None
 
 
 def cpu_name() -> str:
@@ -310,12 +324,78 @@ def configure(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.resume, cfg.load_from = False, None
     cfg.work_dir = tempfile.mkdtemp(prefix='bench-')
     if args.compile:
-        cfg.compile = True
+        backend = getattr(args, 'compile_backend', 'inductor')
+        cfg.compile = True if backend == 'inductor' else dict(backend=backend)
     return cfg
+
+
+class ReplayLoader(DataLoader):
+    """A data loader that yields the same few batches, in turn, forever.
+
+    Each batch is the object the config's own loader produced (collated, and
+    pinned if that loader pins memory), so each toolbox's data preprocessor
+    still copies it to the device and normalises it at every step; only the
+    decoding and augmentation are left out of the timed steps. A
+    ``DataLoader`` subclass, because mmengine reads ``batch_size`` off a
+    ``DataLoader`` instance when it scales the learning rate.
+
+    Args:
+        batches: The collated batches to replay.
+        dataset: The dataset they came from (its ``metainfo`` is read by the
+            training loop).
+        batch_size: Samples per batch.
+    """
+
+    def __init__(self, batches: List, dataset, batch_size: int) -> None:
+        super().__init__(dataset, batch_size=batch_size, num_workers=0)
+        self.batches = batches
+
+    def __iter__(self):
+        # Never exhausted, so mmengine's loop never restarts it (which would
+        # sleep 2 s per restart).
+        return itertools.cycle(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def preload_batches(runner, count: int) -> ReplayLoader:
+    """Draw ``count`` batches through ``runner``'s training data config
+    and make the runner train on them, replayed from memory.
+
+    Call after ``Runner.from_cfg`` and before ``runner.train()``.
+    """
+    loader = runner.build_dataloader(runner._train_dataloader,
+                                     seed=runner.seed)
+    iterator = iter(loader)
+    batches = list(itertools.islice(iterator, count))
+    if len(batches) < count:
+        raise ValueError(f'--preload {count}: the data gives only '
+                         f'{len(batches)} batches')
+    replay = ReplayLoader(batches, loader.dataset, loader.batch_size)
+    # Dropping the last references shuts the loader's worker processes down
+    # (persistent ones too) before the timed steps start.
+    del iterator, loader
+    # The loop is built from this attribute in runner.train(); the Runner
+    # has no public way to swap a data loader once it exists.
+    runner._train_dataloader = replay
+    return replay
+
+
+def compile_stats() -> Dict[str, int]:
+    """Graphs torch.compile made and graph breaks it met in this process:
+    with errors suppressed (``apply_compile_fallback``) a step that failed to
+    compile still runs, eagerly, and only these counts tell."""
+    from torch._dynamo.utils import counters
+    return dict(graph_breaks=sum(counters['graph_break'].values()),
+                unique_graphs=counters['stats']['unique_graphs'])
 
 
 def measure(runner, args: argparse.Namespace, config: str) -> dict:
     """Train ``runner`` and summarise the timed iterations."""
+    preload = getattr(args, 'preload', 0)
+    if preload:
+        preload_batches(runner, preload)
     if args.split:
         runner.register_hook(StepTimer())
     profiler = None
@@ -329,6 +409,9 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
         return np.array(hub.get_scalar(f'train/{key}').data[0][args.warmup:])
 
     step, data = timed('time'), timed('data_time')
+    # The warm-up steps hold torch.compile's (re)compilations.
+    warmup_time = float(np.sum(hub.get_scalar('train/time').data[0][
+        :args.warmup]))
     batch = runner.train_dataloader.batch_size
     on_gpu = torch.cuda.is_available()
     wrapper = runner.optim_wrapper
@@ -345,6 +428,7 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
         images_per_s=batch / step.mean(),
         step_time_s=step.mean(),
         step_time_spread_s=[float(step.min()), float(step.max())],
+        warmup_time_s=warmup_time,
         data_wait_s=data.mean(),
         data_wait_share=data.mean() / step.mean(),
         peak_memory_mib=(torch.cuda.max_memory_allocated() / 2**20
@@ -353,7 +437,13 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
                          1024),
         memory_kind=('CUDA max allocated' if on_gpu else
                      'peak RSS of the main process, workers excluded'),
+        data=(f'{preload} batches from the data pipeline, replayed from host '
+              'memory' if preload else 'data loader'),
         torch=torch.__version__)
+    if result['compiled']:
+        result['compile'] = dict(compile_stats(),
+                                 backend=getattr(args, 'compile_backend',
+                                                 'inductor'))
     if args.split:
         for part in STEP_PARTS:
             result[f'{part}_s'] = timed(f'{part}_time').mean()
