@@ -131,3 +131,33 @@ def test_peak_lookup_prefers_the_most_specific_gpu_name():
     assert benchmark.peak_tflops('bf16', 'NVIDIA H100 80GB HBM3') == 989.0
     assert benchmark.peak_tflops('bf16', 'NVIDIA H100 NVL') == 835.0
     assert benchmark.peak_tflops('bf16', 'Some GPU') is None
+
+
+class _Block(__import__('mmengine').model.BaseModel):
+    """pixpretrain's self-attention (4 heads) on (B, N, C) inputs."""
+
+    def __init__(self, dims):
+        super().__init__()
+        from pixpretrain.models.utils.transformer import \
+            MultiheadSelfAttention
+        self.attn = MultiheadSelfAttention(dims, 4)
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        return dict(loss=self.attn(inputs).float().square().mean())
+
+
+def test_flops_count_the_cpu_bf16_flash_attention_as_the_math_backend():
+    """Under CPU bf16 autocast the attention calls torch's CPU flash kernels
+    directly; the count must equal the fp32 (math backend) count, which
+    is the projections plus 2 * 2*N*N*C forward and twice that backward."""
+    model = _Block(16)
+    batch = dict(inputs=torch.randn(3, 5, 16))
+    fp32 = benchmark.count_train_flops(model, batch, images=2)
+    bf16 = benchmark.count_train_flops(
+        model, batch, images=2,
+        autocast=lambda: torch.autocast('cpu', dtype=torch.bfloat16))
+    # qkv (C -> 3C) and proj (C -> C): forward, weight gradients, and the
+    # proj's input gradient (the block's input needs none)
+    projections = 2 * (2 * 5 * 16 * 64) + 2 * 5 * 16 * 16
+    assert fp32 == projections + 12 * 5 * 5 * 16
+    assert bf16 == fp32

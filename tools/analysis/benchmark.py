@@ -230,6 +230,31 @@ def _take(batch, count: int):
     return batch
 
 
+def count_cpu_flash_attention() -> None:
+    """Teach ``FlopCounterMode`` the model FLOPs of torch's CPU
+    flash-attention kernels: two matrix products forward, four backward, as
+    SDPA's math backend counts them (the backward kernel also recomputes the
+    scores, which model FLOPs leave out, so MFU is not flattered).
+    Idempotent."""
+    from torch.utils import flop_counter
+    aten = torch.ops.aten
+    forward = aten._scaled_dot_product_flash_attention_for_cpu
+    if forward in flop_counter.flop_registry:
+        return
+
+    def forward_flops(query, key, value, *args, out_shape=None, **kwargs):
+        return flop_counter.sdpa_flop_count(query, key, value)
+
+    def backward_flops(grad_out, query, key, value, *args, out_shape=None,
+                       **kwargs):
+        return 2 * flop_counter.sdpa_flop_count(query, key, value)
+
+    flop_counter.register_flop_formula(forward)(forward_flops)
+    flop_counter.register_flop_formula(
+        aten._scaled_dot_product_flash_attention_for_cpu_backward)(
+            backward_flops)
+
+
 def count_train_flops(model: torch.nn.Module, batch: dict,
                       images: int = 2,
                       autocast: Optional[Callable] = None) -> float:
@@ -237,9 +262,11 @@ def count_train_flops(model: torch.nn.Module, batch: dict,
 
     Counted by ``torch.utils.flop_counter.FlopCounterMode`` (matmuls,
     convolutions, attention) on the first ``images`` samples of ``batch``,
-    through the model's own preprocessor and loss. On a CPU attention runs
-    through SDPA's math backend while counting, because the counter has no
-    formula for the CPU flash kernel; the count is the same.
+    through the model's own preprocessor and loss. The counter has no
+    formula for torch's CPU flash-attention kernels, which
+    ``CPUBf16FlashAttention`` calls directly; :func:`count_cpu_flash_attention`
+    gives them the GPU flash kernels' formulas. Elsewhere on a CPU attention
+    runs through SDPA's math backend while counting; the counts agree.
 
     Args:
         model: An mmengine ``BaseModel`` (unwrapped).
@@ -252,6 +279,7 @@ def count_train_flops(model: torch.nn.Module, batch: dict,
 
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
+    count_cpu_flash_attention()
     data = model.data_preprocessor(_take(batch, images), True)
     count = data['inputs'].shape[0] if isinstance(
         data['inputs'], torch.Tensor) else data['inputs'][0].shape[0]
