@@ -231,11 +231,12 @@ def test_flip_image_equals_reversing_the_axis(make, direction):
 
 
 @pytest.mark.parametrize('channels', [1, 3, 4, 5])
-def test_chw_to_hwc_is_the_transpose(channels):
-    chw = torch.randint(0, 256, (channels, 6, 9), dtype=torch.uint8)
+@pytest.mark.parametrize('height', [6, 0])
+def test_chw_to_hwc_is_the_transpose(channels, height):
+    chw = torch.randint(0, 256, (channels, height, 9), dtype=torch.uint8)
     hwc = processing._hwc(chw)
     np.testing.assert_array_equal(hwc, chw.permute(1, 2, 0).numpy())
-    assert hwc.shape == (6, 9, channels) and hwc.flags['C_CONTIGUOUS']
+    assert hwc.shape == (height, 9, channels) and hwc.flags['C_CONTIGUOUS']
 
 
 @pytest.mark.parametrize('make', [
@@ -246,6 +247,7 @@ def test_chw_to_hwc_is_the_transpose(channels):
     lambda: np.random.default_rng(2).random((6, 9, 3)),   # float: numpy
     lambda: np.random.default_rng(2).integers(0, 256, (8, 9, 3),
                                               np.uint8)[::-2],  # a view
+    lambda: np.zeros((0, 5, 3), np.uint8),                # empty
 ])
 def test_hwc_to_chw_is_the_transpose(make):
     hwc = make()

@@ -8,8 +8,8 @@ from PIL import Image
 
 from pixpretrain.datasets.transforms import (LoadImageFromFile,
                                              LoadRandomResizedCrop,
-                                             jpeg_frame, read_rgb,
-                                             rgb_jpeg_size)
+                                             decode_rgb_jpeg, jpeg_frame,
+                                             read_rgb, rgb_jpeg_size)
 from pixpretrain.utils.errors import UnreadableImageError
 
 
@@ -60,7 +60,8 @@ def test_frame_header_matches_pil(tmp_path, name):
         width, height = image.size
     assert jpeg_frame(data) == (height, width, 3, 8)
     assert rgb_jpeg_size(data) == (height, width)
-    # and the OpenCV decode it leads to has PIL's pixels
+    # and the OpenCV decode it leads to (not a PIL fallback) has PIL's pixels
+    assert decode_rgb_jpeg(data, (height, width)) is not None
     path = tmp_path / 'a.jpg'
     path.write_bytes(data)
     with Image.open(path) as image:
@@ -111,3 +112,16 @@ def test_truncated_three_component_jpeg_is_still_an_error(tmp_path):
         with pytest.raises(UnreadableImageError,
                            match=f"^unreadable image '{path}': "):
             load(dict(img_path=str(path)))
+
+
+def test_a_decompression_bomb_is_left_to_pil(tmp_path, monkeypatch):
+    data = _jpeg(size=(61, 37))
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 61 * 37 // 2 - 1)
+    assert jpeg_frame(data) == (37, 61, 3, 8)
+    assert rgb_jpeg_size(data) is None  # above twice the limit: PIL's call
+    path = tmp_path / 'bomb.jpg'
+    path.write_bytes(data)
+    with pytest.raises(UnreadableImageError, match='decompression bomb'):
+        read_rgb(str(path))
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 61 * 37 // 2 + 1)
+    assert rgb_jpeg_size(data) == (37, 61)

@@ -29,8 +29,10 @@ def image_read_errors(path: str) -> Iterator[None]:
     Wrap only the calls that open or decode the file: PIL raises OSError,
     ValueError, SyntaxError, struct.error, DecompressionBombError and more
     for broken files, and each of them is a property of the file, not of
-    the code. Truncated files stay errors (PIL's ``LOAD_TRUNCATED_IMAGES``
-    is left off), so no half-grey image is ever fed to a model.
+    the code. Files cut short inside the scan stay errors (PIL's
+    ``LOAD_TRUNCATED_IMAGES`` is left off, OpenCV refuses them too); a
+    scan whose data is damaged but still ends in an end-of-image marker
+    decodes in both libraries, grey or garbled where the data is.
 
     Args:
         path (str): The file being read, for the message.
@@ -128,13 +130,18 @@ def jpeg_frame(data: bytes) -> Optional[Tuple[int, int, int, int]]:
 
 def rgb_jpeg_size(data: bytes) -> Optional[Tuple[int, int]]:
     """``(height, width)`` of a JPEG that :func:`decode_rgb_jpeg` can take:
-    8-bit, three components (PIL's mode 'RGB'), size in the frame header.
-    None for every other file."""
+    8-bit, three components (PIL's mode 'RGB'), size in the frame header,
+    within PIL's decompression-bomb limit. None for every other file, so
+    that PIL opens it (and refuses a bomb with its own error)."""
     frame = jpeg_frame(data)
     if frame is None:
         return None
     height, width, components, precision = frame
     if components != 3 or precision != 8 or height == 0 or width == 0:
+        return None
+    # PIL raises DecompressionBombError above twice its warning limit
+    bomb_limit = Image.MAX_IMAGE_PIXELS
+    if bomb_limit is not None and height * width > 2 * bomb_limit:
         return None
     return height, width
 
