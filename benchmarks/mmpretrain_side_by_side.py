@@ -642,6 +642,28 @@ def merge_runs(paths: List[str]) -> dict:
     return merged
 
 
+def usable_precisions(precisions: List[str], device: str,
+                      native_bf16: bool) -> List[str]:
+    """``precisions`` without bf16 on a CPU that would only emulate it.
+
+    There pixpretrain's ``--amp`` trains in fp32 (autocast would be slower)
+    while mmpretrain would get the emulated autocast: a "bf16 vs bf16" row
+    would compare fp32 with emulated bf16.
+
+    Raises:
+        SystemExit: Nothing is left to measure.
+    """
+    if device == 'cuda' or native_bf16 or 'bf16' not in precisions:
+        return precisions
+    kept = [p for p in precisions if p != 'bf16']
+    print('bf16 skipped: this CPU has no native bf16 (AVX512-BF16 or AMX); '
+          'torch would emulate it', flush=True)
+    if not kept:
+        raise SystemExit('--precisions bf16: this CPU has no native bf16; '
+                         'use fp32 or a CPU with AVX512-BF16 / AMX')
+    return kept
+
+
 def report(results: dict) -> None:
     head = ('| | pix img/s | mm img/s | ratio: median (rounds) | '
             'pix img/CPU-s | mm img/CPU-s | ratio: median (rounds) |')
@@ -676,11 +698,19 @@ def main(argv=None) -> dict:
                 json.dump(results, f, indent=2)
         return results
     import benchmark
+    import torch
+
+    from pixpretrain.engine.optimizers import cpu_has_native_bf16
+    native_bf16 = cpu_has_native_bf16()
+    args.precisions = usable_precisions(args.precisions, args.device,
+                                        native_bf16)
     pythons = dict(pix=sys.executable, mm=ensure_mmpretrain(args.venv))
     results = dict(started=time.strftime('%Y-%m-%d %H:%M'),
                    rounds=args.rounds, load_average=os.getloadavg(),
                    cpu=benchmark.cpu_name(), cores=os.cpu_count(),
-                   threads=args.threads, argv=sys.argv[1:])
+                   cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                   native_bf16=native_bf16, threads=args.threads,
+                   argv=sys.argv[1:])
     if args.device == 'cuda':
         results['gpu'] = benchmark.device_name()
 

@@ -203,3 +203,15 @@ def test_loader_worker_times_the_pixpretrain_loader(tmp_path):
     assert result['images'] == 6 and result['images_per_s'] > 0
     assert result['output'] == '(2, 3, 224, 224) torch.uint8'
     assert result['pin_memory'] is False and result['workers'] == 0
+
+
+def test_bf16_is_only_compared_where_the_cpu_computes_it(capsys):
+    both = ['fp32', 'bf16']
+    assert sbs.usable_precisions(both, 'cpu', native_bf16=True) == both
+    assert sbs.usable_precisions(both, 'cuda', native_bf16=False) == both
+    # emulated bf16 (mmpretrain) against --amp's fp32 fallback (pixpretrain)
+    # would be no comparison: dropped, and said
+    assert sbs.usable_precisions(both, 'cpu', native_bf16=False) == ['fp32']
+    assert 'bf16 skipped' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match='no native bf16'):
+        sbs.usable_precisions(['bf16'], 'cpu', native_bf16=False)

@@ -319,9 +319,12 @@ def cpu_name() -> str:
 
 
 def device_name() -> str:
+    """The GPU's name, or the CPU's with the vector instructions torch uses
+    (the same model name can hide AVX2 and AVX-512 hosts) and the threads."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return f'CPU ({cpu_name()}, {torch.get_num_threads()} threads)'
+    return (f'CPU ({cpu_name()}, {torch.backends.cpu.get_cpu_capability()}, '
+            f'{torch.get_num_threads()} threads)')
 
 
 def configure(cfg: Config, args: argparse.Namespace) -> Config:
