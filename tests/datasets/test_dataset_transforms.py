@@ -262,13 +262,17 @@ def test_hwc_to_chw_is_the_transpose(make):
     ((0, 0, 40, 60), (24, 36)),      # the whole image
     ((7, 2, 9, 13), (32, 20)),       # upsampling
 ])
-def test_resized_crop_equals_torchvisions(mode, box, size):
+@pytest.mark.parametrize('channels', [1, 3, 4])
+def test_resized_crop_equals_torchvisions(mode, box, size, channels):
     import torchvision.transforms.v2.functional as TF
     from torchvision.transforms import InterpolationMode
-    img = _image()
-    expected = TF.resized_crop(torch.from_numpy(img).permute(2, 0, 1), *box,
-                               list(size), interpolation=InterpolationMode(
-                                   mode), antialias=True)
+    img = np.random.default_rng(0).integers(0, 256, (40, 60, channels),
+                                            dtype=np.uint8)
+    # torchvision on a dense CHW tensor: its usual input, another layout
+    chw = torch.from_numpy(img).permute(2, 0, 1).contiguous()
+    expected = TF.resized_crop(chw, *box, list(size),
+                               interpolation=InterpolationMode(mode),
+                               antialias=True)
     out = processing.resized_crop(img, box, size, InterpolationMode(mode))
     np.testing.assert_array_equal(out, expected.permute(1, 2, 0).numpy())
-    assert out.flags['C_CONTIGUOUS'] and out.shape == (*size, 3)
+    assert out.flags['C_CONTIGUOUS'] and out.shape == (*size, channels)
