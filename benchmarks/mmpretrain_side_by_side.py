@@ -93,8 +93,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--num-workers', type=int, default=2)
     parser.add_argument('--iters', type=int, nargs='+', default=[3, 2],
-                        help='timed iterations for ViT-S and ViT-B (one value: '
-                        'both)')
+                        help='timed iterations for ViT-S and ViT-B (one '
+                        'value: both)')
     parser.add_argument('--warmup', type=int, nargs='+', default=[2, 1],
                         help='warm-up iterations for ViT-S and ViT-B')
     parser.add_argument('--precisions', nargs='+', default=['fp32', 'bf16'],
