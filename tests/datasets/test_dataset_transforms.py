@@ -16,8 +16,9 @@ from pixpretrain.registry import TRANSFORMS
 from pixpretrain.utils.errors import ConfigError, UnreadableImageError
 
 
-def _image(h: int = 40, w: int = 60, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (h, w, 3),
+def _image(h: int = 40, w: int = 60, seed: int = 0,
+           channels: int = 3) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, channels),
                                                 dtype=np.uint8)
 
 
@@ -266,8 +267,7 @@ def test_hwc_to_chw_is_the_transpose(make):
 def test_resized_crop_equals_torchvisions(mode, box, size, channels):
     import torchvision.transforms.v2.functional as TF
     from torchvision.transforms import InterpolationMode
-    img = np.random.default_rng(0).integers(0, 256, (40, 60, channels),
-                                            dtype=np.uint8)
+    img = _image(channels=channels)
     # torchvision on a dense CHW tensor: its usual input, another layout
     chw = torch.from_numpy(img).permute(2, 0, 1).contiguous()
     expected = TF.resized_crop(chw, *box, list(size),

@@ -104,10 +104,8 @@ def resized_crop(img: np.ndarray, box: Tuple[int, int, int, int],
             antialias=True)[0]
         # (C, h, w) with HWC strides -> the (h, w, C) array, no copy
         return np.ascontiguousarray(out.permute(1, 2, 0).numpy())
-    else:
-        out = TF.resized_crop(chw, top, left, height, width, list(size),
-                              interpolation=mode, antialias=True)
-    return _hwc(out)
+    return _hwc(TF.resized_crop(chw, top, left, height, width, list(size),
+                                interpolation=mode, antialias=True))
 
 
 def _set_image(results: dict, img: np.ndarray) -> dict:
