@@ -60,3 +60,9 @@ def test_a_pass_from_batch_start(sampler_type, loads_skipped):
     # Starting after the last batch: an empty pass, no skip beyond the data.
     assert list(batches_from(loader, len(loader))) == []
     assert [b.tolist() for b in batches_from(loader, 0)] == whole
+    # Resumed after an epoch's last batch, the loop never reads that empty
+    # pass; the next epoch must still be whole.
+    batches_from(loader, len(loader))
+    dataset.loaded = 0
+    assert [b.tolist() for b in batches_from(loader, 0)] == whole
+    assert dataset.loaded == 30

@@ -194,3 +194,100 @@ def test_iteration_based_loop_resumes_exactly(tmp_path, monkeypatch,
     first = int(checkpoint[len('iter_'):-len('.pth')]) + 1
     assert sorted(got) == list(range(first, 13))
     assert all(got[it] == expected[it] for it in got)
+
+
+MOCO = str(FIXTURES / 'tiny_moco.py')
+# Overrides that make tiny_moco a 2-epoch run of 8 iterations each with a
+# kNN validation after every epoch, its lr schedule planned by iteration.
+MOCO_EPOCHS = dict(
+    train_cfg="dict(_delete_=True, type='ResumableEpochBasedTrainLoop', "
+    'max_epochs=2, val_interval=1)',
+    param_scheduler="[dict(type='CosineAnnealingLR', T_max=16, "
+    'by_epoch=False, begin=0, end=16)]',
+    log_processor='dict(by_epoch=True)')
+RUNS = {
+    'mae': (EPOCHS, ["dict(type='RecordSamplesHook')"], {}),
+    'moco': (MOCO, [], MOCO_EPOCHS),
+}
+
+
+@pytest.mark.parametrize('method', sorted(RUNS))
+def test_resume_from_every_checkpoint_of_two_epochs(tmp_path, monkeypatch,
+                                                    method):
+    """A 2-epoch run saves a checkpoint after every iteration and after
+    every epoch's end hooks (MoCo then validates); a run resumed from any of
+    them ends with the uninterrupted run's weights, optimizer state and
+    iteration, bit for bit. The checkpoints of an epoch's last batch are
+    the case mmengine's bookkeeping got wrong: the epoch's skip emptied the
+    next epoch, which then ended the run one epoch short."""
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    base, hooks, overrides = RUNS[method]
+    # In-process runs: keep torch's global deterministic switch untouched.
+    overrides = dict(overrides,
+                     randomness='dict(seed=0, deterministic=False)')
+    every_checkpoint = config_with_hooks(
+        tmp_path, *hooks,
+        "dict(type='AtomicCheckpointHook', by_epoch=True, interval=1, "
+        'max_keep_ckpts=-1)',
+        base=base,
+        default_hooks='dict(checkpoint=dict(by_epoch=False, interval=1, '
+        'max_keep_ckpts=-1))',
+        **overrides)
+    # Resumed runs save once, at the end of the second epoch.
+    at_the_end = config_with_hooks(
+        tmp_path, *hooks, base=base,
+        default_hooks='dict(checkpoint=dict(by_epoch=True, interval=2, '
+        'max_keep_ckpts=1))',
+        **overrides)
+    full = tmp_path / 'full'
+    assert train_here(every_checkpoint, full) == 0
+    checkpoints = [f'iter_{i}.pth' for i in range(1, 16)] + ['epoch_1.pth']
+    for name in checkpoints + ['iter_16.pth']:
+        assert (full / name).is_file(), name
+    assert safe_load(str(full / 'iter_8.pth'))['meta']['epoch'] == 0
+    assert safe_load(str(full / 'epoch_1.pth'))['meta']['epoch'] == 1
+    # The end-of-run file the resumed runs write: the second epoch's.
+    expected = full / 'epoch_2.pth'
+
+    for name in checkpoints + ['iter_16.pth']:
+        resumed = tmp_path / f'resumed_{name[:-len(".pth")]}'
+        assert train_here(at_the_end, resumed, '--resume',
+                          str(full / name)) == 0, name
+        assert_same_training_state(resumed / 'epoch_2.pth', expected)
+        meta = safe_load(str(resumed / 'epoch_2.pth'))['meta']
+        assert (meta['epoch'], meta['iter']) == (2, 16), name
+        if method == 'mae':  # data order: the remaining iterations, once
+            first = safe_load(str(full / name))['meta']['iter'] + 1
+            trained = (resumed / 'samples.jsonl').exists()
+            assert trained == (first <= 16), name
+            got = samples(resumed) if trained else {}
+            want = samples(full)
+            assert sorted(got) == list(range(first, 17)), name
+            assert all(got[it] == want[it] for it in got), name
+
+
+def test_resume_with_more_epochs_after_the_last_batch(tmp_path):
+    """The report's run: one epoch checkpointed after its last batch (meta
+    epoch 0, iteration 8), then resumed with max_epochs raised to 3 in a
+    fresh process; it must train epochs 2 and 3 (24 iterations), not stop
+    one epoch short at iteration 16."""
+    work_dir = tmp_path / 'w'
+    one_epoch = config_with_hooks(
+        tmp_path, "dict(type='RecordSamplesHook')",
+        train_cfg="dict(_delete_=True, type='ResumableEpochBasedTrainLoop', "
+        'max_epochs=1)',
+        default_hooks='dict(checkpoint=dict(by_epoch=False, interval=8))')
+    first = train(one_epoch, work_dir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert pointer(work_dir) == str(work_dir / 'iter_8.pth')
+    three_epochs = config_with_hooks(
+        tmp_path, "dict(type='RecordSamplesHook')",
+        train_cfg="dict(_delete_=True, type='ResumableEpochBasedTrainLoop', "
+        'max_epochs=3)',
+        default_hooks='dict(checkpoint=dict(by_epoch=False, interval=8))')
+    resumed = train(three_epochs, work_dir, '--resume')
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 'starting the epoch afresh' not in resumed.stdout
+    assert pointer(work_dir) == str(work_dir / 'iter_24.pth')
+    assert safe_load(pointer(work_dir))['meta']['iter'] == 24
+    assert sorted(samples(work_dir)) == list(range(1, 25))

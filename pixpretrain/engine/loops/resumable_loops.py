@@ -82,12 +82,14 @@ def batches_from(dataloader: DataLoader, start: int) -> Iterator:
     With a :class:`ResumableSampler` the first ``start`` batches are never
     loaded; with any other sampler they are loaded and dropped.
     """
+    if start >= len(dataloader):
+        # A checkpoint of the epoch's last batch: nothing is left to load,
+        # and a skip handed to the sampler here would never be consumed
+        # (no pass is read) but empty the next epoch instead.
+        return iter(())
     sampler = resumable_sampler(dataloader)
     if start and sampler is not None:
-        # Only an epoch's last batch can be short: `start` batches are
-        # start * batch_size samples, or the whole epoch.
-        sampler.skip(
-            min(start * dataloader.batch_sampler.batch_size, len(sampler)))
+        sampler.skip(start * dataloader.batch_sampler.batch_size)
         return iter(dataloader)
     batches = iter(dataloader)
     if start:
