@@ -7,9 +7,11 @@ classes a pixpretrain checkpoint holds and nothing else, and install this
 loader as mmengine's handler for local files, so resume, ``load_from``,
 ``init_cfg=dict(type='Pretrained')`` and our tools all go through it.
 """
+import io
 import os.path as osp
 import pickle
 import re
+import zipfile
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
@@ -59,14 +61,121 @@ def checkpoint_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
             ] + _numpy_globals()
 
 
-_UNSUPPORTED = re.compile(r'Unsupported global: GLOBAL (\S+)')
-_UNRECOGNIZED_CALL = re.compile(r'unrecognized function (.+?)(?:\.|$)',
-                                re.MULTILINE)
+Source = Union[str, io.BytesIO]  # a file's path, or its bytes
+
+# The ways torch's weights-only unpickler names what it refused
+# (torch/_weights_only_unpickler.py), and our getattr stand-in's message.
+_REFUSED = (
+    re.compile(r'GLOBAL (\S+) (?:was not an allowed global|whose module)'),
+    re.compile(r"but got <class '([^']+)'>"),
+    re.compile(r'unrecognized function <(?:built-in |bound )?'
+               r'(?:function|method) ([^\s>]+)'),
+    re.compile(r'unrecognized function (\S+)'),
+    re.compile(r'(getattr\(.+?\)) is not allowed in a checkpoint'),
+)
+
+
+def _refused_name(text: str) -> Optional[str]:
+    """What a weights-only error says was refused, if it says so."""
+    for pattern in _REFUSED:
+        found = pattern.search(text)
+        if found:
+            return found.group(1).rstrip('.,;:')
+    return None
+
+
+def _unpickler_reason(text: str) -> str:
+    """torch's weights-only error without the advice wrapped around it,
+    which suggests ``weights_only=False``, i.e. running the file's code."""
+    markers = ('WeightsUnpickler error:', torch.serialization.UNSAFE_MESSAGE,
+               'Weights only load failed.')
+    for rest in [text.partition(m)[2] for m in markers if m in text] + [text]:
+        lines = [line.strip() for line in rest.splitlines()
+                 if line.strip() and 'weights_only' not in line]
+        if lines:
+            return lines[0]
+    return 'unreadable pickle'
+
+
+def _describe_unloadable(source: Source, name: str, reason: str) -> str:
+    """Say what a file torch could not load is, from its first bytes."""
+    if isinstance(source, io.BytesIO):
+        size, head = len(source.getvalue()), source.getvalue()[:256]
+    else:
+        size = osp.getsize(source)
+        with open(source, 'rb') as file:
+            head = file.read(256)
+    again = 'save or download it again'
+    if size == 0:
+        return f'{name} is empty, not a PyTorch checkpoint'
+    if head.startswith(b'PK'):  # torch.save's zip archive
+        try:
+            with zipfile.ZipFile(source) as archive:
+                members = archive.namelist()
+        except (zipfile.BadZipFile, OSError, EOFError):
+            return (f'{name} is truncated: its zip archive is incomplete; '
+                    f'{again}')
+        if not any(m.rsplit('/', 1)[-1] == 'data.pkl' for m in members):
+            return (f'{name} is a zip archive without a PyTorch pickle, not a '
+                    f'PyTorch checkpoint (it holds {", ".join(members[:3])})')
+        return f'{name} is a damaged PyTorch checkpoint ({reason}); {again}'
+    if head[:1] == b'\x80':  # a pickle: torch < 1.6's format, or plain
+        return (f'{name} is a truncated or damaged PyTorch checkpoint '
+                f'({reason}); {again}')
+    if not re.search(rb'[\x00-\x08\x0b\x0e-\x1f\x7f]', head):
+        text = head.decode('utf-8', errors='ignore').strip()
+        first = text.splitlines()[0][:40] if text else ''
+        return (f'{name} is a text file, not a PyTorch checkpoint (it '
+                f'begins {first!r})')
+    return (f'{name} is not a PyTorch checkpoint (it begins with bytes '
+            f"{head[:4].hex(' ')}; torch.save writes a zip archive)")
+
+
+def _load_safely(source: Source, name: str,
+                 map_location: Optional[Union[str, torch.device]]) -> Any:
+    """The one place a checkpoint is unpickled, whatever scheme fetched it.
+
+    Args:
+        source: The file's path, or its bytes.
+        name: How messages name it, quoted, e.g. ``"'ckpt.pth'"``.
+        map_location: As for :func:`torch.load`.
+
+    Raises:
+        CheckpointError: the file is not a loadable checkpoint, or it
+            references an object outside the allow-list (never executed).
+    """
+    try:
+        with torch.serialization.safe_globals(checkpoint_globals()):
+            return torch.load(source, map_location=map_location,
+                              weights_only=True)
+    except pickle.UnpicklingError as exc:
+        refused = _refused_name(str(exc))
+        if refused is not None:
+            raise CheckpointError(
+                f'refused to load {name}: it references {refused}, which '
+                'is not a tensor or a type pixpretrain checkpoints hold. '
+                'Unpickling it could run code, so nothing in the file was '
+                'executed. Only load files you trust; to allow a class '
+                'deliberately, pass it to '
+                'torch.serialization.add_safe_globals before loading.'
+            ) from None
+        reason = _unpickler_reason(str(exc))
+    except Exception as exc:  # noqa: BLE001 -- torch's many parse errors
+        text = str(exc).strip()
+        reason = (text.splitlines()[0].split('. ')[0]
+                  if text else type(exc).__name__)
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+    raise CheckpointError(_describe_unloadable(source, name, reason))
 
 
 def safe_load(filename: str,
               map_location: Optional[Union[str, torch.device]] = None) -> Any:
     """``torch.load`` with ``weights_only=True`` and our allow-list.
+
+    Args:
+        filename: A local checkpoint file (``~`` expanded).
+        map_location: As for :func:`torch.load`.
 
     Raises:
         FileNotFoundError: ``filename`` does not exist.
@@ -76,35 +185,16 @@ def safe_load(filename: str,
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f"checkpoint '{filename}' does not exist")
-    try:
-        with torch.serialization.safe_globals(checkpoint_globals()):
-            return torch.load(filename, map_location=map_location,
-                              weights_only=True)
-    except pickle.UnpicklingError as exc:
-        text = str(exc)
-        found = _UNSUPPORTED.search(text) or _UNRECOGNIZED_CALL.search(text)
-        if found or 'is not allowed in a checkpoint' in text:
-            what = (found.group(1).rstrip('.,;:') if found else
-                    text.splitlines()[0])
-            raise CheckpointError(
-                f"refused to load '{filename}': it references {what}, which "
-                'is not a tensor or a type pixpretrain checkpoints hold. '
-                'Unpickling it could run code, so nothing in the file was '
-                'executed. Only load files you trust; to allow a plain-data '
-                'type, add it with torch.serialization.add_safe_globals.'
-            ) from None
-        raise CheckpointError(
-            f"'{filename}' is not a PyTorch checkpoint "
-            f'({text.splitlines()[0] if text else "unreadable pickle"})'
-        ) from None
-    except Exception as exc:  # noqa: BLE001 -- any other failure: not ours
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(
-            f"'{filename}' is not a PyTorch checkpoint, or it is truncated "
-            f'({first})') from None
+    return _load_safely(filename, f"'{filename}'", map_location)
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)
 def load_from_local_safely(filename: str, map_location=None) -> Any:
-    """mmengine logs this as the "local_safely" backend; see :func:`safe_load`."""
+    """A local file, through :func:`safe_load` (mmengine logs the
+    "local_safely" backend).
+
+    Args:
+        filename: The checkpoint's path.
+        map_location: As for :func:`torch.load`.
+    """
     return safe_load(filename, map_location)
