@@ -1,6 +1,9 @@
 """Fixtures shared across the test folders."""
+import functools
+import http.server
 import pathlib
-from typing import NamedTuple
+import threading
+from typing import Iterator, NamedTuple
 
 import pytest
 import torch
@@ -30,3 +33,48 @@ def code_running_checkpoint(tmp_path) -> CodeRunningCheckpoint:
     torch.save({'meta': {'epoch': 1, 'iter': 1}, 'state_dict': {},
                 'payload': WritesFile(marker)}, path)
     return CodeRunningCheckpoint(path, marker)
+
+
+class CheckpointServer(NamedTuple):
+    url: str  # http://127.0.0.1:<port>, serving the files in `root`
+    root: pathlib.Path
+
+
+@pytest.fixture
+def checkpoint_server(tmp_path, monkeypatch) -> Iterator[CheckpointServer]:
+    """An HTTP server on 127.0.0.1 serving ``root`` for the test's length,
+    so remote checkpoints are tested without the internet."""
+    root = tmp_path / 'served'
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        timeout = 10  # a stalled client cannot hold the thread longer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ('127.0.0.1', 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    for name in ('no_proxy', 'NO_PROXY'):  # a proxy could not reach it
+        monkeypatch.setenv(name, '127.0.0.1')
+    try:
+        yield CheckpointServer(f'http://127.0.0.1:{server.server_port}', root)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def download_cache(tmp_path, monkeypatch) -> pathlib.Path:
+    """A fresh ``$TORCH_HOME`` (and ``$MMENGINE_HOME`` inside it), so
+    downloads land in the test's folder; returns torch.hub's checkpoint
+    cache, ``$TORCH_HOME/hub/checkpoints``, created."""
+    torch_home = tmp_path / 'torch_home'
+    monkeypatch.setenv('TORCH_HOME', str(torch_home))
+    monkeypatch.setenv('MMENGINE_HOME', str(torch_home / 'mmengine'))
+    cache = torch_home / 'hub' / 'checkpoints'
+    cache.mkdir(parents=True)
+    return cache

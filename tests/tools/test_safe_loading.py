@@ -5,11 +5,15 @@ The crafted file (``code_running_checkpoint``, tests/conftest.py) looks like
 an mmengine checkpoint but also holds an object whose unpickling creates a
 marker file: the marker's absence proves nothing in the file was executed.
 """
+import os
 import runpy
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
+from mmengine.runner.checkpoint import (get_external_models,
+                                        get_torchvision_models)
 
 from pixpretrain.apis import init_model
 from pixpretrain.utils import CheckpointError
@@ -27,11 +31,15 @@ import probe as probe_tool  # noqa: E402
 import train as train_tool  # noqa: E402
 
 
-def refused_in_one_line(err: str, path: Path) -> bool:
+def refused_in_one_line(err: str, path: Path, cached: str = '') -> bool:
     """One ``error:`` line naming the file (the tools return 1 rather than
-    raise, so no traceback follows)."""
+    raise, so no traceback follows), and the refused class; a download
+    also names where it is cached."""
     lines = [line for line in err.splitlines() if line.startswith('error:')]
-    return len(lines) == 1 and f"refused to load '{path}'" in lines[0]
+    where = f" (cached at '{cached}')" if cached else ''
+    return len(lines) == 1 and (
+        f"refused to load '{path}'{where}: it references pathlib.Path,"
+        in lines[0]) and 'weights_only' not in lines[0]
 
 
 def train_args(tmp_path, name, *extra):
@@ -53,15 +61,53 @@ def test_train_tool_refuses_code(tmp_path, capsys, code_running_checkpoint,
     elif how == 'load_from':
         argv = train_args(tmp_path, how) + [f'load_from={path}']
     else:
-        argv = train_args(tmp_path, how) + [
-            'model.backbone.init_cfg.type=Pretrained',
-            f'model.backbone.init_cfg.checkpoint={path}',
-            'model.backbone.init_cfg.prefix=backbone.'
-        ]
+        argv = train_args(tmp_path, how) + pretrained(path)
     assert train_tool.main(argv) == 1
     assert refused_in_one_line(capsys.readouterr().err, path)
     assert not code_running_checkpoint.marker.exists()
     assert not list((tmp_path / 'w').glob('*.pth'))  # nothing trained
+
+
+def pretrained(checkpoint):
+    return ['model.backbone.init_cfg.type=Pretrained',
+            f'model.backbone.init_cfg.checkpoint={checkpoint}',
+            'model.backbone.init_cfg.prefix=backbone.']
+
+
+@pytest.mark.parametrize('how', ['load_from', 'init_cfg'])
+def test_train_tool_refuses_code_from_a_url(tmp_path, capsys,
+                                            checkpoint_server, download_cache,
+                                            code_running_checkpoint, how):
+    """mmengine's http loader (torch.hub, weights_only=False) would run it."""
+    (checkpoint_server.root / 'x.pth').write_bytes(
+        code_running_checkpoint.path.read_bytes())
+    url = f'{checkpoint_server.url}/x.pth'
+    argv = train_args(tmp_path, f'url_{how}') + (
+        [f'load_from={url}'] if how == 'load_from' else pretrained(url))
+    assert train_tool.main(argv) == 1
+    assert refused_in_one_line(capsys.readouterr().err, url,
+                               str(download_cache / 'x.pth'))
+    assert not code_running_checkpoint.marker.exists()
+    assert not list((tmp_path / 'w').glob('*.pth'))
+
+
+@pytest.mark.parametrize('checkpoint', ['torchvision://resnet18',
+                                        'open-mmlab://vgg16_caffe'])
+def test_train_tool_refuses_code_in_the_download_cache(
+        tmp_path, capsys, download_cache, code_running_checkpoint,
+        checkpoint):
+    """A crafted file where the download lands is loaded, not fetched."""
+    scheme, name = checkpoint.split('://')
+    urls = (get_torchvision_models()
+            if scheme == 'torchvision' else get_external_models())
+    url = urls[name]  # mmengine's name table
+    cached = download_cache / os.path.basename(urlparse(url).path)
+    cached.write_bytes(code_running_checkpoint.path.read_bytes())
+    argv = train_args(tmp_path, scheme) + pretrained(checkpoint)
+    assert train_tool.main(argv) == 1
+    assert refused_in_one_line(capsys.readouterr().err, url, str(cached))
+    assert not code_running_checkpoint.marker.exists()
+    assert not list((tmp_path / 'w').glob('*.pth'))
 
 
 def test_probe_tool_refuses_code(tmp_path, capsys, code_running_checkpoint):
