@@ -3,7 +3,7 @@ import argparse
 import os
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,13 +36,11 @@ def main(argv=None) -> int:
     from mmengine.runner import Runner
 
     from pixpretrain.apis import (init_cpu_distributed, last_checkpoint,
-                                  prepare_train_config)
+                                  load_config, prepare_train_config)
     from pixpretrain.utils import explain
 
     try:
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
+        cfg = load_config(args.config, args.cfg_options)
         cfg = prepare_train_config(cfg, args.config, args.work_dir,
                                    args.resume, args.amp, args.auto_scale_lr,
                                    args.launcher)

@@ -7,6 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from pixpretrain.apis.config_checks import check_resume, check_train_values
 from pixpretrain.engine.optimizers import cpu_has_native_bf16
 from pixpretrain.engine.optimizers.skip_nonfinite import (AMP_TO_FP32,
                                                          CPU_AUTOCAST,
@@ -37,6 +38,12 @@ def prepare_train_config(cfg: Config,
             a CPU with native bf16, bf16 autocast; else float32.
         auto_scale_lr: Scale the lr linearly with the total batch size.
         launcher: 'none', 'pytorch' or 'slurm'.
+
+    Raises:
+        ConfigError: A value training cannot use (lr, batch size, length,
+            a missing or untyped model part), before anything is built.
+        PathNotFoundError: The checkpoint to resume or load is missing.
+        CheckpointError: ``--resume`` names a weights-only file.
     """
     cfg.launcher = launcher
     if work_dir is not None:
@@ -48,6 +55,10 @@ def prepare_train_config(cfg: Config,
         cfg.resume, cfg.load_from = True, None
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
+    # Before anything is built or written: a bad value or checkpoint is one
+    # line, and the work dir stays as it was.
+    check_train_values(cfg)
+    check_resume(cfg, resume)
     if amp:
         wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper_type not in AMP_TO_FP32:

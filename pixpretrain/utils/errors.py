@@ -33,6 +33,11 @@ class DataRootNotFoundError(PixpretrainError, FileNotFoundError):
     """A data set's root folder or file does not exist."""
 
 
+class PathNotFoundError(PixpretrainError, FileNotFoundError):
+    """A file a flag or config key names (a config, a checkpoint) does not
+    exist."""
+
+
 class CheckpointError(PixpretrainError, RuntimeError):
     """A file is not a checkpoint, or holds objects we refuse to unpickle."""
 

@@ -22,12 +22,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def resolved_config(path: str, options: Optional[dict] = None) -> Config:
-    """The config at ``path`` with ``options`` merged, as tools/train.py
-    merges them."""
-    cfg = Config.fromfile(path)
-    if options:
-        cfg.merge_from_dict(options)
-    return cfg
+    """The config at ``path`` with ``options`` merged and checked, as
+    tools/train.py loads it."""
+    from pixpretrain.apis import load_config
+    return load_config(path, options)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,0 +1,219 @@
+"""tools/train.py on a mistyped path, key, value or checkpoint: one line on
+stderr naming it and the fix, exit 1, no traceback, the work dir untouched.
+
+Every case but the last fails before anything is built, so none trains.
+"""
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+import torch
+from mmengine.config import Config
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / 'tests' / 'fixtures'
+TINY = str(FIXTURES / 'tiny_mae.py')
+TINY_MOCO = str(FIXTURES / 'tiny_moco.py')
+sys.path.insert(0, str(REPO / 'tools'))
+sys.path.insert(0, str(REPO / 'tools' / 'misc'))
+import print_config  # noqa: E402
+import train as train_tool  # noqa: E402
+
+
+def snapshot(folder: Path) -> Dict[str, bytes]:
+    """Every file under ``folder`` and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob('*')) if p.is_file()}
+
+
+@pytest.fixture
+def work_dir(tmp_path) -> Path:
+    """A work dir holding an earlier run's files, which must survive."""
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'iter_4.pth').write_bytes(b'an earlier checkpoint')
+    (work / 'notes.txt').write_text('keep me')
+    return work
+
+
+def one_line(argv: List[str], work_dir: Path, capsys,
+             prefix: str = 'error:') -> str:
+    """Run tools/train.py; check it refused in one stderr line without
+    touching ``work_dir``, and return that line."""
+    before = snapshot(work_dir)
+    code = train_tool.main(argv + ['--work-dir', str(work_dir)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert 'Traceback' not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(prefix), lines[0]
+    assert snapshot(work_dir) == before
+    return lines[0]
+
+
+def test_config_path_typo_names_the_file_and_its_neighbour(work_dir,
+                                                            capsys):
+    typo = str(FIXTURES / 'tiny_mea.py')
+    line = one_line([typo], work_dir, capsys)
+    assert f"config file '{typo}' does not exist" in line
+    assert f"did you mean '{TINY}'?" in line
+    # print_config shares the helper, so says the same.
+    assert print_config.main([typo]) == 1
+    assert capsys.readouterr().err.strip() == line
+
+
+@pytest.mark.parametrize('option, fix', [
+    ('train_cfg.max_iter=2', 'did you mean train_cfg.max_iters?'),
+    ('model.backbone.drop_pathh=0.1',
+     'did you mean model.backbone.drop_path_rate?'),
+    # tiny_mae's base config has `max_iters = 600` as a file variable.
+    ('max_iters=20', 'did you mean train_cfg.max_iters?'),
+    ('max_iter=20', 'did you mean train_cfg.max_iters?'),
+    ('optimizer.lr=fast', 'did you mean optim_wrapper.optimizer.lr?'),
+    ('optimizer.type=AdamWW', 'did you mean optim_wrapper.optimizer.type?'),
+    ('train_dataloader.dataset.max_bad_fraction=0.05',
+     'train_dataloader.dataset takes: img_size, indices'),
+    ('custom_hooks.0.type=EMAHook',
+     'custom_hooks has 0 entries, so there is no entry 0'),
+    ('model.mask_ratio.low=0.5',
+     'model.mask_ratio is 0.75, not a dict; set model.mask_ratio itself'),
+])
+def test_unknown_option_key_names_the_closest_key(work_dir, capsys, option,
+                                                  fix):
+    line = one_line([TINY, '--cfg-options', option], work_dir, capsys)
+    assert line.startswith(f'error: --cfg-options {option}: ')
+    assert fix in line
+
+
+@pytest.mark.parametrize('config, option', [
+    ('tiny_mae.py', 'model.backbone.init_cfg.type=Pretrained'),
+    ('tiny_mae.py', 'model.backbone.drop_path_rate=0.1'),
+    ('tiny_mae.py', 'load_from=x.pth'),
+    ('tiny_mae.py', 'resume=True'),
+    ('tiny_mae.py', 'experiment_name=x'),
+    ('tiny_mae.py', 'work_dir=x'),
+    ('tiny_mae.py', 'randomness.seed=3'),
+    ('tiny_mae.py', 'env_cfg.cudnn_benchmark=True'),
+    ('tiny_mae.py', 'default_hooks.nonfinite=None'),
+    ('tiny_mae.py', 'default_hooks.ema=None'),
+    ('tiny_mae.py', 'train_cfg.val_interval=4'),
+    ('tiny_mae.py', 'train_dataloader.pin_memory=True'),
+    ('tiny_mae.py', 'optim_wrapper.clip_grad.max_norm=1.0'),
+    ('tiny_mae.py', 'optim_wrapper.paramwise_cfg.custom_keys.x.lr_mult=0'),
+    ('tiny_mae.py', 'compile=True'),
+    ('tiny_moco.py', 'model.head.queue_len=40'),
+    ('tiny_moco.py', 'model.shuffle_bn=False'),
+    ('tiny_moco.py', 'val_cfg.bank_dataloader.dataset.num_samples=0'),
+    ('tiny_mae_image_folder.py',
+     'train_dataloader.dataset.max_bad_fraction=0.05'),
+    ('tiny_igpt.py', 'train_dataloader.dataset.pipeline.0.palette=p.npy'),
+])
+def test_options_that_add_keys_something_reads_pass(config, option):
+    from pixpretrain.apis import check_cfg_options
+    key, value = option.split('=', 1)
+    cfg = Config.fromfile(str(FIXTURES / config))
+    check_cfg_options(cfg, {key: value})
+
+
+@pytest.mark.parametrize('option, message', [
+    ('optim_wrapper.optimizer.lr=fast',
+     "optim_wrapper.optimizer.lr = 'fast': must be a positive number"),
+    ('optim_wrapper.optimizer.lr=-1',
+     'optim_wrapper.optimizer.lr = -1: must be a positive number'),
+    ('optim_wrapper.optimizer.type=AdamWW',
+     "optim_wrapper.optimizer.type: unknown type 'AdamWW' in registry "
+     "'pixpretrain::optimizer'; closest registered names: AdamW"),
+    ('train_dataloader.batch_size=0',
+     'train_dataloader.batch_size = 0: must be a positive integer'),
+    ('train_dataloader.batch_size=eight',
+     "train_dataloader.batch_size = 'eight': must be a positive integer"),
+    ('train_cfg.max_iters=-5',
+     'train_cfg.max_iters = -5: must be a positive integer '
+     '(allowed: max_iters >= 1)'),
+    ('train_cfg.val_interval=0',
+     'train_cfg.val_interval = 0: must be a positive integer'),
+    ('model.neck=None', 'model.neck is missing: MAE needs a neck'),
+])
+def test_bad_value_is_one_line_before_training(work_dir, capsys, option,
+                                               message):
+    line = one_line([TINY, '--cfg-options', option], work_dir, capsys)
+    assert line.startswith(f'error: {message}')
+
+
+def test_non_positive_epochs_are_refused(work_dir, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))  # its crash_hooks import
+    line = one_line([str(FIXTURES / 'tiny_mae_epochs.py'), '--cfg-options',
+                     'train_cfg.max_epochs=0'], work_dir, capsys)
+    assert line == ('error: train_cfg.max_epochs = 0: must be a positive '
+                    'integer (allowed: max_epochs >= 1)')
+
+
+def test_moco_without_neck_is_refused(work_dir, capsys):
+    line = one_line([TINY_MOCO, '--cfg-options', 'model.neck=None'],
+                    work_dir, capsys)
+    assert line.startswith('error: model.neck is missing: MoCo needs a neck')
+
+
+def test_module_dict_without_type_is_refused(tmp_path, work_dir, capsys):
+    config = tmp_path / 'no_head_type.py'
+    config.write_text(f"_base_ = ['{TINY}']\n"
+                      'model = dict(head=dict(_delete_=True, patch_size=4))\n')
+    line = one_line([str(config)], work_dir, capsys)
+    assert line.startswith('error: model.head has no type (keys: '
+                           'patch_size): name its class, e.g. '
+                           'model.head.type=')
+
+
+@pytest.mark.parametrize('how', ['resume', 'load_from'])
+def test_missing_checkpoint_names_the_path(tmp_path, work_dir, capsys, how):
+    missing = tmp_path / 'nowhere' / 'iter_4.pth'
+    argv = ([TINY, '--resume', str(missing)] if how == 'resume' else
+            [TINY, '--cfg-options', f'load_from={missing}'])
+    line = one_line(argv, work_dir, capsys)
+    shown = (f"--resume '{missing}'" if how == 'resume' else
+             f"load_from = '{missing}'")
+    assert line.startswith(f'error: {shown}: no such file; check the path')
+
+
+@pytest.mark.parametrize('saved', ['wrapped', 'bare'])
+def test_resuming_weights_only_points_to_load_from(tmp_path, work_dir,
+                                                   capsys, saved):
+    weights = {'backbone.cls_token': torch.zeros(1, 1, 32)}
+    path = tmp_path / 'converted.pth'
+    torch.save({'state_dict': weights} if saved == 'wrapped' else weights,
+               path)
+    line = one_line([TINY, '--resume', str(path)], work_dir, capsys)
+    assert line == (
+        f"error: --resume '{path}': the file holds weights only (no "
+        'training state to resume: epoch, iteration, optimizer); to start a '
+        f"new run from these weights use --cfg-options load_from='{path}' "
+        'instead of --resume')
+
+
+def test_bare_resume_with_nothing_to_resume_warns_once(work_dir, capsys):
+    # mmengine logs before the Runner exists through its current logger; a
+    # fresh one writes to this test's captured streams, not an earlier
+    # test's closed ones ("--- Logging error ---").
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('mistakes_bare_resume_setup')
+    before = snapshot(work_dir)
+    code = train_tool.main([
+        TINY, '--work-dir', str(work_dir), '--resume', '--cfg-options',
+        'train_cfg.max_iters=1', 'experiment_name=mistakes_bare_resume'])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert 'Traceback' not in captured.err
+    lines = [line for line in captured.err.splitlines()
+             if 'resume' in line.lower()]
+    assert lines == [
+        f"warning: nothing to resume in '{work_dir}' (no last_checkpoint "
+        'there): training starts from scratch; pass --resume PATH to resume '
+        'a checkpoint elsewhere']
+    # mmengine's misleading "Auto resumed from the latest checkpoint None"
+    # is not logged on top.
+    assert 'resumed from' not in captured.out.lower()
+    assert all(snapshot(work_dir)[name] == data
+               for name, data in before.items())
+    assert (work_dir / 'iter_1.pth').is_file()
