@@ -2,10 +2,16 @@
 from typing import Callable, List, Optional, Sequence, Union
 
 from pixpretrain.registry import TRANSFORMS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import BadDataError, ConfigError
 
 #: The page every "data not found" error points at.
 DATA_DOCS = 'docs/data_preparation.md'
+
+
+class DataFileError(BadDataError):
+    """A data set's file is unreadable, or holds objects we refuse to
+    unpickle (e.g. a CIFAR batch naming a callable the official files never
+    hold); the message names the file and what was refused."""
 
 
 def build_pipeline(
