@@ -13,7 +13,8 @@ from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import DataRootNotFoundError
 
 from .bad_images import BadImageBudget, fetch_sample
-from .base import DATA_DOCS, DataFileError, build_pipeline, check_split
+from .base import (DATA_DOCS, ClassBalancedSubset, DataFileError,
+                   build_pipeline, check_split)
 from .image_folder import IMG_EXTENSIONS, scan_class_folders
 from .transforms.loading import read_rgb
 
@@ -179,7 +180,7 @@ def _names(values: Sequence[Union[str, bytes]]) -> tuple:
 
 
 @DATASETS.register_module()
-class CIFAR10(BaseDataset):
+class CIFAR10(ClassBalancedSubset, BaseDataset):
     """CIFAR-10 from the official python batches (``cifar-10-batches-py``).
 
     Samples carry the image itself (``img``, HWC uint8 RGB, 32x32) rather
@@ -201,6 +202,9 @@ class CIFAR10(BaseDataset):
             (rank 0 only; other ranks wait). Defaults to False.
         pipeline (Sequence[dict | Callable]): Transforms. Defaults to ().
         indices (int | Sequence[int], optional): Keep only these samples.
+            An int N keeps N samples spread evenly over the classes (see
+            :func:`class_balanced_indices`: N // C per class, the remainder
+            to the smallest labels); a sequence keeps exactly those samples.
         serialize_data (bool): Pack samples into one numpy buffer so
             dataloader workers share it. Defaults to True.
         test_mode (bool): mmengine's test mode (no refetch on failure).
@@ -363,7 +367,8 @@ class CIFAR100(CIFAR10):
         split (str): 'train' (50,000 images) or 'test' (10,000).
         download (bool): Fetch with ``torchvision.datasets.CIFAR100`` first.
         pipeline (Sequence[dict | Callable]): Transforms. Defaults to ().
-        indices (int | Sequence[int], optional): Keep only these samples.
+        indices (int | Sequence[int], optional): As :class:`CIFAR10`
+            (an int keeps a class-balanced subset).
         serialize_data (bool): Pack samples into one numpy buffer.
         test_mode (bool): mmengine's test mode.
         lazy_init (bool): Defer reading until first use.

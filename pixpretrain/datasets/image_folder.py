@@ -10,7 +10,7 @@ from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
 from .bad_images import BadImageBudget, fetch_sample
-from .base import DATA_DOCS, build_pipeline
+from .base import DATA_DOCS, ClassBalancedSubset, build_pipeline
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.ppm', '.pgm',
                   '.tif', '.tiff', '.gif', '.jfif')
@@ -127,7 +127,7 @@ def _parse_label(token: str) -> Optional[int]:
 
 
 @DATASETS.register_module()
-class ImageFolder(BaseDataset):
+class ImageFolder(ClassBalancedSubset, BaseDataset):
     """Image files in a folder, labelled or not.
 
     Three layouts:
@@ -154,8 +154,11 @@ class ImageFolder(BaseDataset):
             as a string or ``dict(img_path=...)``. Defaults to ''.
         metainfo (dict, optional): Extra meta information; ``classes`` given
             here fix the label order (every class folder must be listed).
-        indices (int | Sequence[int], optional): Keep only these samples
-            (an int keeps the first ``indices``).
+        indices (int | Sequence[int], optional): Keep only these samples.
+            An int N keeps N samples: with labels, spread evenly over the
+            classes (see :func:`class_balanced_indices`: N // C per class,
+            the remainder to the smallest labels), without labels the first
+            N in listing order; a sequence keeps exactly those samples.
         serialize_data (bool): Pack the sample list into one numpy buffer
             so dataloader workers share it. Defaults to True.
         test_mode (bool): mmengine's test mode (no refetch on failure).
