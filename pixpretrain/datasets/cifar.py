@@ -27,9 +27,10 @@ class _BatchUnpickler(pickle.Unpickler):
     ``batches.meta`` would run code when training starts. The official
     files (written by Python 2 with numpy) need only numpy's array and
     dtype reconstructors; the numpy 2 spellings (``numpy._core``), the
-    protocol-5 ``_frombuffer`` and ``_codecs.encode`` (how Python 3 writes
-    bytes at protocol 2) are admitted too, so batches re-saved by Python 3
-    still load.
+    protocol-5 ``_frombuffer``, and ``_codecs.encode`` / ``bytes()`` (how
+    Python 3 writes bytes at protocol 2) are admitted too, each limited to
+    what those writers produce, so batches re-saved by Python 3 still
+    load.
     """
 
     def __init__(self, file: BinaryIO, path: str) -> None:
@@ -88,6 +89,15 @@ def _latin1_encode(text: str, encoding: str = 'utf-8') -> bytes:
     return text.encode('latin1')
 
 
+def _empty_bytes(*args: Any) -> bytes:
+    """``bytes()`` as Python 3 pickles an empty ``bytes`` at protocol 2;
+    with arguments it could allocate anything, and no batch needs that."""
+    if args:
+        raise _Refused('it calls bytes() with arguments, which official '
+                       'CIFAR batches never do')
+    return b''
+
+
 #: Array kinds a batch may hold: bool, signed, unsigned, float, complex.
 _NUMERIC_KINDS = 'biufc'
 
@@ -104,6 +114,8 @@ def _allowed_globals() -> Dict[Tuple[str, str], Any]:
         ('numpy', 'ndarray'): np.ndarray,
         ('numpy', 'dtype'): _numeric_dtype,
         ('_codecs', 'encode'): _latin1_encode,
+        ('__builtin__', 'bytes'): _empty_bytes,
+        ('builtins', 'bytes'): _empty_bytes,
     }
     for package in ('numpy.core', 'numpy._core'):
         allowed[(f'{package}.multiarray', '_reconstruct')] = \
@@ -118,8 +130,14 @@ def _check_values(entry: Any, path: str) -> None:
     in a loaded batch (dtypes can be changed after construction by a
     crafted ``BUILD`` opcode, so arrays are checked once built)."""
     stack = [entry]
+    # The memo lets a pickle build a list that holds itself.
+    seen = set()
     while stack:
         value = stack.pop()
+        if isinstance(value, (dict, list, tuple)):
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
         if isinstance(value, dict):
             stack.extend(value.keys())
             stack.extend(value.values())

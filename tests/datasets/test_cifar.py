@@ -1,6 +1,7 @@
 """CIFAR-10/100 from tiny fake batches written in the official format."""
 import os
 import pickle
+import signal
 
 import numpy as np
 import pytest
@@ -223,9 +224,10 @@ def _write_cifar10(root, dumps) -> None:
     for i in range(1, 6):
         (folder / f'data_batch_{i}').write_bytes(dumps(_batch(2, i)))
     (folder / 'test_batch').write_bytes(dumps(_batch(2, 7)))
+    # An empty bytes value: Python 3 writes it as bytes() at protocol 2.
     (folder / 'batches.meta').write_bytes(dumps(
         {b'label_names': CIFAR10_NAMES, b'num_vis': 3072,
-         b'num_cases_per_batch': 2}))
+         b'num_cases_per_batch': 2, b'note': b''}))
 
 
 @pytest.mark.parametrize('dumps', [
@@ -296,6 +298,28 @@ def test_crafted_batches_are_refused_without_running_code(tmp_path, case):
     assert not marker.exists()
     assert f"'{path}'" in message and named in message, message
     assert '\n' not in message and explain(exc_info.value) == message
+
+
+def test_a_batch_holding_itself_is_checked_in_finite_time(tmp_path):
+    # The memo lets a pickle build cycles; the value check must not walk
+    # them forever.
+    folder = make_cifar10(tmp_path)
+    meta = {b'label_names': CIFAR10_NAMES}
+    meta[b'self'] = [meta]
+    _dump(folder / 'batches.meta', meta)
+
+    def give_up(signum, frame):
+        raise TimeoutError('the value check walked the cycle for 10 s')
+
+    # A regression would otherwise hang the suite instead of failing.
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(10)
+    try:
+        ds = CIFAR10(str(tmp_path), split='test', serialize_data=False)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(ds) == 2
 
 
 def test_a_file_that_is_not_a_pickle_is_named_in_one_line(tmp_path):
