@@ -1,5 +1,6 @@
 """Helpers shared by pixpretrain's data sets."""
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -104,7 +105,7 @@ def class_balanced_indices(labels: Sequence[int], count: int) -> List[int]:
     return sorted(chosen)
 
 
-def _int_labels(infos) -> Optional[List[int]]:
+def _int_labels(infos: Iterable[dict]) -> Optional[List[int]]:
     """Every sample's ``gt_label`` as an int, or None when any sample has
     none (or a non-integer label, e.g. multi-label arrays)."""
     labels = []
@@ -130,7 +131,7 @@ class ClassBalancedSubset:
     """
 
     def _balanced(self, indices: Union[int, Sequence[int]],
-                  infos) -> Union[int, Sequence[int]]:
+                  infos: Iterable[dict]) -> Union[int, Sequence[int]]:
         if not isinstance(indices, int) or isinstance(indices, bool):
             return indices
         labels = _int_labels(infos)
