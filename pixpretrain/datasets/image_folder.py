@@ -1,7 +1,8 @@
 """A data set of image files: class sub-folders, a flat folder, or a list."""
 import logging
 import os
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, List, Optional, Sequence, Set, Tuple,
+                    Union)
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
@@ -10,7 +11,7 @@ from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
 from .bad_images import BadImageBudget, fetch_sample
-from .base import DATA_DOCS, build_pipeline
+from .base import DATA_DOCS, ClassBalancedSubset, build_pipeline
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.ppm', '.pgm',
                   '.tif', '.tiff', '.gif', '.jfif')
@@ -21,7 +22,11 @@ def scan_images(folder: str, extensions: Sequence[str]) -> List[str]:
 
     Hidden entries (names starting with '.') are skipped: macOS leaves
     ``._name.jpg`` resource forks next to real images, and they are not
-    images. Symlinked folders are followed once each.
+    images. Symlinks are followed, to files and to folders alike (ImageNet
+    copies are often farms of links), except a link that would list files
+    twice: one pointing at a folder that contains the folder being walked
+    (``a/loop -> ..``, a loop) or at a folder already listed through
+    another path. Each is skipped with one warning naming it.
 
     Args:
         folder (str): Folder to scan.
@@ -32,38 +37,86 @@ def scan_images(folder: str, extensions: Sequence[str]) -> List[str]:
     """
     suffixes = tuple(ext.lower() for ext in extensions)
     found: List[str] = []
-    seen_dirs = set()
-    stack = ['']
+    top = os.path.realpath(folder)
+    # Real path -> the relative path it was first listed under.
+    listed: Dict[str, str] = {top: '.'}
+    # Each entry: a relative folder and the real paths from ``folder`` down
+    # to it, the ancestors a link must not point back at.
+    stack: List[Tuple[str, Tuple[str, ...]]] = [('', (top, ))]
     while stack:
-        rel = stack.pop()
-        with os.scandir(os.path.join(folder, rel)) as entries:
-            for entry in entries:
-                name = entry.name
-                if name.startswith('.'):
-                    continue
-                if entry.is_dir():
-                    st = entry.stat()
-                    # A symlink back to an ancestor would loop forever.
-                    if (st.st_dev, st.st_ino) not in seen_dirs:
-                        seen_dirs.add((st.st_dev, st.st_ino))
-                        stack.append(os.path.join(rel, name))
-                elif name.lower().endswith(suffixes) and entry.is_file():
-                    found.append(os.path.join(rel, name))
+        rel, walk = stack.pop()
+        with os.scandir(os.path.join(folder, rel)) as scanned:
+            # Sorted so the path kept for a doubly linked folder is the
+            # same on every file system.
+            entries = sorted(scanned, key=lambda e: e.name)
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith('.'):
+                continue
+            if entry.is_dir():
+                path = os.path.join(rel, name)
+                real = os.path.realpath(entry.path)
+                if _loops_back(real, walk):
+                    _warn_skipped_link(entry.path, real, _LOOP)
+                elif real in listed:
+                    first = os.path.join(folder, listed[real])
+                    _warn_skipped_link(
+                        entry.path, real, f"that folder is already listed as "
+                        f"'{os.path.normpath(first)}'")
+                else:
+                    listed[real] = path
+                    subdirs.append((path, walk + (real, )))
+            elif name.lower().endswith(suffixes) and entry.is_file():
+                found.append(os.path.join(rel, name))
+        stack.extend(reversed(subdirs))
     found.sort()
     return found
 
 
+def _loops_back(real: str, walk: Sequence[str]) -> bool:
+    """Whether folder ``real`` is, or holds, a folder on the walk."""
+    prefix = real if real.endswith(os.sep) else real + os.sep
+    return any(p == real or p.startswith(prefix) for p in walk)
+
+
+#: Links already warned about in this process: data sets are often built
+#: twice (train and val, or each rank) from the same folder.
+_WARNED_LINKS: Set[str] = set()
+
+
+_LOOP = ('a loop: it leads back to a folder being listed, whose images '
+         'would be listed again under the wrong class')
+
+
+def _warn_skipped_link(path: str, real: str, reason: str) -> None:
+    """Warn once per process that the folder link ``path`` is skipped."""
+    if path in _WARNED_LINKS:
+        return
+    _WARNED_LINKS.add(path)
+    print_log(
+        f"skipping symlink '{path}' -> '{real}', {reason}; remove the link "
+        'to silence this', logger='current', level=logging.WARNING)
+
+
 def _top_level(folder: str,
                extensions: Sequence[str]) -> Tuple[List[str], List[str]]:
-    """Sorted names of the visible sub-folders and images in ``folder``."""
+    """Sorted names of the visible sub-folders and images in ``folder``;
+    a sub-folder linking back to ``folder`` or above it is left out with a
+    warning (it would read as a class holding every image)."""
     suffixes = tuple(ext.lower() for ext in extensions)
+    top = os.path.realpath(folder)
     dirs, images = [], []
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.name.startswith('.'):
                 continue
             if entry.is_dir():
-                dirs.append(entry.name)
+                real = os.path.realpath(entry.path)
+                if _loops_back(real, (top, )):
+                    _warn_skipped_link(entry.path, real, _LOOP)
+                else:
+                    dirs.append(entry.name)
             elif entry.name.lower().endswith(suffixes) and entry.is_file():
                 images.append(entry.name)
     return sorted(dirs), sorted(images)
@@ -127,7 +180,7 @@ def _parse_label(token: str) -> Optional[int]:
 
 
 @DATASETS.register_module()
-class ImageFolder(BaseDataset):
+class ImageFolder(ClassBalancedSubset, BaseDataset):
     """Image files in a folder, labelled or not.
 
     Three layouts:
@@ -154,8 +207,11 @@ class ImageFolder(BaseDataset):
             as a string or ``dict(img_path=...)``. Defaults to ''.
         metainfo (dict, optional): Extra meta information; ``classes`` given
             here fix the label order (every class folder must be listed).
-        indices (int | Sequence[int], optional): Keep only these samples
-            (an int keeps the first ``indices``).
+        indices (int | Sequence[int], optional): Keep only these samples.
+            An int N keeps N samples: with labels, spread evenly over the
+            classes (see :func:`class_balanced_indices`: N // C per class,
+            the remainder to the smallest labels), without labels the first
+            N in listing order; a sequence keeps exactly those samples.
         serialize_data (bool): Pack the sample list into one numpy buffer
             so dataloader workers share it. Defaults to True.
         test_mode (bool): mmengine's test mode (no refetch on failure).

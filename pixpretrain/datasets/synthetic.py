@@ -14,7 +14,7 @@ from mmengine.dataset import BaseDataset
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import ConfigError
 
-from .base import build_pipeline, check_split
+from .base import ClassBalancedSubset, build_pipeline, check_split
 
 SHAPE_CLASSES = ('disc', 'square', 'triangle', 'ring', 'cross',
                  'horizontal_stripes', 'vertical_stripes', 'checkerboard',
@@ -112,7 +112,7 @@ def render_shape(seed: int, stream: int, index: int,
 
 
 @DATASETS.register_module()
-class SyntheticShapes(BaseDataset):
+class SyntheticShapes(ClassBalancedSubset, BaseDataset):
     """Ten classes of coloured shapes and textures, generated on the fly.
 
     Classes (:data:`SHAPE_CLASSES`): disc, square, triangle, ring, cross,
@@ -131,6 +131,9 @@ class SyntheticShapes(BaseDataset):
         pipeline (Sequence[dict | Callable]): Transforms; the pipeline
             starts with ``img`` already set. Defaults to ().
         indices (int | Sequence[int], optional): Keep only these samples.
+            An int N keeps N samples spread evenly over the classes (see
+            :func:`class_balanced_indices`); a sequence keeps exactly those
+            samples.
         serialize_data (bool): mmengine's sample-list packing.
         test_mode (bool): mmengine's test mode.
         lazy_init (bool): Defer building the sample list.

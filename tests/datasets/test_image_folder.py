@@ -204,3 +204,84 @@ def test_lazy_init_and_subset(class_tree):
     assert len(ds) == 5
     sub = _folder(str(class_tree), indices=2)
     assert len(sub) == 2
+
+
+# --- symlinks -------------------------------------------------------------
+
+
+@pytest.fixture
+def link_warnings(monkeypatch):
+    """Messages image_folder logs in this test."""
+    from pixpretrain.datasets import image_folder as module
+    logged = []
+    monkeypatch.setattr(module, 'print_log',
+                        lambda msg, **kwargs: logged.append(msg))
+    return logged
+
+
+def _classes_and_files(ds):
+    return ds.metainfo['classes'], sorted(
+        (ds.get_data_info(i)['gt_label'],
+         os.path.relpath(ds.get_data_info(i)['img_path'], ds.img_root))
+        for i in range(len(ds)))
+
+
+@pytest.mark.parametrize('link,target', [
+    ('a/loop', '..'),  # inside a class, back to the root: mixed classes
+    ('a/deep/loop', '../..'),
+    ('loop', '.'),  # at the top: a class holding every image
+], ids=['class_to_root', 'nested_to_root', 'root_to_itself'])
+def test_symlink_loop_is_skipped_with_one_warning(tmp_path, link, target,
+                                                  link_warnings):
+    root = tmp_path / 'train'
+    _save(root / 'a' / 'a0.png')
+    _save(root / 'a' / 'a1.png')
+    _save(root / 'b' / 'b0.png')
+    (root / link).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(target, root / link)
+    ds = _folder(str(root))
+    assert _classes_and_files(ds) == (('a', 'b'), [
+        (0, 'a/a0.png'), (0, 'a/a1.png'), (1, 'b/b0.png')])
+    assert len(link_warnings) == 1, link_warnings
+    assert str(root / link) in link_warnings[0]
+    assert 'loop' in link_warnings[0] and '\n' not in link_warnings[0]
+    # Built again (e.g. a val copy of the same folder): no second warning.
+    _folder(str(root))
+    assert len(link_warnings) == 1
+
+
+def test_symlink_loop_in_a_flat_folder_lists_each_image_once(
+        tmp_path, link_warnings):
+    root = tmp_path / 'flat'
+    _save(root / 'x.png')
+    _save(root / 'sub' / 'y.png')
+    os.symlink('..', root / 'sub' / 'back')
+    ds = _folder(str(root), with_label=False)
+    assert [os.path.relpath(ds.get_data_info(i)['img_path'], root)
+            for i in range(len(ds))] == ['sub/y.png', 'x.png']
+    assert len(link_warnings) == 1 and str(root / 'sub' / 'back') in \
+        link_warnings[0]
+
+
+def test_symlinked_class_folders_and_files_are_followed(tmp_path,
+                                                        link_warnings):
+    # An ImageNet-style farm: class folders and single images linked from
+    # storage elsewhere, relative and absolute links alike.
+    store = tmp_path / 'store'
+    _save(store / 'cats' / 'c0.png', 10)
+    _save(store / 'cats' / 'c1.png', 20)
+    _save(store / 'loose' / 'd1.png', 30)
+    _save(store / 'more_dogs' / 'd2.png', 40)
+    root = tmp_path / 'train'
+    _save(root / 'dog' / 'd0.png', 50)
+    os.symlink(store / 'cats', root / 'cat')
+    os.symlink(os.path.join('..', '..', 'store', 'loose', 'd1.png'),
+               root / 'dog' / 'd1.png')
+    os.symlink(store / 'more_dogs', root / 'dog' / 'more')
+    ds = ImageFolder(str(root), pipeline=PIPELINE, serialize_data=False)
+    assert _classes_and_files(ds) == (('cat', 'dog'), [
+        (0, 'cat/c0.png'), (0, 'cat/c1.png'), (1, 'dog/d0.png'),
+        (1, 'dog/d1.png'), (1, 'dog/more/d2.png')])
+    assert link_warnings == []
+    # The linked file is read through its link.
+    assert int(ds[3]['inputs'][0, 0, 0]) == 30
