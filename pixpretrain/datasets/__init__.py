@@ -2,8 +2,8 @@
 them all in pixpretrain's ``DATASETS``, ``DATA_SAMPLERS``, ``TRANSFORMS``
 and ``TOKENIZERS`` registries."""
 from .bad_images import BadImageBudget, fetch_sample
-from .base import (DATA_DOCS, ClassBalancedSubset, DataFileError,
-                   build_pipeline, class_balanced_indices)
+from .base import (DATA_DOCS, ClassBalancedSubset, build_pipeline,
+                   class_balanced_indices)
 from .captioned import ImageCaptionManifest, PromptCaptions, fill_template
 from .cifar import CIFAR10, CIFAR100
 from .image_folder import IMG_EXTENSIONS, ImageFolder, scan_images
@@ -20,7 +20,6 @@ from .webdataset import WebDatasetShards
 
 __all__ = [
     'DATA_DOCS',
-    'DataFileError',
     'build_pipeline',
     'ClassBalancedSubset',
     'class_balanced_indices',

@@ -6,16 +6,10 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from pixpretrain.registry import TRANSFORMS
-from pixpretrain.utils.errors import BadDataError, ConfigError
+from pixpretrain.utils.errors import ConfigError
 
 #: The page every "data not found" error points at.
 DATA_DOCS = 'docs/data_preparation.md'
-
-
-class DataFileError(BadDataError):
-    """A data set's file is unreadable, or holds objects we refuse to
-    unpickle (e.g. a CIFAR batch naming a callable the official files never
-    hold); the message names the file and what was refused."""
 
 
 def build_pipeline(

@@ -10,11 +10,11 @@ from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_dist_info
 
 from pixpretrain.registry import DATASETS
-from pixpretrain.utils.errors import DataRootNotFoundError
+from pixpretrain.utils.errors import DataFileError, DataRootNotFoundError
 
 from .bad_images import BadImageBudget, fetch_sample
-from .base import (DATA_DOCS, ClassBalancedSubset, DataFileError,
-                   build_pipeline, check_split)
+from .base import (DATA_DOCS, ClassBalancedSubset, build_pipeline,
+                   check_split)
 from .image_folder import IMG_EXTENSIONS, scan_class_folders
 from .transforms.loading import read_rgb
 

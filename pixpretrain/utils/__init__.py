@@ -1,9 +1,10 @@
 from .checkpoint import checkpoint_globals, safe_load
 from .compile import apply_compile_fallback, compile_unavailable
 from .errors import (BadDataError, CheckpointError, ConfigError,
-                     DataRootNotFoundError, PixpretrainError,
-                     UnknownTypeError, UnreadableImageError, bad_value,
-                     explain, find_user_error, unknown_type_message)
+                     DataFileError, DataRootNotFoundError, PathNotFoundError,
+                     PixpretrainError, UnknownTypeError,
+                     UnreadableImageError, bad_value, explain,
+                     find_user_error, unknown_type_message)
 from .fileio import (LAST_CHECKPOINT, AtomicLocalBackend, atomic_write,
                      remove_partial_writes, torch_save_atomic,
                      write_last_checkpoint)
@@ -23,6 +24,8 @@ __all__ = [
     'CheckpointError',
     'UnreadableImageError',
     'BadDataError',
+    'DataFileError',
+    'PathNotFoundError',
     'bad_value',
     'explain',
     'find_user_error',

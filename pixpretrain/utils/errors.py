@@ -55,6 +55,12 @@ class BadDataError(PixpretrainError, RuntimeError):
     """More of a data set's files were unreadable than the config allows."""
 
 
+class DataFileError(BadDataError):
+    """A data set's file is unreadable, or holds objects we refuse to
+    unpickle (e.g. a CIFAR batch naming a callable the official files never
+    hold); the message names the file and what was refused."""
+
+
 def bad_value(key: str, value: Any, requirement: str) -> ConfigError:
     """The error for a config value out of range, worded one way everywhere.
 
