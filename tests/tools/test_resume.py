@@ -289,5 +289,12 @@ def test_resume_with_more_epochs_after_the_last_batch(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert 'starting the epoch afresh' not in resumed.stdout
     assert pointer(work_dir) == str(work_dir / 'iter_24.pth')
-    assert safe_load(pointer(work_dir))['meta']['iter'] == 24
     assert sorted(samples(work_dir)) == list(range(1, 25))
+    # The schedule is planned by iteration (16), so the extra epoch does not
+    # change the first ones: the same as three epochs never interrupted.
+    whole = tmp_path / 'whole'
+    uninterrupted = train(three_epochs, whole)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
+    assert_same_training_state(work_dir / 'iter_24.pth',
+                               whole / 'iter_24.pth')
+    assert samples(work_dir) == samples(whole)
