@@ -96,11 +96,39 @@ def load_config(path: str, options: Optional[Dict[str, Any]] = None
         raise PathNotFoundError(
             f"config file '{path}' does not exist; "
             f'{_closest_file_hint(path)}')
-    cfg = Config.fromfile(path)
+    cfg = _read_config_file(path)
     if options:
         check_cfg_options(cfg, options)
         cfg.merge_from_dict(options)
     return cfg
+
+
+def _read_config_file(path: str) -> Config:
+    """``Config.fromfile``, its failures (Python errors in the file or a
+    ``_base_`` file, a missing ``_base_``) turned into one line naming the
+    file and the line."""
+    try:
+        return Config.fromfile(path)
+    except SyntaxError as exc:
+        # mmengine parses the text without naming the file ('<unknown>').
+        named = exc.filename if exc.filename and osp.isfile(
+            exc.filename) else path
+        where = f"'{named}', line {exc.lineno}"
+        raise ConfigError(f'config file {where}: {exc.msg}; fix the Python '
+                          'syntax there') from None
+    except FileNotFoundError as exc:
+        missing = exc.filename or str(exc)
+        raise PathNotFoundError(
+            f"config file '{path}' names '{missing}' (in _base_ or "
+            'read_base), which does not exist; fix the path, relative to '
+            'the file that names it') from None
+    except Exception as exc:  # noqa: BLE001 -- code in a config can raise
+        first = str(exc).strip().splitlines()
+        raise ConfigError(
+            f"config file '{path}' could not be read: "
+            f'{type(exc).__name__}: {first[0] if first else ""}; fix the '
+            'file (variables and {{_base_.name}} references must exist)'
+        ) from None
 
 
 def _closest_file_hint(path: str) -> str:

@@ -64,6 +64,23 @@ def test_config_path_typo_names_the_file_and_its_neighbour(work_dir,
     assert capsys.readouterr().err.strip() == line
 
 
+@pytest.mark.parametrize('text, expected', [
+    ("model = dict(\n", "line 1: '(' was never closed; fix the Python "
+     'syntax there'),
+    ("_base_ = ['no_such_base.py']\n", "names '{folder}/no_such_base.py' "
+     '(in _base_ or read_base), which does not exist'),
+    ('max_iters = 8 / undefined_name\n',
+     "could not be read: NameError: name 'undefined_name' is not defined"),
+])
+def test_config_file_that_does_not_load_names_file_and_line(
+        tmp_path, work_dir, capsys, text, expected):
+    config = tmp_path / 'broken.py'
+    config.write_text(text)
+    line = one_line([str(config)], work_dir, capsys)
+    assert line.startswith(f"error: config file '{config}'"), line
+    assert expected.format(folder=tmp_path) in line
+
+
 @pytest.mark.parametrize('option, fix', [
     ('train_cfg.max_iter=2', 'did you mean train_cfg.max_iters?'),
     ('model.backbone.drop_pathh=0.1',
