@@ -2,6 +2,7 @@
 Pretraining from Pixels", ICML 2020)."""
 import math
 import numbers
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -10,8 +11,9 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError, bad_value
-from ..utils import TransformerBlock
+from pixpretrain.utils.errors import bad_value
+from ..utils import (TransformerBlock, resolve_out_indices,
+                     run_intermediates)
 from .vit import resolve_arch
 
 # width, depth, heads (iGPT paper, section 3.3: 76M, 455M and 1.4B
@@ -150,17 +152,8 @@ class PixelGPT(BaseModule):
                              layer_norm_eps=1e-5)
             for _ in range(self.num_layers))
         self.norm = nn.LayerNorm(self.embed_dims, eps=1e-5)
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = [self._layer_index(i) for i in out_indices]
+        self.out_indices = resolve_out_indices(out_indices, self.num_layers)
         self._init_as_gpt2()
-
-    def _layer_index(self, index: int) -> int:
-        if not -self.num_layers <= index < self.num_layers:
-            raise ConfigError(
-                f'layer index {index} is out of range for '
-                f'{self.num_layers} blocks')
-        return index % self.num_layers
 
     def _init_as_gpt2(self) -> None:
         """GPT-2's init: N(0, 0.02) weights, residual projections scaled by
@@ -225,14 +218,9 @@ class PixelGPT(BaseModule):
             causal: Attention for this call; the backbone's by default.
         """
         causal = self.causal if causal is None else causal
-        wanted = sorted({self._layer_index(i) for i in layers})
-        outputs = {}
-        x = self.embed(tokens)
-        for i, block in enumerate(self.blocks[:wanted[-1] + 1]):
-            x = block(x, causal=causal)
-            if i in wanted:
-                outputs[i] = self.norm(x) if i == self.num_layers - 1 else x
-        return [outputs[self._layer_index(i)] for i in layers]
+        blocks = [partial(block, causal=causal) for block in self.blocks]
+        return run_intermediates(self.embed(tokens), blocks, layers,
+                                 last=self.norm)
 
     def forward(self, tokens: torch.Tensor,
                 causal: Optional[bool] = None) -> Tuple[torch.Tensor, ...]:

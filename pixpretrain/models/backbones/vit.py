@@ -10,7 +10,8 @@ from torch import nn
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import (TransformerBlock, check_num_heads, check_positive_int,
-                     divisors, init_transformer_weights, sincos_2d)
+                     divisors, init_transformer_weights, resolve_out_indices,
+                     run_intermediates, sincos_2d)
 
 # width, depth, heads, MLP width (ViT paper, Table 1; DeiT for t and s)
 ARCHS: Dict[str, dict] = {
@@ -176,17 +177,8 @@ class VisionTransformer(BaseModule):
                              settings['mlp_ratio'], qkv_bias=qkv_bias,
                              drop_path=rate) for rate in rates)
         self.norm = nn.LayerNorm(self.embed_dims, eps=1e-6)
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = [self._layer_index(i) for i in out_indices]
+        self.out_indices = resolve_out_indices(out_indices, self.num_layers)
         self._init_as_mae()
-
-    def _layer_index(self, index: int) -> int:
-        if not -self.num_layers <= index < self.num_layers:
-            raise ConfigError(
-                f'layer index {index} is out of range for '
-                f'{self.num_layers} blocks')
-        return index % self.num_layers
 
     def _init_as_mae(self) -> None:
         self.apply(init_transformer_weights)
@@ -229,14 +221,8 @@ class VisionTransformer(BaseModule):
         Blocks after the deepest requested one are not run. The last block's
         output passes the final LayerNorm, as in :meth:`encode`.
         """
-        wanted = sorted({self._layer_index(i) for i in layers})
-        outputs = {}
-        x = self._prepend_cls(self.embed(images))
-        for i, block in enumerate(self.blocks[:wanted[-1] + 1]):
-            x = block(x)
-            if i in wanted:
-                outputs[i] = self.norm(x) if i == self.num_layers - 1 else x
-        return [outputs[self._layer_index(i)] for i in layers]
+        return run_intermediates(self._prepend_cls(self.embed(images)),
+                                 self.blocks, layers, last=self.norm)
 
     def forward(self, images: torch.Tensor) -> tuple:
         """Outputs of ``out_indices`` blocks, each (B, 1 + L, D)."""
