@@ -1,17 +1,16 @@
 """iGPT (Chen et al., "Generative Pretraining from Pixels", ICML 2020)."""
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 from mmengine.structures import BaseDataElement
 from mmengine.utils import ProgressBar
 
-from pixpretrain.datasets.transforms.color_quantize import (completion_grid,
-                                                            load_palette)
+from pixpretrain.datasets.transforms.color_quantize import load_palette
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
 from ..heads import ARPixelHead, MaskedPixelHead, PixelClsHead
 from ..heads.pixel_heads import shift_right
+from ..utils.pictures import Pictures, completion_grid
 from .base import BasePretrainer, ModuleCfg
 
 IGPT_HEADS = (ARPixelHead, MaskedPixelHead, PixelClsHead)
@@ -209,7 +208,7 @@ class IGPT(BasePretrainer):
 
     @torch.no_grad()
     def pictures(self, inputs: torch.Tensor,
-                 num_samples: int = 2) -> Dict[str, np.ndarray]:
+                 num_samples: int = 2) -> Pictures:
         """Completions of the bottom half of token grids, as a picture.
 
         Rows: original | kept top half | ``num_samples`` completions, drawn
