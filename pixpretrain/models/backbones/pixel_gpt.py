@@ -6,7 +6,6 @@ from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
@@ -14,6 +13,7 @@ from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import bad_value
 from ..utils import (TransformerBlock, resolve_out_indices,
                      run_intermediates)
+from ..utils.sampling import KVCache, cached_block
 from .vit import resolve_arch
 
 # width, depth, heads (iGPT paper, section 3.3: 76M, 455M and 1.4B
@@ -26,63 +26,6 @@ ARCHS: Dict[str, dict] = {
     'l': dict(embed_dims=1536, num_layers=48, num_heads=16, mlp_ratio=4.0),
 }
 ARCH_ALIASES = {'small': 's', 'medium': 'm', 'large': 'l'}
-
-
-class KVCache:
-    """Keys and values of every block for the positions fed so far.
-
-    Allocated once for the whole sequence, so a sampling step writes one
-    position instead of concatenating (and copying) the past.
-
-    Args:
-        num_layers, batch_size, num_heads, max_len, head_dims: Its shape,
-            ``(num_layers, B, heads, max_len, head_dims)`` for each of keys
-            and values.
-        device, dtype: Where and how the tensors are stored.
-    """
-
-    def __init__(self, num_layers: int, batch_size: int, num_heads: int,
-                 max_len: int, head_dims: int, device: torch.device,
-                 dtype: torch.dtype) -> None:
-        shape = (num_layers, batch_size, num_heads, max_len, head_dims)
-        self.keys = torch.empty(shape, device=device, dtype=dtype)
-        self.values = torch.empty(shape, device=device, dtype=dtype)
-        self.max_len = max_len
-        self.length = 0
-
-
-def _cached_block(block: TransformerBlock, x: torch.Tensor,
-                  keys: torch.Tensor, values: torch.Tensor,
-                  start: int) -> torch.Tensor:
-    """:class:`TransformerBlock` on new positions ``start..start+N-1`` that
-    also attend to the cached earlier ones (causal, inference only).
-
-    The same pre-norm maths as ``TransformerBlock.forward`` (without stochastic
-    depth, which is off in eval mode); tests check the two agree.
-
-    Args:
-        block: The block whose weights to use.
-        x: (B, N, C) inputs at the new positions.
-        keys, values: (B, heads, max_len, C / heads) this block's cache;
-            positions ``start..start+N-1`` are written here.
-        start: Number of positions already cached.
-    """
-    attn = block.attn
-    B, N, C = x.shape
-    end = start + N
-    q, k, v = attn.qkv(block.norm1(x)).view(
-        B, N, 3, attn.num_heads, C // attn.num_heads).permute(2, 0, 3, 1, 4)
-    keys[:, :, start:end] = k
-    values[:, :, start:end] = v
-    if N == 1:  # the newest position sees everything cached
-        mask = None
-    else:  # new position i sees cached positions <= start + i
-        mask = (torch.arange(end, device=x.device)[None, :] <=
-                torch.arange(start, end, device=x.device)[:, None])
-    out = F.scaled_dot_product_attention(q, keys[:, :, :end],
-                                         values[:, :, :end], attn_mask=mask)
-    x = x + attn.proj(out.transpose(1, 2).reshape(B, N, C))
-    return x + block.mlp(block.norm2(x))
 
 
 @MODELS.register_module()
@@ -258,6 +201,6 @@ class PixelGPT(BaseModule):
                 f'the cache holds {cache.max_len} positions; {end} needed')
         x = self.embed(tokens, start)
         for i, block in enumerate(self.blocks):
-            x = _cached_block(block, x, cache.keys[i], cache.values[i], start)
+            x = cached_block(block, x, cache.keys[i], cache.values[i], start)
         cache.length = end
         return self.norm(x)
