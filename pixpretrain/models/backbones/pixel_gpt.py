@@ -3,7 +3,7 @@ Pretraining from Pixels", ICML 2020)."""
 import math
 import numbers
 from functools import partial
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
@@ -14,17 +14,13 @@ from pixpretrain.utils.errors import bad_value
 from ..utils import (TransformerBlock, resolve_out_indices,
                      run_intermediates)
 from ..utils.sampling import KVCache, cached_block
-from .vit import resolve_arch
+from .vit import arch_presets, resolve_arch
 
 # width, depth, heads (iGPT paper, section 3.3: 76M, 455M and 1.4B
 # parameters); 'nano' and 'tiny' are ours, small enough for a CPU.
-ARCHS: Dict[str, dict] = {
-    'nano': dict(embed_dims=64, num_layers=4, num_heads=4, mlp_ratio=4.0),
-    'tiny': dict(embed_dims=128, num_layers=4, num_heads=4, mlp_ratio=4.0),
-    's': dict(embed_dims=512, num_layers=24, num_heads=8, mlp_ratio=4.0),
-    'm': dict(embed_dims=1024, num_layers=36, num_heads=8, mlp_ratio=4.0),
-    'l': dict(embed_dims=1536, num_layers=48, num_heads=16, mlp_ratio=4.0),
-}
+ARCHS = arch_presets(nano=(64, 4, 4, 4.0), tiny=(128, 4, 4, 4.0),
+                     s=(512, 24, 8, 4.0), m=(1024, 36, 8, 4.0),
+                     l=(1536, 48, 16, 4.0))
 ARCH_ALIASES = {'small': 's', 'medium': 'm', 'large': 'l'}
 
 
