@@ -14,7 +14,7 @@ from .transforms import (CenterCrop, ColorJitter, ColorQuantize, GaussianBlur,
                          LoadImageFromFile, LoadRandomResizedCrop, MultiView,
                          PackInputs, RandomFlip,
                          RandomGrayscale, RandomResizedCrop, Resize, Solarize,
-                         TokenizeText, completion_grid, load_palette,
+                         TokenizeText, load_palette,
                          pil_to_rgb_array, tokens_to_rgb)
 from .webdataset import WebDatasetShards
 
@@ -51,7 +51,6 @@ __all__ = [
     'ColorQuantize',
     'load_palette',
     'tokens_to_rgb',
-    'completion_grid',
     'ColorJitter',
     'GaussianBlur',
     'MultiView',

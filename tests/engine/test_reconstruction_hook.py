@@ -1,6 +1,6 @@
 import torch
 
-from pixpretrain.engine import mae_reconstruction_grid
+from pixpretrain.models.algorithms.mae import mae_reconstruction_grid
 from pixpretrain.models import MAE, MAEDecoder, MAEHead, VisionTransformer
 
 
@@ -27,6 +27,24 @@ def test_grid_layout_and_visible_patches_are_pasted_back():
     diff = abs(pasted - original.astype(int))
     assert diff[visible].max() <= 1
     assert diff[~visible].mean() > 5
+    # The hook draws it through MAE.pictures(), in eval mode.
+    from pixpretrain.models.utils.pictures import model_pictures
+    drawn = model_pictures(model, images)
+    assert drawn.keys() == {'reconstructions'}
+    assert (drawn['reconstructions'] == grid).all() and model.training
+
+
+def test_tile_lays_out_rows_with_white_gaps():
+    import numpy as np
+
+    from pixpretrain.models.utils.pictures import tile
+    a, b = np.zeros((2, 3, 1), np.uint8), np.full((2, 1, 1), 7, np.uint8)
+    assert tile([[a, b], [b, a]]).shape == (4, 4, 1)
+    picture = tile([[a, b], [b, a]], gap=1, scale=2)
+    assert picture.shape == (2 * 5, 2 * 5, 1)
+    assert picture[::2, ::2, 0].tolist() == [
+        [0, 0, 0, 255, 7], [0, 0, 0, 255, 7], [255] * 5,
+        [7, 255, 0, 0, 0], [7, 255, 0, 0, 0]]
 
 
 # --- the hook inside a Runner -------------------------------------------

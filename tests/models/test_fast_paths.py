@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pixpretrain.models import MAE
-from pixpretrain.models.utils import transformer
+from pixpretrain.models.utils import fast_paths, transformer
 
 
 def _tiny_mae() -> MAE:
@@ -148,7 +148,7 @@ def test_cpu_bf16_flash_attention_matches_a_written_out_reference(causal):
     g = torch.Generator().manual_seed(0)
     qkv = torch.randn(2, 7, 3 * 16, generator=g).bfloat16().requires_grad_()
     grad_out = torch.randn(2, 7, 16, generator=g).bfloat16()
-    out = transformer.CPUBf16FlashAttention.apply(qkv, 4, causal)
+    out = fast_paths.CPUBf16FlashAttention.apply(qkv, 4, causal)
     out.backward(grad_out)
     assert out.dtype == qkv.grad.dtype == torch.bfloat16
     ref_qkv = qkv.detach().double().requires_grad_()
@@ -247,7 +247,7 @@ def test_recomputing_mlp_equals_the_plain_sequential(autocast):
     since the same kernels run on the same inputs), in fp32 and under CPU
     bf16 autocast; the same state-dict keys."""
     torch.manual_seed(0)
-    mlp = transformer.Mlp(16, 64)
+    mlp = fast_paths.Mlp(16, 64)
     plain = torch.nn.Sequential(torch.nn.Linear(16, 64), torch.nn.GELU(),
                                 torch.nn.Linear(64, 16))
     plain.load_state_dict(mlp.state_dict())
@@ -268,7 +268,7 @@ def test_recomputing_mlp_equals_the_plain_sequential(autocast):
 
 def test_recomputing_mlp_keeps_no_gelu_output():
     torch.manual_seed(0)
-    mlp = transformer.Mlp(8, 32)
+    mlp = fast_paths.Mlp(8, 32)
     x = torch.randn(2, 3, 8, requires_grad=True)
     saved = []
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pixpretrain.models import IGPT
-from pixpretrain.models.algorithms.igpt import sample_next_token
+from pixpretrain.models.utils.sampling import sample_next_token
 from pixpretrain.utils.errors import ConfigError
 
 ARCH = dict(embed_dims=32, num_layers=2, num_heads=4, mlp_ratio=2.0)

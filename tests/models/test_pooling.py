@@ -40,3 +40,32 @@ def test_tokens_to_map_is_raster_order():
     assert square.shape == (2, 5, 4, 4)
     with pytest.raises(ValueError, match='square'):
         tokens_to_map(torch.zeros(1, 6, 5))
+
+
+def test_every_pooling_site_equals_its_hand_formula_bitwise():
+    """CLIP, the MoCo neck and the classifier heads pool through
+    pool_feature; each must give exactly the formula it used to write out."""
+    from types import SimpleNamespace
+
+    from pixpretrain.models import CLIP, NonLinearNeck
+    from pixpretrain.models.heads import LinearClsHead, PixelClsHead
+    torch.manual_seed(0)
+    tokens = torch.randn(3, 1 + 6, 4)
+    feature_map = torch.randn(3, 4, 2, 3)
+    for image_pool, expected in (('cls', tokens[:, 0]),
+                                 ('mean', tokens[:, 1:].mean(dim=1))):
+        clip = SimpleNamespace(image_pool=image_pool,
+                               head=SimpleNamespace(image_dims=4))
+        assert torch.equal(CLIP._pool(clip, tokens), expected)
+        assert torch.equal(CLIP._pool(clip, feature_map),
+                           feature_map.mean(dim=(2, 3)))
+        assert torch.equal(CLIP._pool(clip, tokens[:, 0]), tokens[:, 0])
+    neck = NonLinearNeck(4, 8, 2)
+    assert torch.equal(neck.pool((feature_map, )),
+                       feature_map.mean(dim=(2, 3)))
+    linear = LinearClsHead(4, 3)
+    assert torch.equal(linear(feature_map, None),
+                       linear.fc(feature_map.mean(dim=(2, 3))))
+    pixel = PixelClsHead(4, 3)
+    torch.nn.init.normal_(pixel.fc.weight)
+    assert torch.equal(pixel.logits(tokens), pixel.fc(tokens.mean(dim=1)))

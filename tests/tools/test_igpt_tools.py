@@ -116,7 +116,7 @@ def test_completion_keeps_the_top_half_and_writes_the_grid(trained, capsys):
 
 
 def test_completion_grid_layout_by_hand():
-    from pixpretrain.datasets import completion_grid
+    from pixpretrain.models.utils.pictures import completion_grid
     palette = np.array([[0, 0, 0], [255, 255, 255]], dtype=np.float64)
     tokens = np.array([[[0, 1], [1, 0]]])  # (1, 2, 2)
     samples = np.array([[[[0, 1], [0, 0]]]])  # (1, 1, 2, 2)

@@ -53,7 +53,8 @@ def main(argv=None) -> int:
     from PIL import Image
 
     from pixpretrain.apis import init_model
-    from pixpretrain.datasets import completion_grid, load_palette
+    from pixpretrain.datasets import load_palette
+    from pixpretrain.models.utils.pictures import completion_grid
     from pixpretrain.datasets.transforms.color_quantize import \
         find_color_quantize
     from pixpretrain.registry import DATASETS

@@ -1,8 +1,8 @@
 """Pipeline transforms: every one takes and returns an mmcv-style results
 dict whose ``img`` is an HWC uint8 RGB array."""
 from .augment import ColorJitter, GaussianBlur, RandomGrayscale, Solarize
-from .color_quantize import (ColorQuantize, completion_grid, load_palette,
-                             nearest_color, tokens_to_rgb)
+from .color_quantize import (ColorQuantize, load_palette, nearest_color,
+                             tokens_to_rgb)
 from .decode_crop import LoadRandomResizedCrop, decode_reduced, jpeg_reduction
 from .formatting import PackInputs
 from .loading import (LoadImageFromFile, decode_full, decode_rgb_jpeg,
@@ -36,7 +36,6 @@ __all__ = [
     'MultiView',
     'TokenizeText',
     'ColorQuantize',
-    'completion_grid',
     'load_palette',
     'nearest_color',
     'tokens_to_rgb',

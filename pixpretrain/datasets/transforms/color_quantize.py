@@ -83,37 +83,6 @@ def tokens_to_rgb(tokens: Union[np.ndarray, torch.Tensor],
     return np.clip(np.rint(palette[tokens]), 0, 255).astype(np.uint8)
 
 
-def completion_grid(tokens: np.ndarray, samples: np.ndarray, kept: int,
-                    palette: np.ndarray, scale: int = 1) -> np.ndarray:
-    """One row per image: original | kept half (rest grey) | completions.
-
-    Args:
-        tokens: (B, H, W) original tokens.
-        samples: (B, S, H, W) completed tokens.
-        kept: Rows of tokens given to the model.
-        palette: (K, 3) colours.
-        scale: Nearest-neighbour upscaling.
-
-    Returns:
-        (B * (H + 2) - 2, (S + 2) * (W + 2) - 2, 3) uint8 picture (scaled),
-        panels separated by 2 px of white.
-    """
-    rows = []
-    for original, completions in zip(tokens, samples):
-        image = tokens_to_rgb(original, palette)
-        half = image.copy()
-        half[kept:] = 128
-        panels = [image, half] + [tokens_to_rgb(s, palette)
-                                  for s in completions]
-        h = image.shape[0]
-        gap = np.full((h, 2, 3), 255, np.uint8)
-        rows.append(np.concatenate(
-            [x for p in panels for x in (p, gap)][:-1], axis=1))
-    gap = np.full((2, rows[0].shape[1], 3), 255, np.uint8)
-    grid = np.concatenate([x for r in rows for x in (r, gap)][:-1], axis=0)
-    return grid.repeat(scale, axis=0).repeat(scale, axis=1)
-
-
 @TRANSFORMS.register_module()
 class ColorQuantize(BaseTransform):
     """Resize the image, then replace every pixel by its palette index.

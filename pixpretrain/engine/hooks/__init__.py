@@ -1,15 +1,13 @@
 from .checkpoint_hook import AtomicCheckpointHook
 from .frozen_check_hook import FrozenBackboneCheckHook, changed_entries
 from .nonfinite_loss_hook import NonFiniteLossHook
-from .reconstruction_hook import (ReconstructionHook, mae_reconstruction_grid,
-                                  model_pictures)
+from .reconstruction_hook import ReconstructionHook, model_pictures
 from .time_budget_hook import TimeBudgetHook
 from .zero_shot_hook import ZeroShotHook
 
 __all__ = [
     'ReconstructionHook',
     'NonFiniteLossHook',
-    'mae_reconstruction_grid',
     'model_pictures',
     'ZeroShotHook',
     'FrozenBackboneCheckHook',

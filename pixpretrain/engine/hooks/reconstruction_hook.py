@@ -1,8 +1,8 @@
-"""Pictures of what a pretrainer predicts: MAE's reconstructions
-(original | masked | prediction) or any model's own ``pictures()``."""
+"""Saves the pictures a model draws of fixed training images (its
+``pictures()``, see :mod:`pixpretrain.models.utils.pictures`)."""
 import os
 import os.path as osp
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -12,112 +12,27 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from PIL import Image
 
-from pixpretrain.models.utils import patchify, unpatchify
+from pixpretrain.models.utils.pictures import model_pictures
 from pixpretrain.registry import HOOKS
 from pixpretrain.utils.errors import ConfigError
-
-
-@torch.no_grad()
-def mae_reconstruction_grid(model: torch.nn.Module, images: torch.Tensor,
-                            seed: int = 0) -> np.ndarray:
-    """Rows of original | masked | reconstruction | reconstruction + visible.
-
-    Args:
-        model: An MAE-style model with ``reconstruct``, ``backbone`` (patch
-            size, grid), ``head.target`` and a ``data_preprocessor`` that can
-            ``denormalize``.
-        images: (B, C, H, W) uint8 images.
-        seed: Seed of the masking noise, so pictures of successive
-            checkpoints mask the same patches.
-
-    Returns:
-        (B * H, 4 * W, C) uint8 picture.
-    """
-    preprocessor = model.data_preprocessor
-    device = next(model.parameters()).device
-    inputs = preprocessor.normalize(images.to(device))
-    p, grid = model.backbone.patch_size, model.backbone.grid
-    generator = torch.Generator().manual_seed(seed)
-    noise = torch.rand(images.shape[0], grid[0] * grid[1],
-                       generator=generator).to(device)
-    was_training = model.training
-    model.eval()
-    pred, mask = model.reconstruct(inputs, noise=noise)
-    model.train(was_training)
-
-    # Undo the head's per-patch normalisation with the true patch statistics.
-    target_patches = patchify(inputs, p)
-    if getattr(model.head, 'norm_pix', False):
-        mean = target_patches.mean(-1, keepdim=True)
-        std = (target_patches.var(-1, keepdim=True) + model.head.eps)**0.5
-        pred = pred * std + mean
-    mask_px = mask[..., None]  # (B, L, 1)
-    masked = target_patches * (1 - mask_px)  # removed patches -> mean grey
-    pasted = target_patches * (1 - mask_px) + pred * mask_px
-    channels = images.shape[1]
-    columns = [
-        images.to(device),
-        preprocessor.denormalize(unpatchify(masked, p, grid, channels)),
-        preprocessor.denormalize(unpatchify(pred, p, grid, channels)),
-        preprocessor.denormalize(unpatchify(pasted, p, grid, channels)),
-    ]
-    rows = torch.cat(columns, dim=3)  # (B, C, H, 4W)
-    picture = torch.cat(list(rows), dim=1)  # (C, B*H, 4W)
-    return picture.permute(1, 2, 0).cpu().numpy()
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if is_model_wrapper(model) else model
 
 
-def model_pictures(model: torch.nn.Module,
-                   images: torch.Tensor) -> Dict[str, np.ndarray]:
-    """Named pictures a model draws of ``images``.
-
-    A model that defines ``pictures(images) -> {name: (H, W, C) uint8}``
-    draws its own (e.g. iGPT's completions), called in eval mode without
-    gradients; a model with MAE's ``reconstruct`` gets
-    :func:`mae_reconstruction_grid` as ``'reconstructions'``.
-
-    Args:
-        model: The (unwrapped) model.
-        images: (B, C, H, W) uint8 images on the CPU; ``pictures`` moves
-            them to where it computes.
-    """
-    draw = getattr(model, 'pictures', None)
-    if callable(draw):
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                pictures = draw(images)
-        finally:
-            model.train(was_training)
-        for name, picture in pictures.items():
-            if not (isinstance(picture, np.ndarray)
-                    and picture.dtype == np.uint8 and picture.ndim == 3):
-                raise TypeError(
-                    f'{type(model).__name__}.pictures() must return HWC '
-                    f"uint8 arrays; '{name}' is {type(picture).__name__} "
-                    f'{getattr(picture, "dtype", "")} '
-                    f'{getattr(picture, "shape", "")}')
-        return pictures
-    return {'reconstructions': mae_reconstruction_grid(model, images)}
-
-
 def _can_draw(model: torch.nn.Module) -> bool:
-    return callable(getattr(model, 'pictures', None)) or callable(
-        getattr(model, 'reconstruct', None))
+    return callable(getattr(model, 'pictures', None))
 
 
 @HOOKS.register_module()
 class ReconstructionHook(Hook):
     """Saves pictures of what the model predicts for fixed training images.
 
-    MAE models give original | masked | prediction | prediction + visible
-    rows (:func:`mae_reconstruction_grid`); any model with a
-    ``pictures(images)`` method gives its own named pictures instead, e.g.
-    iGPT's completions (see :func:`model_pictures`). Each picture goes to
+    The model draws them with its ``pictures(images)`` method (see
+    :func:`~pixpretrain.models.utils.pictures.model_pictures`): MAE gives
+    original | masked | prediction | prediction + visible rows
+    (``'reconstructions'``), iGPT its completions. Each picture goes to
     ``{work_dir}/{name}/iter_{N}.png`` (``epoch_{N}.png`` with ``by_epoch``)
     and to the visualizer's backends under the tag ``name``, so TensorBoard
     shows it when ``TensorboardVisBackend`` is configured.
@@ -160,8 +75,8 @@ class ReconstructionHook(Hook):
         if not _can_draw(model):
             raise ConfigError(
                 f'ReconstructionHook needs a model with a pictures(images) '
-                f'method or MAE\'s reconstruct(); {type(model).__name__} '
-                'has neither. Remove the hook from custom_hooks.')
+                f'method (MAE and iGPT have one); {type(model).__name__} '
+                'has none. Remove the hook from custom_hooks.')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:

@@ -7,7 +7,7 @@ from mmengine.structures import BaseDataElement
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
-from ..utils import random_masking
+from ..utils import pool_feature, random_masking
 from .base import BasePretrainer, ModuleCfg, build_module
 
 IMAGE_POOLS = ('cls', 'mean')
@@ -83,11 +83,12 @@ class CLIP(BasePretrainer):
 
     def _pool(self, feats: torch.Tensor) -> torch.Tensor:
         """Last backbone output -> (B, D)."""
-        if feats.ndim == 4:  # (B, C, H, W)
-            pooled = feats.mean(dim=(2, 3))
-        elif feats.ndim == 3:  # (B, 1 + L, D)
-            pooled = feats[:, 0] if self.image_pool == 'cls' \
-                else feats[:, 1:].mean(dim=1)
+        if feats.ndim in (3, 4):
+            # Tokens are (B, 1 + L, D), class token first; a map only
+            # averages, whatever image_pool says.
+            pool = 'cls' if feats.ndim == 3 and self.image_pool == 'cls' \
+                else 'avg'
+            pooled = pool_feature(feats, pool, prefix_tokens=1)
         elif feats.ndim == 2:
             pooled = feats
         else:

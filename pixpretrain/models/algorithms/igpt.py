@@ -1,49 +1,19 @@
 """iGPT (Chen et al., "Generative Pretraining from Pixels", ICML 2020)."""
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 from mmengine.structures import BaseDataElement
-from mmengine.utils import ProgressBar
 
-from pixpretrain.datasets.transforms.color_quantize import (completion_grid,
-                                                            load_palette)
+from pixpretrain.datasets.transforms.color_quantize import load_palette
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
 from ..heads import ARPixelHead, MaskedPixelHead, PixelClsHead
 from ..heads.pixel_heads import shift_right
+from ..utils.pictures import Pictures, completion_grid
+from ..utils.sampling import complete
 from .base import BasePretrainer, ModuleCfg
 
 IGPT_HEADS = (ARPixelHead, MaskedPixelHead, PixelClsHead)
-
-
-def sample_next_token(logits: torch.Tensor, temperature: float = 1.0,
-                      top_k: Optional[int] = None,
-                      generator: Optional[torch.Generator] = None
-                      ) -> torch.Tensor:
-    """Draw one token per row from ``softmax(logits / temperature)``,
-    restricted to the ``top_k`` most likely when given.
-
-    Args:
-        logits: (B, K) scores.
-        temperature: > 0; below 1 sharpens, above 1 flattens.
-        top_k: Keep the k best tokens, 1 <= k <= K; None keeps all.
-        generator: RNG of the draw (on the logits' device).
-
-    Returns:
-        (B,) int64 token ids.
-    """
-    if not temperature > 0:
-        raise ConfigError(f'temperature must be > 0, got {temperature}')
-    logits = logits.float() / temperature
-    if top_k is not None:
-        if not 1 <= top_k <= logits.shape[-1]:
-            raise ConfigError(
-                f'top_k must lie in [1, {logits.shape[-1]}], got {top_k}')
-        kth_best = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
-        logits = logits.masked_fill(logits < kth_best, float('-inf'))
-    probs = logits.softmax(dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
 @MODELS.register_module()
@@ -209,7 +179,7 @@ class IGPT(BasePretrainer):
 
     @torch.no_grad()
     def pictures(self, inputs: torch.Tensor,
-                 num_samples: int = 2) -> Dict[str, np.ndarray]:
+                 num_samples: int = 2) -> Pictures:
         """Completions of the bottom half of token grids, as a picture.
 
         Rows: original | kept top half | ``num_samples`` completions, drawn
@@ -243,21 +213,15 @@ class IGPT(BasePretrainer):
                  use_cache: bool = True,
                  generator: Optional[torch.Generator] = None,
                  progress: bool = False) -> torch.Tensor:
-        """Sample the rest of each sequence from the AR head.
-
-        With ``use_cache`` every new token costs one position (keys and
-        values of the past are kept); without it each step reruns the whole
-        prefix. Given the same ``generator`` state both return the same
-        tokens.
+        """Sample the rest of each sequence from the AR head, with
+        :func:`pixpretrain.models.utils.sampling.complete`.
 
         Args:
             prefix: (B, P) the tokens to continue (P may be 0).
             length: Length of the completed sequences, P <= length <= the
                 backbone's sequence length.
-            temperature, top_k: See :func:`sample_next_token`.
-            use_cache: Use the key/value cache.
-            generator: RNG of the draws.
-            progress: Show a progress bar (one tick per token).
+            temperature, top_k, use_cache, generator, progress: See
+                :func:`~pixpretrain.models.utils.sampling.complete`.
 
         Returns:
             (B, length) the prefix followed by the sampled tokens.
@@ -265,29 +229,8 @@ class IGPT(BasePretrainer):
         head = self.ar_head
         if head is None:
             raise ConfigError('completing images needs an ARPixelHead')
-        B, P = prefix.shape
-        if not P <= length <= self.backbone.seq_len:
-            raise ConfigError(
-                f'length must lie in [{P}, {self.backbone.seq_len}], '
-                f'got {length}')
-        tokens = prefix
-        start = prefix.new_full((B, 1), self.backbone.start_token)
-        feed = torch.cat([start, prefix], dim=1)  # what the next call reads
-        cache = self.backbone.init_cache(B, length) if use_cache else None
-        bar = ProgressBar(length - P) if progress and length > P else None
-        for _ in range(P, length):
-            if use_cache:
-                features = self.backbone.decode(feed, cache)[:, -1]
-            else:
-                features = self._features(torch.cat([start, tokens], 1),
-                                          True)[:, -1]
-            next_token = sample_next_token(
-                head.logits(features), temperature, top_k, generator)
-            tokens = torch.cat([tokens, next_token[:, None]], dim=1)
-            feed = next_token[:, None]
-            if bar is not None:
-                bar.update()
-        return tokens
+        return complete(self.backbone, head.logits, prefix, length,
+                        temperature, top_k, use_cache, generator, progress)
 
 
 def _labels(data_samples: Optional[List], device: torch.device

@@ -2,12 +2,14 @@
 import numbers
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 from mmengine.structures import BaseDataElement
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import bad_value
-from ..utils import random_masking
+from ..utils import patchify, random_masking, unpatchify
+from ..utils.pictures import Pictures, tile
 from .base import BasePretrainer
 
 
@@ -87,3 +89,55 @@ class MAE(BasePretrainer):
             sample.pred_patches = p
             sample.mask = m
         return samples
+
+    def pictures(self, images: torch.Tensor) -> Pictures:
+        """``{'reconstructions': ...}``, see :func:`mae_reconstruction_grid`
+        (what ``ReconstructionHook`` saves)."""
+        return {'reconstructions': mae_reconstruction_grid(self, images)}
+
+
+@torch.no_grad()
+def mae_reconstruction_grid(model: MAE, images: torch.Tensor,
+                            seed: int = 0) -> np.ndarray:
+    """Rows of original | masked | reconstruction | reconstruction + visible.
+
+    Args:
+        model: An MAE-style model with ``reconstruct``, ``backbone`` (patch
+            size, grid), ``head`` (``norm_pix``, ``eps``) and a
+            ``data_preprocessor`` that can ``denormalize``.
+        images: (B, C, H, W) uint8 images.
+        seed: Seed of the masking noise, so pictures of successive
+            checkpoints mask the same patches.
+
+    Returns:
+        (B * H, 4 * W, C) uint8 picture.
+    """
+    preprocessor = model.data_preprocessor
+    device = next(model.parameters()).device
+    inputs = preprocessor.normalize(images.to(device))
+    p, grid = model.backbone.patch_size, model.backbone.grid
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.rand(images.shape[0], grid[0] * grid[1],
+                       generator=generator).to(device)
+    was_training = model.training
+    model.eval()
+    pred, mask = model.reconstruct(inputs, noise=noise)
+    model.train(was_training)
+
+    # Undo the head's per-patch normalisation with the true patch statistics.
+    target_patches = patchify(inputs, p)
+    if getattr(model.head, 'norm_pix', False):
+        mean = target_patches.mean(-1, keepdim=True)
+        std = (target_patches.var(-1, keepdim=True) + model.head.eps)**0.5
+        pred = pred * std + mean
+    mask_px = mask[..., None]  # (B, L, 1)
+    masked = target_patches * (1 - mask_px)  # removed patches -> mean grey
+    pasted = target_patches * (1 - mask_px) + pred * mask_px
+    channels = images.shape[1]
+    columns = [images.to(device)] + [
+        preprocessor.denormalize(unpatchify(patches, p, grid, channels))
+        for patches in (masked, pred, pasted)
+    ]  # each (B, C, H, W) uint8
+    hwc = [column.permute(0, 2, 3, 1).cpu().numpy() for column in columns]
+    return tile([[column[i] for column in hwc]
+                 for i in range(images.shape[0])])

@@ -2,85 +2,26 @@
 Pretraining from Pixels", ICML 2020)."""
 import math
 import numbers
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from functools import partial
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError, bad_value
-from ..utils import TransformerBlock
-from .vit import resolve_arch
+from pixpretrain.utils.errors import bad_value
+from ..utils import (TransformerBlock, resolve_out_indices,
+                     run_intermediates)
+from ..utils.sampling import KVCache, cached_block
+from .vit import arch_presets, resolve_arch
 
 # width, depth, heads (iGPT paper, section 3.3: 76M, 455M and 1.4B
 # parameters); 'nano' and 'tiny' are ours, small enough for a CPU.
-ARCHS: Dict[str, dict] = {
-    'nano': dict(embed_dims=64, num_layers=4, num_heads=4, mlp_ratio=4.0),
-    'tiny': dict(embed_dims=128, num_layers=4, num_heads=4, mlp_ratio=4.0),
-    's': dict(embed_dims=512, num_layers=24, num_heads=8, mlp_ratio=4.0),
-    'm': dict(embed_dims=1024, num_layers=36, num_heads=8, mlp_ratio=4.0),
-    'l': dict(embed_dims=1536, num_layers=48, num_heads=16, mlp_ratio=4.0),
-}
+ARCHS = arch_presets(nano=(64, 4, 4, 4.0), tiny=(128, 4, 4, 4.0),
+                     s=(512, 24, 8, 4.0), m=(1024, 36, 8, 4.0),
+                     l=(1536, 48, 16, 4.0))
 ARCH_ALIASES = {'small': 's', 'medium': 'm', 'large': 'l'}
-
-
-class KVCache:
-    """Keys and values of every block for the positions fed so far.
-
-    Allocated once for the whole sequence, so a sampling step writes one
-    position instead of concatenating (and copying) the past.
-
-    Args:
-        num_layers, batch_size, num_heads, max_len, head_dims: Its shape,
-            ``(num_layers, B, heads, max_len, head_dims)`` for each of keys
-            and values.
-        device, dtype: Where and how the tensors are stored.
-    """
-
-    def __init__(self, num_layers: int, batch_size: int, num_heads: int,
-                 max_len: int, head_dims: int, device: torch.device,
-                 dtype: torch.dtype) -> None:
-        shape = (num_layers, batch_size, num_heads, max_len, head_dims)
-        self.keys = torch.empty(shape, device=device, dtype=dtype)
-        self.values = torch.empty(shape, device=device, dtype=dtype)
-        self.max_len = max_len
-        self.length = 0
-
-
-def _cached_block(block: TransformerBlock, x: torch.Tensor,
-                  keys: torch.Tensor, values: torch.Tensor,
-                  start: int) -> torch.Tensor:
-    """:class:`TransformerBlock` on new positions ``start..start+N-1`` that
-    also attend to the cached earlier ones (causal, inference only).
-
-    The same pre-norm maths as ``TransformerBlock.forward`` (without stochastic
-    depth, which is off in eval mode); tests check the two agree.
-
-    Args:
-        block: The block whose weights to use.
-        x: (B, N, C) inputs at the new positions.
-        keys, values: (B, heads, max_len, C / heads) this block's cache;
-            positions ``start..start+N-1`` are written here.
-        start: Number of positions already cached.
-    """
-    attn = block.attn
-    B, N, C = x.shape
-    end = start + N
-    q, k, v = attn.qkv(block.norm1(x)).view(
-        B, N, 3, attn.num_heads, C // attn.num_heads).permute(2, 0, 3, 1, 4)
-    keys[:, :, start:end] = k
-    values[:, :, start:end] = v
-    if N == 1:  # the newest position sees everything cached
-        mask = None
-    else:  # new position i sees cached positions <= start + i
-        mask = (torch.arange(end, device=x.device)[None, :] <=
-                torch.arange(start, end, device=x.device)[:, None])
-    out = F.scaled_dot_product_attention(q, keys[:, :, :end],
-                                         values[:, :, :end], attn_mask=mask)
-    x = x + attn.proj(out.transpose(1, 2).reshape(B, N, C))
-    return x + block.mlp(block.norm2(x))
 
 
 @MODELS.register_module()
@@ -150,17 +91,8 @@ class PixelGPT(BaseModule):
                              layer_norm_eps=1e-5)
             for _ in range(self.num_layers))
         self.norm = nn.LayerNorm(self.embed_dims, eps=1e-5)
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = [self._layer_index(i) for i in out_indices]
+        self.out_indices = resolve_out_indices(out_indices, self.num_layers)
         self._init_as_gpt2()
-
-    def _layer_index(self, index: int) -> int:
-        if not -self.num_layers <= index < self.num_layers:
-            raise ConfigError(
-                f'layer index {index} is out of range for '
-                f'{self.num_layers} blocks')
-        return index % self.num_layers
 
     def _init_as_gpt2(self) -> None:
         """GPT-2's init: N(0, 0.02) weights, residual projections scaled by
@@ -225,14 +157,9 @@ class PixelGPT(BaseModule):
             causal: Attention for this call; the backbone's by default.
         """
         causal = self.causal if causal is None else causal
-        wanted = sorted({self._layer_index(i) for i in layers})
-        outputs = {}
-        x = self.embed(tokens)
-        for i, block in enumerate(self.blocks[:wanted[-1] + 1]):
-            x = block(x, causal=causal)
-            if i in wanted:
-                outputs[i] = self.norm(x) if i == self.num_layers - 1 else x
-        return [outputs[self._layer_index(i)] for i in layers]
+        blocks = [partial(block, causal=causal) for block in self.blocks]
+        return run_intermediates(self.embed(tokens), blocks, layers,
+                                 last=self.norm)
 
     def forward(self, tokens: torch.Tensor,
                 causal: Optional[bool] = None) -> Tuple[torch.Tensor, ...]:
@@ -270,6 +197,6 @@ class PixelGPT(BaseModule):
                 f'the cache holds {cache.max_len} positions; {end} needed')
         x = self.embed(tokens, start)
         for i, block in enumerate(self.blocks):
-            x = _cached_block(block, x, cache.keys[i], cache.values[i], start)
+            x = cached_block(block, x, cache.keys[i], cache.values[i], start)
         cache.length = end
         return self.norm(x)

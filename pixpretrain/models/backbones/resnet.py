@@ -14,7 +14,8 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
-from ..utils import norm_layer_factory
+from ..utils import (norm_layer_factory, resolve_out_indices,
+                     run_intermediates)
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
 
@@ -27,6 +28,9 @@ ARCHS: Dict[int, Tuple[Block, Tuple[int, int, int, int]]] = {
     152: (Bottleneck, (3, 8, 36, 3)),
 }
 STAGE_WIDTHS = (64, 128, 256, 512)
+# How index errors name ResNet's layers ("stage index 4 is out of range for
+# 4 ResNet stages").
+STAGE_WORDS = dict(kind='stage', of='ResNet stages')
 
 
 @MODELS.register_module()
@@ -99,9 +103,8 @@ class ResNet(BaseModule):
         self.out_channels = tuple(w * block.expansion for w in STAGE_WIDTHS)
         self.num_features = self.out_channels[-1]
 
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = [self._stage_index(i) for i in out_indices]
+        self.out_indices = resolve_out_indices(
+            out_indices, len(self.stage_names), **STAGE_WORDS)
         self._init_as_torchvision(zero_init_residual)
         self._freeze_stages()
 
@@ -119,13 +122,6 @@ class ResNet(BaseModule):
         blocks += [block(out_channels, width, norm_layer=norm_layer)
                    for _ in range(count - 1)]
         return nn.Sequential(*blocks), out_channels
-
-    def _stage_index(self, index: int) -> int:
-        stages = len(self.stage_names)
-        if not -stages <= index < stages:
-            raise ConfigError(f'stage index {index} is out of range for '
-                              f'{stages} ResNet stages')
-        return index % stages
 
     def _init_as_torchvision(self, zero_init_residual: bool) -> None:
         for module in self.modules():
@@ -174,13 +170,9 @@ class ResNet(BaseModule):
         Stage ``i`` (0-3) is ``layer{i+1}``; negative indices count from the
         end. Stages after the deepest requested one are not run.
         """
-        wanted = [self._stage_index(i) for i in layers]
-        outputs = {}
-        x = self.stem(images)
-        for i, name in enumerate(self.stage_names[:max(wanted) + 1]):
-            x = getattr(self, name)(x)
-            outputs[i] = x
-        return [outputs[i] for i in wanted]
+        stages = [getattr(self, name) for name in self.stage_names]
+        return run_intermediates(self.stem(images), stages, layers,
+                                 **STAGE_WORDS)
 
     def forward(self, images: torch.Tensor) -> tuple:
         """Outputs of the ``out_indices`` stages, each (B, C_i, H_i, W_i)."""

@@ -1,5 +1,5 @@
 """CLIP's text encoder: a causal transformer read out at end-of-text."""
-from typing import Dict, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
@@ -8,16 +8,13 @@ from torch import nn
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
 from ..utils import TransformerBlock, init_transformer_weights
-from .vit import resolve_arch
+from .vit import arch_presets, resolve_arch
 
 # width, depth, heads, MLP width (CLIP, Radford et al. 2021, Table 19/20:
 # the text tower of ViT-B models is 512 wide, 8 heads, 12 layers; ViT-L/14's
 # is 768 wide, 12 heads). 't' is a CPU-sized tower for tests and demos.
-ARCHS: Dict[str, dict] = {
-    't': dict(embed_dims=256, num_layers=4, num_heads=4, mlp_ratio=4.0),
-    'b': dict(embed_dims=512, num_layers=12, num_heads=8, mlp_ratio=4.0),
-    'l': dict(embed_dims=768, num_layers=12, num_heads=12, mlp_ratio=4.0),
-}
+ARCHS = arch_presets(t=(256, 4, 4, 4.0), b=(512, 12, 8, 4.0),
+                     l=(768, 12, 12, 4.0))
 ARCH_ALIASES = {'tiny': 't', 'base': 'b', 'large': 'l'}
 
 

@@ -1,7 +1,7 @@
 """Vision Transformer (Dosovitskiy et al.) with the hooks MAE needs."""
 import math
 import numbers
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
@@ -10,16 +10,26 @@ from torch import nn
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import (TransformerBlock, check_num_heads, check_positive_int,
-                     divisors, init_transformer_weights, sincos_2d)
+                     divisors, init_transformer_weights, resolve_out_indices,
+                     run_intermediates, sincos_2d)
 
-# width, depth, heads, MLP width (ViT paper, Table 1; DeiT for t and s)
-ARCHS: Dict[str, dict] = {
-    't': dict(embed_dims=192, num_layers=12, num_heads=3, mlp_ratio=4.0),
-    's': dict(embed_dims=384, num_layers=12, num_heads=6, mlp_ratio=4.0),
-    'b': dict(embed_dims=768, num_layers=12, num_heads=12, mlp_ratio=4.0),
-    'l': dict(embed_dims=1024, num_layers=24, num_heads=16, mlp_ratio=4.0),
-    'h': dict(embed_dims=1280, num_layers=32, num_heads=16, mlp_ratio=4.0),
-}
+ARCH_KEYS = ('embed_dims', 'num_layers', 'num_heads', 'mlp_ratio')
+
+
+def arch_presets(**rows: Tuple[int, int, int, float]) -> Dict[str, dict]:
+    """Arch presets, one ``name=(embed_dims, num_layers, num_heads,
+    mlp_ratio)`` each, as the dicts :func:`resolve_arch` reads.
+
+    Args:
+        **rows: The presets by name.
+    """
+    return {name: dict(zip(ARCH_KEYS, row)) for name, row in rows.items()}
+
+
+# width, depth, heads, MLP ratio (ViT paper, Table 1; DeiT for t and s)
+ARCHS = arch_presets(t=(192, 12, 3, 4.0), s=(384, 12, 6, 4.0),
+                     b=(768, 12, 12, 4.0), l=(1024, 24, 16, 4.0),
+                     h=(1280, 32, 16, 4.0))
 ARCH_ALIASES = {
     'tiny': 't', 'small': 's', 'base': 'b', 'large': 'l', 'huge': 'h',
     'deit-tiny': 't', 'deit-small': 's'
@@ -176,17 +186,8 @@ class VisionTransformer(BaseModule):
                              settings['mlp_ratio'], qkv_bias=qkv_bias,
                              drop_path=rate) for rate in rates)
         self.norm = nn.LayerNorm(self.embed_dims, eps=1e-6)
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = [self._layer_index(i) for i in out_indices]
+        self.out_indices = resolve_out_indices(out_indices, self.num_layers)
         self._init_as_mae()
-
-    def _layer_index(self, index: int) -> int:
-        if not -self.num_layers <= index < self.num_layers:
-            raise ConfigError(
-                f'layer index {index} is out of range for '
-                f'{self.num_layers} blocks')
-        return index % self.num_layers
 
     def _init_as_mae(self) -> None:
         self.apply(init_transformer_weights)
@@ -229,14 +230,8 @@ class VisionTransformer(BaseModule):
         Blocks after the deepest requested one are not run. The last block's
         output passes the final LayerNorm, as in :meth:`encode`.
         """
-        wanted = sorted({self._layer_index(i) for i in layers})
-        outputs = {}
-        x = self._prepend_cls(self.embed(images))
-        for i, block in enumerate(self.blocks[:wanted[-1] + 1]):
-            x = block(x)
-            if i in wanted:
-                outputs[i] = self.norm(x) if i == self.num_layers - 1 else x
-        return [outputs[self._layer_index(i)] for i in layers]
+        return run_intermediates(self._prepend_cls(self.embed(images)),
+                                 self.blocks, layers, last=self.norm)
 
     def forward(self, images: torch.Tensor) -> tuple:
         """Outputs of ``out_indices`` blocks, each (B, 1 + L, D)."""

@@ -16,7 +16,7 @@ from torch import nn
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
-from ..utils import check_pool
+from ..utils import check_pool, pool_feature
 
 
 class ClsHead(BaseModule):
@@ -107,7 +107,7 @@ class LinearClsHead(ClsHead):
         if self.pool == 'cls':
             feature = cls_token                                    # (B, D)
         else:
-            feature = feature_map.mean(dim=(2, 3))                 # (B, D)
+            feature = pool_feature(feature_map, 'avg')             # (B, D)
         return self.fc(self.norm(feature))
 
 
@@ -150,7 +150,7 @@ class GlobalLocalClsHead(ClsHead):
 
     def forward(self, feature_map: torch.Tensor,
                 cls_token: Optional[torch.Tensor]) -> torch.Tensor:
-        global_avg = feature_map.mean(dim=(2, 3))                 # (B, D)
+        global_avg = pool_feature(feature_map, 'avg')             # (B, D)
         global_max = feature_map.amax(dim=(2, 3))                 # (B, D)
         regions = F.adaptive_avg_pool2d(feature_map, self.local_grid)
         local = regions.flatten(1)                                # (B, D r r)

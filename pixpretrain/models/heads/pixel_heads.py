@@ -10,6 +10,7 @@ from torch import nn
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
+from ..utils import pool_feature
 
 
 def shift_right(tokens: torch.Tensor, start_token: int) -> torch.Tensor:
@@ -193,7 +194,7 @@ class PixelClsHead(BaseModule):
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """(B, N, D) features -> (B, C) class logits."""
-        return self.fc(features.mean(dim=1))
+        return self.fc(pool_feature(features, 'avg'))
 
     def loss(self, features: torch.Tensor,
              labels: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ from torch import nn
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
+from ..utils import pool_feature
 
 
 @MODELS.register_module()
@@ -73,7 +74,7 @@ class NonLinearNeck(BaseModule):
         if not isinstance(features, torch.Tensor):
             features = features[-1]
         if self.with_avg_pool and features.dim() == 4:
-            features = features.mean(dim=(2, 3))
+            features = pool_feature(features, 'avg')
         return features
 
     def forward(self, features: Union[torch.Tensor, Sequence[torch.Tensor]]

@@ -2,6 +2,8 @@ from .batch_shuffle import batch_shuffle, batch_unshuffle
 from .batch_augments import MixupCutmix, cutmix, cutmix_box, mixup
 from .data_preprocessor import PixelDataPreprocessor
 from .distributed import concat_all_gather, gather_with_grad, rank, world_size
+from .intermediates import (layer_index, resolve_out_indices,
+                            run_intermediates)
 from .norm import SplitBatchNorm, norm_layer_factory
 from .patches import patchify, random_masking, unpatchify
 from .pooling import (POOLS, check_pool, feature_width, num_prefix_tokens,
@@ -44,5 +46,8 @@ __all__ = [
     'check_pool',
     'num_prefix_tokens',
     'pool_feature',
-    'tokens_to_map'
+    'tokens_to_map',
+    'layer_index',
+    'resolve_out_indices',
+    'run_intermediates'
 ]
