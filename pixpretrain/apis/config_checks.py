@@ -11,9 +11,10 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import Registry
 
+from pixpretrain.registry import unknown_type_message
 from pixpretrain.utils.errors import (CheckpointError, ConfigError,
                                       PathNotFoundError, UnknownTypeError,
-                                      bad_value, unknown_type_message)
+                                      bad_value)
 
 # Top-level keys the Runner reads besides its constructor's arguments
 # (Runner.from_cfg, Runner.wrap_model, tools/train.py, apply_compile_fallback).

@@ -3,8 +3,8 @@ from .compile import apply_compile_fallback, compile_unavailable
 from .errors import (BadDataError, CheckpointError, ConfigError,
                      DataFileError, DataRootNotFoundError, PathNotFoundError,
                      PixpretrainError, UnknownTypeError,
-                     UnreadableImageError, bad_value, explain,
-                     find_user_error, unknown_type_message)
+                     UnreadableImageError, bad_value, exception_chain,
+                     find_user_error, user_error_message)
 from .fileio import (LAST_CHECKPOINT, AtomicLocalBackend, atomic_write,
                      remove_partial_writes, torch_save_atomic,
                      write_last_checkpoint)
@@ -12,7 +12,6 @@ from .plugins import Plugin, PluginWarning, load_plugins, loaded_plugins
 from .progress import track_progress
 from .pretrained import (LoadedKeys, checkpoint_state_dict,
                          load_pretrained)
-from .setup_env import register_all_modules
 
 __all__ = [
     'safe_load',
@@ -27,10 +26,9 @@ __all__ = [
     'DataFileError',
     'PathNotFoundError',
     'bad_value',
-    'explain',
+    'exception_chain',
     'find_user_error',
-    'unknown_type_message',
-    'register_all_modules',
+    'user_error_message',
     'Plugin',
     'PluginWarning',
     'load_plugins',

@@ -10,8 +10,7 @@ import torch
 from mmengine.config import Config
 
 from pixpretrain.apis.train import check_queue_holds_a_batch
-from pixpretrain.registry import MODELS
-from pixpretrain.utils import explain
+from pixpretrain.registry import MODELS, explain
 from pixpretrain.utils.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     from pixpretrain.evaluation.probe import (DEFAULT_WEIGHT_DECAYS,
                                               format_table, plot_accuracy,
                                               run_probe, write_json)
-    from pixpretrain.utils import explain
+    from pixpretrain.registry import explain
 
     out = args.out or osp.join(
         'work_dirs', 'probe', osp.splitext(osp.basename(args.config))[0])
