@@ -15,6 +15,7 @@ from pixpretrain.registry import unknown_type_message
 from pixpretrain.utils.errors import (CheckpointError, ConfigError,
                                       PathNotFoundError, UnknownTypeError,
                                       bad_value)
+from pixpretrain.utils.fileio import last_checkpoint
 
 # Top-level keys the Runner reads besides its constructor's arguments
 # (Runner.from_cfg, Runner.wrap_model, tools/train.py, apply_compile_fallback).
@@ -522,7 +523,6 @@ def check_resume(cfg: Config, resume: Optional[str] = None) -> None:
         CheckpointError: ``--resume`` names weights without a training state
             (``meta``), e.g. a converted model.
     """
-    from pixpretrain.apis.train import last_checkpoint
     load_from = cfg.get('load_from')
     flag = (f"--resume '{load_from}'" if resume not in (None, 'auto') else
             f"load_from = '{load_from}'")

@@ -6,10 +6,11 @@ from .errors import (BadDataError, CheckpointError, ConfigError,
                      UnreadableImageError, bad_value, exception_chain,
                      find_user_error, user_error_message)
 from .fileio import (LAST_CHECKPOINT, AtomicLocalBackend, atomic_write,
-                     remove_partial_writes, torch_save_atomic,
-                     write_last_checkpoint)
+                     last_checkpoint, remove_partial_writes,
+                     torch_save_atomic, write_last_checkpoint)
 from .plugins import Plugin, PluginWarning, load_plugins, loaded_plugins
 from .progress import track_progress
+from .state_dict import changed_entries
 from .pretrained import (LoadedKeys, checkpoint_state_dict,
                          load_pretrained)
 
@@ -43,6 +44,8 @@ __all__ = [
     'torch_save_atomic',
     'remove_partial_writes',
     'write_last_checkpoint',
+    'last_checkpoint',
     'AtomicLocalBackend',
-    'LAST_CHECKPOINT'
+    'LAST_CHECKPOINT',
+    'changed_entries'
 ]
