@@ -77,7 +77,11 @@ def bad_value(key: str, value: Any, requirement: str) -> ConfigError:
 
 
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, then what caused it, outermost first (cycles cut)."""
+    """``exc``, then what caused it, outermost first (cycles cut).
+
+    Args:
+        exc: The exception caught.
+    """
     seen = set()
     current: Optional[BaseException] = exc
     while current is not None and id(current) not in seen:

@@ -18,6 +18,6 @@ __all__ = [
     'FeatureCache', 'extract_dataset_features', 'file_sha256',
     'DEFAULT_WEIGHT_DECAYS', 'LinearProbeResult', 'classifier_accuracy',
     'linear_probe', 'standardise', 'train_softmax_classifiers', 'METHODS',
-    'ProbeSettings', 'backbone_depth', 'build_probe_model', 'knn_probe', 'parse_layers',
-    'probe_model', 'run_probe', 'format_table', 'plot_accuracy', 'write_json'
+    'ProbeSettings', 'backbone_depth', 'build_probe_model', 'knn_probe',
+    'parse_layers', 'probe_model', 'run_probe', 'format_table', 'plot_accuracy', 'write_json'
 ]
