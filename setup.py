@@ -29,7 +29,8 @@ setup(
         'pillow',
     ],
     extras_require={
-        'tests': ['pytest>=7'],
+        # import-linter: `lint-imports` checks the floors (.importlinter).
+        'tests': ['pytest>=7', 'import-linter>=2.0'],
         # Loss curves and pictures in TensorBoard (TensorboardVisBackend).
         'tensorboard': ['tensorboard>=2.10'],
     },

@@ -3,7 +3,8 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import DefaultScope
 
 from pixpretrain import registry
-from pixpretrain.utils import UnknownTypeError, explain
+from pixpretrain.registry import explain
+from pixpretrain.utils import UnknownTypeError
 
 
 def test_children_have_explicit_scope_and_lazy_locations():

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
 
     from pixpretrain.apis import (init_cpu_distributed, last_checkpoint,
                                   load_config, prepare_train_config)
-    from pixpretrain.utils import explain
+    from pixpretrain.registry import explain
 
     try:
         cfg = load_config(args.config, args.cfg_options)

@@ -11,9 +11,11 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import Registry
 
+from pixpretrain.registry import unknown_type_message
 from pixpretrain.utils.errors import (CheckpointError, ConfigError,
                                       PathNotFoundError, UnknownTypeError,
-                                      bad_value, unknown_type_message)
+                                      bad_value)
+from pixpretrain.utils.fileio import last_checkpoint
 
 # Top-level keys the Runner reads besides its constructor's arguments
 # (Runner.from_cfg, Runner.wrap_model, tools/train.py, apply_compile_fallback).
@@ -549,7 +551,6 @@ def check_resume(cfg: Config, resume: Optional[str] = None) -> None:
         CheckpointError: ``--resume`` names weights without a training state
             (``meta``), e.g. a converted model.
     """
-    from pixpretrain.apis.train import last_checkpoint
     load_from = cfg.get('load_from')
     flag = (f"--resume '{load_from}'" if resume not in (None, 'auto') else
             f"load_from = '{load_from}'")

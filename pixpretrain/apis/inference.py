@@ -8,8 +8,7 @@ from mmengine.runner import load_checkpoint
 
 from pixpretrain.models.utils import (check_pool, num_prefix_tokens,
                                       pool_feature)
-from pixpretrain.registry import MODELS
-from pixpretrain.utils.setup_env import register_all_modules
+from pixpretrain.registry import MODELS, register_all_modules
 
 
 def init_model(config: Union[str, Config],

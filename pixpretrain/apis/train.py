@@ -12,9 +12,8 @@ from pixpretrain.engine.optimizers import cpu_has_native_bf16
 from pixpretrain.engine.optimizers.skip_nonfinite import (AMP_TO_FP32,
                                                          CPU_AUTOCAST,
                                                          FP32_TO_AMP)
+from pixpretrain.registry import MODELS
 from pixpretrain.utils.compile import apply_compile_fallback
-from pixpretrain.utils.errors import bad_value
-from pixpretrain.utils.fileio import LAST_CHECKPOINT
 
 
 def prepare_train_config(cfg: Config,
@@ -74,7 +73,7 @@ def prepare_train_config(cfg: Config,
         cfg.auto_scale_lr.enable = True
     _adapt_to_cpu(cfg, amp)
     apply_compile_fallback(cfg)
-    check_queue_holds_a_batch(cfg)
+    check_method_config(cfg)
     return cfg
 
 
@@ -88,34 +87,28 @@ def launched_world_size(launcher: str) -> int:
     return 1
 
 
-def check_queue_holds_a_batch(cfg: Config) -> None:
-    """Refuse, before anything is built, a key queue (MoCo's
-    ``model.head.queue_len``) shorter than one global batch.
-
-    The model cannot check it when it is built: the batch size lives in the
-    data loader's config. Every step enqueues the keys of the whole global
-    batch, so a shorter queue would fail at the first step.
+def check_method_config(cfg: Config) -> None:
+    """Let the config's model class refuse, before anything is built, a
+    training config it cannot run (e.g. MoCo's queue shorter than one
+    global batch): its ``check_train_config(cfg, world_size)``, where the
+    class has one.
 
     Args:
         cfg: The training config, ``launcher`` set.
 
     Raises:
-        ConfigError: Naming ``model.head.queue_len`` and the smallest
-            allowed length.
+        ConfigError: From the method's check, naming the offending key.
     """
-    head = (cfg.get('model') or {}).get('head')
-    queue_len = head.get('queue_len') if isinstance(head, dict) else None
-    batch_size = (cfg.get('train_dataloader') or {}).get('batch_size')
-    if queue_len is None or batch_size is None:
+    model_type = (cfg.get('model') or {}).get('type')
+    if isinstance(model_type, str):
+        # An unknown type was already refused by check_train_values.
+        model_cls = MODELS.get(model_type)
+    else:
+        model_cls = model_type
+    check = getattr(model_cls, 'check_train_config', None)
+    if check is None:
         return
-    world_size = launched_world_size(cfg.get('launcher', 'none'))
-    global_batch = batch_size * world_size
-    if queue_len < global_batch:
-        raise bad_value(
-            'model.head.queue_len', queue_len,
-            'must hold at least one global batch of keys, '
-            f'train_dataloader.batch_size x processes = {batch_size} x '
-            f'{world_size} (allowed: queue_len >= {global_batch})')
+    check(cfg, launched_world_size(cfg.get('launcher', 'none')))
 
 
 def _adapt_to_cpu(cfg: Config, amp: bool = False) -> None:
@@ -183,11 +176,3 @@ def init_cpu_distributed(cfg: Config) -> None:
                 f'scontrol show hostname {nodes} | head -n1')
     dist.init_process_group(backend=backend)
 
-
-def last_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint mmengine's ``last_checkpoint`` pointer names, if any."""
-    pointer = osp.join(work_dir, LAST_CHECKPOINT)
-    if not osp.isfile(pointer):
-        return None
-    with open(pointer) as f:
-        return f.read().strip() or None

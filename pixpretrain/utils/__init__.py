@@ -3,16 +3,16 @@ from .compile import apply_compile_fallback, compile_unavailable
 from .errors import (BadDataError, CheckpointError, ConfigError,
                      DataFileError, DataRootNotFoundError, PathNotFoundError,
                      PixpretrainError, UnknownTypeError,
-                     UnreadableImageError, bad_value, explain,
-                     find_user_error, unknown_type_message)
+                     UnreadableImageError, bad_value, exception_chain,
+                     find_user_error, user_error_message)
 from .fileio import (LAST_CHECKPOINT, AtomicLocalBackend, atomic_write,
-                     remove_partial_writes, torch_save_atomic,
-                     write_last_checkpoint)
+                     last_checkpoint, remove_partial_writes,
+                     torch_save_atomic, write_last_checkpoint)
 from .plugins import Plugin, PluginWarning, load_plugins, loaded_plugins
 from .progress import track_progress
+from .state_dict import changed_entries
 from .pretrained import (LoadedKeys, checkpoint_state_dict,
                          load_pretrained)
-from .setup_env import register_all_modules
 
 __all__ = [
     'safe_load',
@@ -27,10 +27,9 @@ __all__ = [
     'DataFileError',
     'PathNotFoundError',
     'bad_value',
-    'explain',
+    'exception_chain',
     'find_user_error',
-    'unknown_type_message',
-    'register_all_modules',
+    'user_error_message',
     'Plugin',
     'PluginWarning',
     'load_plugins',
@@ -45,6 +44,8 @@ __all__ = [
     'torch_save_atomic',
     'remove_partial_writes',
     'write_last_checkpoint',
+    'last_checkpoint',
     'AtomicLocalBackend',
-    'LAST_CHECKPOINT'
+    'LAST_CHECKPOINT',
+    'changed_entries'
 ]

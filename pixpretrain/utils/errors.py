@@ -1,9 +1,7 @@
 """Errors that explain themselves in one line, and helpers that word them."""
-import difflib
 import re
-from typing import Any, Iterator, List, Optional
+from typing import Any, Iterator, Optional
 
-from mmengine.registry import Registry
 
 
 class PixpretrainError(Exception):
@@ -78,51 +76,12 @@ def bad_value(key: str, value: Any, requirement: str) -> ConfigError:
     return ConfigError(f'{key} = {shown}: {requirement}')
 
 
-def _registry_chain(registry: Registry) -> Iterator[Registry]:
-    """The registry, its ancestors, and their children (mmengine's lookup)."""
-    seen = set()
-    root = registry
-    while root.parent is not None:
-        root = root.parent
-    stack = [root]
-    while stack:
-        reg = stack.pop()
-        if id(reg) in seen:
-            continue
-        seen.add(id(reg))
-        yield reg
-        stack.extend(reg.children.values())
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what caused it, outermost first (cycles cut).
 
-
-def registered_names(registry: Registry) -> List[str]:
-    """Every name reachable from ``registry``, imports of locations done."""
-    registry.import_from_location()
-    names = set()
-    for reg in _registry_chain(registry):
-        names.update(reg.module_dict)
-    return sorted(names)
-
-
-def unknown_type_message(registry: Registry, name: str,
-                         limit: int = 5) -> str:
-    """One line: what was asked for, where, and the nearest names."""
-    names = registered_names(registry)
-    short = name.split('.')[-1]
-    close: List[str] = difflib.get_close_matches(short, names, n=limit,
-                                                 cutoff=0.6)
-    if not close:
-        lowered = short.lower()
-        close = [n for n in names if lowered in n.lower()][:limit]
-    hint = (f'closest registered names: {", ".join(close)}'
-            if close else f'registered names include: {", ".join(names[:8])}')
-    return (f"unknown type '{name}' in registry "
-            f"'{registry.scope}::{registry.name}'; {hint}. A module from "
-            "another package must be imported first, e.g. "
-            "custom_imports = dict(imports=['my_package'])")
-
-
-def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, then what caused it, outermost first (cycles cut)."""
+    Args:
+        exc: The exception caught.
+    """
     seen = set()
     current: Optional[BaseException] = exc
     while current is not None and id(current) not in seen:
@@ -139,7 +98,7 @@ def find_user_error(exc: BaseException) -> Optional[BaseException]:
     ``__context__``; the innermost one has the clean message.
     """
     found = None
-    for current in _exception_chain(exc):
+    for current in exception_chain(exc):
         if isinstance(current, PixpretrainError):
             found = current
     return found
@@ -160,34 +119,18 @@ def _unwrap_worker_message(message: str) -> str:
     return re.sub(r'^[\w.]+: ', '', last, count=1)
 
 
-_NOT_IN_REGISTRY = re.compile(
-    r'(\S+) is not in the (\S+)::(\S+) registry')
+def user_error_message(exc: BaseException) -> Optional[str]:
+    """The one-line message of the :class:`PixpretrainError` behind ``exc``,
+    else ``None``.
 
+    The registry-aware :func:`pixpretrain.registry.explain` builds on it;
+    this half needs no registry, so it lives on the ground floor.
 
-def explain(exc: BaseException) -> Optional[str]:
-    """A one-line explanation of an error a user can fix, else ``None``.
-
-    Covers our own errors, wherever mmengine wrapped them or from whichever
-    DataLoader worker torch re-raised them, and mmengine's
-    "X is not in the scope::name registry" for builds that went through a
-    root registry rather than ours.
+    Args:
+        exc: The exception caught, however mmengine or a DataLoader worker
+            wrapped ours.
     """
     found = find_user_error(exc)
-    if found is not None:
-        return _unwrap_worker_message(str(found))
-    for current in _exception_chain(exc):
-        match = _NOT_IN_REGISTRY.search(str(current))
-        if match and isinstance(current, KeyError):
-            name, _, registry_name = match.groups()
-            registry = _find_registry(registry_name)
-            if registry is not None:
-                return unknown_type_message(registry, name)
-    return None
-
-
-def _find_registry(name: str) -> Optional[Registry]:
-    from pixpretrain import registry as ours
-    for value in vars(ours).values():
-        if isinstance(value, Registry) and value.name == name:
-            return value
-    return None
+    if found is None:
+        return None
+    return _unwrap_worker_message(str(found))

@@ -17,7 +17,7 @@ import os.path as osp
 import re
 import uuid
 from pathlib import Path
-from typing import Any, List, Union
+from typing import Any, List, Optional, Union
 
 import torch
 from mmengine.fileio import LocalBackend, register_backend
@@ -108,6 +108,19 @@ def write_last_checkpoint(work_dir: str, checkpoint: str) -> None:
     on disk."""
     atomic_write(checkpoint.encode('utf-8'), osp.join(work_dir,
                                                       LAST_CHECKPOINT))
+
+
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint mmengine's ``last_checkpoint`` pointer names, if any.
+
+    Args:
+        work_dir: The run's work dir, holding the pointer file.
+    """
+    pointer = osp.join(work_dir, LAST_CHECKPOINT)
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        return f.read().strip() or None
 
 
 class AtomicLocalBackend(LocalBackend):

@@ -8,7 +8,8 @@ A package declares, in its ``pyproject.toml``::
 and importing that module registers its classes into pixpretrain's
 registries. pixpretrain imports every such module the first time one of its
 registries resolves a name (so ``pip install`` is enough for a config to use
-the modules by name), and again whenever :func:`register_all_modules` runs,
+the modules by name), and again whenever
+:func:`pixpretrain.registry.register_all_modules` runs,
 which picks up packages installed since. A plugin that fails to import is
 reported in one warning naming it and the error, and never stops a run that
 does not use it. ``PIXPRETRAIN_PLUGINS=0`` in the environment turns the

@@ -18,7 +18,7 @@ from pixpretrain.datasets import bad_images as bad_images_module
 from pixpretrain.datasets.transforms import (LoadImageFromFile,
                                              LoadRandomResizedCrop,
                                              RandomResizedCrop)
-from pixpretrain.utils import explain
+from pixpretrain.registry import explain
 from pixpretrain.utils.errors import (BadDataError, ConfigError,
                                       UnreadableImageError)
 

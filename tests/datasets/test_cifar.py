@@ -280,7 +280,8 @@ def _crafted_payloads(marker):
 
 @pytest.mark.parametrize('case', range(9))
 def test_crafted_batches_are_refused_without_running_code(tmp_path, case):
-    from pixpretrain.utils.errors import PixpretrainError, explain
+    from pixpretrain.registry import explain
+    from pixpretrain.utils.errors import PixpretrainError
     marker = tmp_path / 'marker'
     where, value, protocol, named = _crafted_payloads(marker)[case]
     folder = make_cifar10(tmp_path / 'root')

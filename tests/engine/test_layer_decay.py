@@ -2,7 +2,7 @@ import pytest
 from mmengine.optim import build_optim_wrapper
 
 from pixpretrain.models import BasePretrainer
-from pixpretrain.utils import register_all_modules
+from pixpretrain.registry import register_all_modules
 
 
 def test_lr_follows_depth_and_decay_skips_norms_biases_tokens():

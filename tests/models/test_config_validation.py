@@ -9,9 +9,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from pixpretrain.apis.train import check_queue_holds_a_batch
-from pixpretrain.registry import MODELS
-from pixpretrain.utils import explain
+from pixpretrain.apis.train import check_method_config
+from pixpretrain.registry import MODELS, explain
 from pixpretrain.utils.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,7 +164,7 @@ def test_queue_shorter_than_the_global_batch(monkeypatch, launcher,
     cfg = moco_train_cfg(queue_len=7, batch_size=8)
     cfg.launcher = launcher
     with pytest.raises(ConfigError) as exc_info:
-        check_queue_holds_a_batch(cfg)
+        check_method_config(cfg)
     processes = allowed // 8
     assert str(exc_info.value) == (
         'model.head.queue_len = 7: must hold at least one global batch of '
@@ -176,10 +175,10 @@ def test_queue_shorter_than_the_global_batch(monkeypatch, launcher,
 def test_queue_of_exactly_one_batch_and_configs_without_queue_pass():
     cfg = moco_train_cfg(queue_len=8, batch_size=8)
     cfg.launcher = 'none'
-    check_queue_holds_a_batch(cfg)
+    check_method_config(cfg)
     mae = Config.fromfile(str(FIXTURES / 'tiny_mae.py'))
     mae.launcher = 'none'
-    check_queue_holds_a_batch(mae)
+    check_method_config(mae)
 
 
 def test_train_tool_refuses_a_short_queue_in_one_line(tmp_path, capsys):

@@ -6,9 +6,8 @@ from mmengine.config import Config
 from mmengine.structures import BaseDataElement
 
 from pixpretrain.apis import init_model
-from pixpretrain.registry import MODELS
+from pixpretrain.registry import MODELS, register_all_modules
 from pixpretrain.utils import CheckpointError, ConfigError
-from pixpretrain.utils.setup_env import register_all_modules
 
 FIXTURES = Path(__file__).resolve().parents[1] / 'fixtures'
 

@@ -84,7 +84,7 @@ def test_own_data_recipe_follows_the_paper_and_builds():
     from mmengine.config import Config
 
     from pixpretrain.registry import MODELS
-    from pixpretrain.utils import register_all_modules
+    from pixpretrain.registry import register_all_modules
     cfg = Config.fromfile(
         str(REPO / 'configs' / 'clip' / 'vit-b-32_own-data.py'))
     optimizer = cfg.optim_wrapper.optimizer

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from pixpretrain.registry import MODELS
-from pixpretrain.utils.setup_env import register_all_modules
+from pixpretrain.registry import MODELS, register_all_modules
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / 'tests' / 'fixtures' / 'tiny_classifier.py')

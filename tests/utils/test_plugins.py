@@ -5,7 +5,7 @@ import warnings
 import pytest
 from mmengine.registry import Registry
 
-from pixpretrain import registry
+from pixpretrain.registry import registries as registry
 from pixpretrain.utils import PluginWarning, load_plugins, plugins
 
 

@@ -31,7 +31,7 @@ def main(argv=None) -> dict:
     from mmengine.runner import Runner
 
     from pixpretrain.apis import prepare_train_config
-    from pixpretrain.utils import explain
+    from pixpretrain.registry import explain
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:

@@ -78,7 +78,7 @@ def main(argv=None) -> dict:
     from pixpretrain.datasets.transforms.color_quantize import \
         find_color_quantize
     from pixpretrain.registry import DATASETS, TRANSFORMS
-    from pixpretrain.utils import explain, register_all_modules
+    from pixpretrain.registry import explain, register_all_modules
 
     try:
         register_all_modules()

@@ -63,10 +63,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
 
-    from pixpretrain.evaluation.probe import (DEFAULT_WEIGHT_DECAYS,
-                                              format_table, plot_accuracy,
-                                              run_probe, write_json)
-    from pixpretrain.utils import explain
+    from pixpretrain.applications.probe import (DEFAULT_WEIGHT_DECAYS,
+                                                ProbeSettings, format_table,
+                                                plot_accuracy, run_probe,
+                                                write_json)
+    from pixpretrain.registry import explain
 
     out = args.out or osp.join(
         'work_dirs', 'probe', osp.splitext(osp.basename(args.config))[0])
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
         weight_decays = (DEFAULT_WEIGHT_DECAYS if args.weight_decays is None
                          else [float(x) for x in
                                args.weight_decays.split(',')])
-        report = run_probe(
+        settings = ProbeSettings(
             args.config, args.checkpoint, layers=args.layers, data=args.data,
             data_root=args.data_root, methods=methods, pool=args.pool,
             baseline=not args.no_baseline,
@@ -88,6 +89,7 @@ def main(argv=None) -> int:
             knn_ks=[int(k) for k in args.knn_k.split(',')],
             knn_temperature=args.knn_temperature,
             zero_shot=args.zero_shot)
+        report = run_probe(settings)
     except FileNotFoundError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1

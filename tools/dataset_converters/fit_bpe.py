@@ -52,7 +52,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from pixpretrain.datasets import BPETokenizer
     from pixpretrain.registry import DATASETS
-    from pixpretrain.utils import ConfigError, explain, register_all_modules
+    from pixpretrain.registry import explain, register_all_modules
+    from pixpretrain.utils import ConfigError
 
     try:
         cfg = Config.fromfile(args.config)

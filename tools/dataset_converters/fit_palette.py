@@ -163,7 +163,7 @@ def main(argv=None) -> int:
     from pixpretrain.datasets.transforms.color_quantize import \
         find_color_quantize
     from pixpretrain.registry import DATASETS
-    from pixpretrain.utils import explain, register_all_modules
+    from pixpretrain.registry import explain, register_all_modules
 
     try:
         register_all_modules()

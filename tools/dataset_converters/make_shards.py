@@ -134,7 +134,7 @@ def write_shards(dataset, out_dir: str, shard_size: int, prefix: str,
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    from pixpretrain.utils import explain
+    from pixpretrain.registry import explain
     try:
         dataset = build_source(args)
         shards = write_shards(dataset, args.out_dir, args.shard_size,

@@ -67,7 +67,7 @@ def collect(registry_names: Optional[List[str]] = None,
         ``{'registries': {name: {'scope': str, 'modules': {module name:
         {'module': str, 'distribution': str}}}}, 'plugins': [...]}``
     """
-    from pixpretrain.utils import register_all_modules
+    from pixpretrain.registry import register_all_modules
     from pixpretrain.utils.plugins import loaded_plugins
     register_all_modules(init_default_scope=False)
     plugins = loaded_plugins()

@@ -6,14 +6,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from pixpretrain.registry import HOOKS
-
-
-def changed_entries(before: Dict[str, torch.Tensor],
-                    module: torch.nn.Module) -> list:
-    """Names of ``module``'s state entries that differ from ``before``."""
-    now = module.state_dict()
-    return sorted(k for k, v in before.items()
-                  if k not in now or not torch.equal(v, now[k].cpu()))
+from pixpretrain.utils.state_dict import changed_entries
 
 
 @HOOKS.register_module()

@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 
 from pixpretrain.registry import HOOKS
 from pixpretrain.utils.errors import NonFiniteLossError, bad_value
+from pixpretrain.utils.fileio import last_checkpoint
 from ..optimizers.skip_nonfinite import SkipNonFiniteMixin
 
 
@@ -75,8 +76,6 @@ class NonFiniteLossHook(Hook):
     def stop_message(self, work_dir: str, iteration: int,
                      skips: int) -> str:
         """One line: where the run stopped and what to resume from."""
-        # pixpretrain.apis imports the engine: import it when needed.
-        from pixpretrain.apis.train import last_checkpoint
         checkpoint = last_checkpoint(work_dir) or 'none saved yet'
         return (f'training stopped at iteration {iteration}: {skips} updates '
                 'in a row had a non-finite loss or gradients (limit '

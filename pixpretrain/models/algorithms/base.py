@@ -1,5 +1,6 @@
 """The wiring every pretrainer shares: backbone -> neck -> head(s)."""
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 from mmengine.model import BaseModel
@@ -57,6 +58,24 @@ class BasePretrainer(BaseModel):
                 {f'head{i}': build_module(h) for i, h in enumerate(head)})
         else:
             self.head = build_module(head)
+
+    @classmethod
+    def check_train_config(cls, cfg: Mapping[str, Any],
+                           world_size: int) -> None:
+        """Refuse, before anything is built, a training config this method
+        cannot run; nothing to check by default.
+
+        The train API calls it on the config's model class, because some
+        limits depend on keys outside ``model`` (the data loader's batch
+        size, the number of processes) that the constructor never sees.
+
+        Args:
+            cfg: The whole training config.
+            world_size: The number of training processes.
+
+        Raises:
+            ConfigError: Naming the offending key and its allowed values.
+        """
 
     def named_heads(self) -> Iterator[Tuple[str, nn.Module]]:
         """(name, head) for every head; a single head is named 'head'."""

@@ -4,7 +4,7 @@ Momentum Contrastive Learning", v2)."""
 import copy
 import itertools
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from mmengine.logging import MessageHub
@@ -86,6 +86,37 @@ class MoCo(BasePretrainer):
             dict(backbone=copy.deepcopy(self.backbone),
                  neck=copy.deepcopy(self.neck)))
         self.momentum_encoder.requires_grad_(False)
+
+    @classmethod
+    def check_train_config(cls, cfg: Mapping[str, Any],
+                           world_size: int) -> None:
+        """Refuse a key queue (``model.head.queue_len``) shorter than one
+        global batch.
+
+        Every step enqueues the keys of the whole global batch, so a shorter
+        queue would fail at the first step; the batch size lives in the data
+        loader's config, out of the constructor's sight.
+
+        Args:
+            cfg: The whole training config.
+            world_size: The number of training processes.
+
+        Raises:
+            ConfigError: Naming ``model.head.queue_len`` and the smallest
+                allowed length.
+        """
+        head = (cfg.get('model') or {}).get('head')
+        queue_len = head.get('queue_len') if isinstance(head, dict) else None
+        batch_size = (cfg.get('train_dataloader') or {}).get('batch_size')
+        if queue_len is None or batch_size is None:
+            return
+        global_batch = batch_size * world_size
+        if queue_len < global_batch:
+            raise bad_value(
+                'model.head.queue_len', queue_len,
+                'must hold at least one global batch of keys, '
+                f'train_dataloader.batch_size x processes = {batch_size} x '
+                f'{world_size} (allowed: queue_len >= {global_batch})')
 
     def _query_parameters(self) -> List[nn.Parameter]:
         return list(itertools.chain(self.backbone.parameters(),

@@ -4,10 +4,10 @@ Every child passes ``scope='pixpretrain'`` explicitly (never guessed from the
 call stack) and lists the package that registers into it in ``locations``,
 so a config that names ``type='MAE'`` imports ``pixpretrain.models`` on first
 use. Unknown names fail with the closest registered names (see
-:func:`pixpretrain.utils.errors.unknown_type_message`). The first lookup also
-imports installed plugins (see :mod:`pixpretrain.utils.plugins`).
+:func:`pixpretrain.registry.messages.unknown_type_message`). The first lookup
+also imports installed plugins (see :mod:`pixpretrain.utils.plugins`).
 """
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -30,6 +30,10 @@ from mmengine.registry import \
     WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry, build_from_cfg
 
+from pixpretrain.utils.errors import UnknownTypeError
+from pixpretrain.utils.plugins import load_plugins
+from .messages import unknown_type_message
+
 SCOPE = 'pixpretrain'
 
 
@@ -39,8 +43,6 @@ def _suggesting(build_func: Callable) -> Callable:
     def build(cfg: Any, *args, registry: Registry, **kwargs) -> Any:
         obj_type = cfg.get('type') if isinstance(cfg, dict) else None
         if isinstance(obj_type, str) and registry.get(obj_type) is None:
-            from pixpretrain.utils.errors import (UnknownTypeError,
-                                                  unknown_type_message)
             raise UnknownTypeError(unknown_type_message(registry, obj_type))
         return build_func(cfg, *args, registry=registry, **kwargs)
 
@@ -63,7 +65,6 @@ class _Registry(Registry):
             _Registry._nesting -= 1
         # Plugins import pixpretrain's packages: only once those are whole.
         if first and _Registry._nesting == 0:
-            from pixpretrain.utils.plugins import load_plugins
             load_plugins()
 
 
@@ -117,3 +118,25 @@ TOKENIZERS = _Registry(
     scope=SCOPE,
     locations=['pixpretrain.datasets'],
     build_func=_suggesting(build_from_cfg))
+
+
+def our_registries() -> List[Registry]:
+    """The registries of scope ``'pixpretrain'``, in definition order."""
+    return [value for value in list(globals().values())
+            if isinstance(value, Registry) and value.scope == SCOPE]
+
+
+def find_registry(name: str) -> Optional[Registry]:
+    """The registry called ``name`` (e.g. ``'model'``) among this module's,
+    else ``None``.
+
+    mmengine's root registries are imported above ours, so a name both share
+    finds the root, whose lookup reaches every child's names (ours too).
+
+    Args:
+        name: The registry's ``name``, as mmengine's messages spell it.
+    """
+    for value in list(globals().values()):
+        if isinstance(value, Registry) and value.name == name:
+            return value
+    return None

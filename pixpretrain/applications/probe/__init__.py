@@ -1,12 +1,16 @@
-"""Linear and kNN probes at every layer of a backbone, in one pass."""
+"""Linear and kNN probes at every layer of a backbone, in one pass: an
+application built on the API (``init_model``, ``extract_features``) and the
+evaluation library (kNN, zero-shot classifiers); ``tools/analysis/probe.py``
+is its command line."""
 from .data import (PRESETS, build_probe_splits, eval_pipeline,
                    evenly_spaced_indices)
 from .features import FeatureCache, extract_dataset_features, file_sha256
 from .linear import (DEFAULT_WEIGHT_DECAYS, LinearProbeResult,
                      classifier_accuracy, linear_probe, standardise,
                      train_softmax_classifiers)
-from .probe import (METHODS, backbone_depth, build_probe_model, knn_probe,
-                    parse_layers, probe_model, run_probe)
+from .probe import (METHODS, ProbeSettings, backbone_depth,
+                    build_probe_model, knn_probe, parse_layers, probe_model,
+                    run_probe)
 from .report import format_table, plot_accuracy, write_json
 
 __all__ = [
@@ -14,6 +18,6 @@ __all__ = [
     'FeatureCache', 'extract_dataset_features', 'file_sha256',
     'DEFAULT_WEIGHT_DECAYS', 'LinearProbeResult', 'classifier_accuracy',
     'linear_probe', 'standardise', 'train_softmax_classifiers', 'METHODS',
-    'backbone_depth', 'build_probe_model', 'knn_probe', 'parse_layers',
-    'probe_model', 'run_probe', 'format_table', 'plot_accuracy', 'write_json'
+    'ProbeSettings', 'backbone_depth', 'build_probe_model', 'knn_probe',
+    'parse_layers', 'probe_model', 'run_probe', 'format_table', 'plot_accuracy', 'write_json'
 ]

@@ -8,6 +8,7 @@ baseline a trained model must beat.
 """
 import os.path as osp
 import time
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -17,14 +18,15 @@ from mmengine.logging import print_log
 from torch.utils.data import DataLoader
 
 from pixpretrain.apis.inference import init_model
-from pixpretrain.engine.hooks.frozen_check_hook import changed_entries
+from pixpretrain.datasets.captioned import readable_class_name
+from pixpretrain.datasets.tokenizers import build_tokenizer
+from pixpretrain.evaluation.functional import knn_accuracy
+from pixpretrain.evaluation.metrics.zero_shot import (
+    build_zero_shot_classifier, topk_hits)
 from pixpretrain.models.utils import check_pool
 from pixpretrain.utils.errors import ConfigError
 from pixpretrain.utils.pretrained import load_pretrained
-from pixpretrain.datasets.captioned import readable_class_name
-from pixpretrain.datasets.tokenizers import build_tokenizer
-from ..functional import knn_accuracy
-from ..metrics.zero_shot import build_zero_shot_classifier, topk_hits
+from pixpretrain.utils.state_dict import changed_entries
 from .data import build_probe_splits
 from .features import FeatureCache, extract_dataset_features, file_sha256
 from .linear import DEFAULT_WEIGHT_DECAYS, linear_probe
@@ -172,7 +174,8 @@ def probe_model(model: torch.nn.Module, weights_id: str, key_parts: dict,
                 batch_size: int = 256, num_workers: int = 2,
                 device: str = 'cpu', linear_cfg: Optional[dict] = None,
                 knn_cfg: Optional[dict] = None) -> dict:
-    """Probe one model's layers; see :func:`run_probe` for the arguments.
+    """Probe one model's layers; see :class:`ProbeSettings` for the
+    arguments.
 
     Returns:
         ``layers``: one dict per layer (``layer``, ``linear``, ``knn``),
@@ -276,30 +279,13 @@ def zero_shot_probe(model: torch.nn.Module, settings: dict,
             for i, k in enumerate(topk)}
 
 
-def run_probe(config: str,
-              checkpoint: Optional[str] = None,
-              layers: Union[str, Sequence[int]] = 'all',
-              data: str = 'cifar10',
-              data_root: Optional[str] = None,
-              methods: Sequence[str] = METHODS,
-              pool: str = 'avg',
-              baseline: bool = True,
-              train_samples: Optional[int] = None,
-              test_samples: Optional[int] = None,
-              cache_dir: str = 'work_dirs/feature_cache',
-              batch_size: int = 256,
-              num_workers: int = 2,
-              device: str = 'cpu',
-              seed: int = 0,
-              weight_decays: Sequence[float] = DEFAULT_WEIGHT_DECAYS,
-              epochs: int = 20,
-              knn_ks: Sequence[int] = (20, 200),
-              knn_temperature: float = 0.07,
-              zero_shot: bool = False) -> dict:
-    """Probe a checkpoint (and the random-init baseline) at every layer.
+@dataclass
+class ProbeSettings:
+    """Everything one probe run needs: the model, the data, the methods.
 
     Args:
-        config: Config file of the model (e.g. the pretraining config).
+        config: Config file of the model (e.g. the pretraining config), or
+            the loaded config.
         checkpoint: Its checkpoint; None probes the random init only.
         layers: 'all', '3,6,9' or a list of block / stage indices.
         data: A probe data preset (:data:`PRESETS`).
@@ -307,43 +293,79 @@ def run_probe(config: str,
         methods: Any of 'linear', 'knn'.
         pool: 'avg' (mean of patch tokens / global average pool) or 'cls'.
         baseline: With a checkpoint, also probe the random init.
-        train_samples, test_samples: Evenly spaced subsets of the splits.
+        train_samples: An evenly spaced subset of the train split.
+        test_samples: An evenly spaced subset of the test split.
         cache_dir: Where features are cached.
-        batch_size, num_workers, device: Extraction settings.
+        batch_size: Images per extraction batch.
+        num_workers: Data loader workers of the extraction.
+        device: Where the model runs.
         seed: Seed of the random init, the held-out split, batch orders.
-        weight_decays, epochs: The linear probes' sweep and length.
-        knn_ks, knn_temperature: The kNN's neighbours and vote temperature.
+        weight_decays: The linear probes' L2 sweep.
+        epochs: The linear probes' length.
+        knn_ks: The kNN's neighbour counts.
+        knn_temperature: The kNN's vote temperature.
         zero_shot: Also classify the test split zero-shot (CLIP models):
             the whole checkpoint is then loaded, and the prompts and the
             tokenizer come from the config's ``ZeroShotAccuracy``.
+    """
+
+    config: Union[str, Config]
+    checkpoint: Optional[str] = None
+    layers: Union[str, Sequence[int]] = 'all'
+    data: str = 'cifar10'
+    data_root: Optional[str] = None
+    methods: Sequence[str] = METHODS
+    pool: str = 'avg'
+    baseline: bool = True
+    train_samples: Optional[int] = None
+    test_samples: Optional[int] = None
+    cache_dir: str = 'work_dirs/feature_cache'
+    batch_size: int = 256
+    num_workers: int = 2
+    device: str = 'cpu'
+    seed: int = 0
+    weight_decays: Sequence[float] = DEFAULT_WEIGHT_DECAYS
+    epochs: int = 20
+    knn_ks: Sequence[int] = (20, 200)
+    knn_temperature: float = 0.07
+    zero_shot: bool = False
+
+
+def run_probe(settings: ProbeSettings) -> dict:
+    """Probe a checkpoint (and the random-init baseline) at every layer.
+
+    Args:
+        settings: The model, the data and the methods.
 
     Returns:
         A JSON-serialisable report: the settings, the data, and for each
         probed model (``trained``, ``random-init``) its per-layer results
         and timings.
     """
-    check_pool(pool)
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown or not methods:
+    s = settings
+    check_pool(s.pool)
+    unknown = sorted(set(s.methods) - set(METHODS))
+    if unknown or not s.methods:
         raise ConfigError(f'methods must be a subset of {METHODS}, got '
-                          f'{list(methods)}')
+                          f'{list(s.methods)}')
+    config = s.config
     cfg = Config.fromfile(config) if isinstance(config, str) else config
-    candidates = [('trained', checkpoint)] if checkpoint else []
-    if checkpoint is None or baseline:
+    candidates = [('trained', s.checkpoint)] if s.checkpoint else []
+    if s.checkpoint is None or s.baseline:
         candidates.append(('random-init', None))
 
     report = dict(config=config if isinstance(config, str) else None,
-                  checkpoint=checkpoint and osp.abspath(checkpoint),
-                  pool=pool, methods=list(methods), models={},
-                  linear=dict(weight_decays=list(weight_decays),
-                              epochs=epochs),
-                  knn=dict(ks=list(knn_ks), temperature=knn_temperature))
-    settings = zero_shot_settings(cfg) if zero_shot else None
+                  checkpoint=s.checkpoint and osp.abspath(s.checkpoint),
+                  pool=s.pool, methods=list(s.methods), models={},
+                  linear=dict(weight_decays=list(s.weight_decays),
+                              epochs=s.epochs),
+                  knn=dict(ks=list(s.knn_ks), temperature=s.knn_temperature))
+    prompts = zero_shot_settings(cfg) if s.zero_shot else None
     datasets = description = None
     for name, weights in candidates:
-        model, weights_id = build_probe_model(cfg, weights, device, seed,
-                                              whole_model=zero_shot)
-        probed = parse_layers(layers, backbone_depth(model.backbone))
+        model, weights_id = build_probe_model(cfg, weights, s.device, s.seed,
+                                              whole_model=s.zero_shot)
+        probed = parse_layers(s.layers, backbone_depth(model.backbone))
         if datasets is None:
             img_size = getattr(model.backbone, 'img_size', None)
             if img_size is None:
@@ -351,8 +373,8 @@ def run_probe(config: str,
                     f'{type(model.backbone).__name__} has no img_size; '
                     'the probe resizes images to it')
             train_set, test_set, description = build_probe_splits(
-                data, img_size, data_root, train_samples, test_samples,
-                quantize=token_settings(cfg))
+                s.data, img_size, s.data_root, s.train_samples,
+                s.test_samples, quantize=token_settings(cfg))
             datasets = dict(train=train_set, test=test_set)
             report['data'] = description
             report['layers'] = probed
@@ -361,19 +383,20 @@ def run_probe(config: str,
                          data=description)
         report['models'][name] = probe_model(
             model, weights_id, key_parts, datasets,
-            description['num_classes'], probed, FeatureCache(cache_dir),
-            methods, pool, batch_size, num_workers, device,
-            linear_cfg=dict(weight_decays=weight_decays, epochs=epochs,
-                            seed=seed),
-            knn_cfg=dict(ks=knn_ks, temperature=knn_temperature))
-        if zero_shot:
+            description['num_classes'], probed, FeatureCache(s.cache_dir),
+            s.methods, s.pool, s.batch_size, s.num_workers, s.device,
+            linear_cfg=dict(weight_decays=s.weight_decays, epochs=s.epochs,
+                            seed=s.seed),
+            knn_cfg=dict(ks=s.knn_ks, temperature=s.knn_temperature))
+        if s.zero_shot:
             start = time.perf_counter()
             test_set = datasets['test']
             classes = getattr(test_set, 'dataset', test_set).metainfo[
                 'classes']
             report['models'][name]['zero_shot'] = zero_shot_probe(
-                model, settings, test_set, classes, batch_size=batch_size,
-                num_workers=num_workers, device=device)
+                model, prompts, test_set, classes,
+                batch_size=s.batch_size, num_workers=s.num_workers,
+                device=s.device)
             report['models'][name]['timing']['zero_shot_s'] = \
                 time.perf_counter() - start
         del model

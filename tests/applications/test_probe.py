@@ -6,11 +6,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from pixpretrain.evaluation.probe import (build_probe_model, knn_probe,
-                                          linear_probe, parse_layers,
-                                          run_probe)
-from pixpretrain.evaluation.probe.probe import (FeatureCache, cached_features,
-                                                probe_model)
+from pixpretrain.applications.probe import (ProbeSettings,
+                                            build_probe_model, knn_probe,
+                                            linear_probe, parse_layers,
+                                            run_probe)
+from pixpretrain.applications.probe.probe import (FeatureCache,
+                                                  cached_features,
+                                                  probe_model)
 from pixpretrain.utils import CheckpointError, ConfigError
 
 TINY = str(Path(__file__).resolve().parents[1] / 'fixtures' / 'tiny_mae.py')
@@ -96,7 +98,7 @@ def probe(checkpoint, cache_dir, **kwargs):
                     baseline=False, train_samples=40, test_samples=20,
                     num_workers=0, cache_dir=str(cache_dir))
     settings.update(kwargs)
-    return run_probe(TINY, checkpoint, **settings)
+    return run_probe(ProbeSettings(TINY, checkpoint, **settings))
 
 
 def test_cache_is_reused_and_invalidated_by_a_new_checkpoint(tmp_path):
@@ -149,7 +151,7 @@ def test_wrong_keys_fail_loudly(tmp_path):
 
 
 def test_a_backbone_that_changes_during_probing_is_caught(tmp_path):
-    from pixpretrain.evaluation.probe import build_probe_splits
+    from pixpretrain.applications.probe import build_probe_splits
     model, weights_id = build_probe_model(TINY)
     train, test, description = build_probe_splits('shapes', (32, 32),
                                                   train_samples=8,
@@ -168,7 +170,7 @@ def test_a_backbone_that_changes_during_probing_is_caught(tmp_path):
 
 
 def test_probe_model_reports_every_requested_method(tmp_path):
-    from pixpretrain.evaluation.probe import build_probe_splits
+    from pixpretrain.applications.probe import build_probe_splits
     model, weights_id = build_probe_model(TINY)
     train, test, description = build_probe_splits('shapes', (32, 32),
                                                   train_samples=30,
@@ -204,7 +206,7 @@ def test_zero_shot_probe_is_exact_on_a_constructed_case():
     from mmengine.structures import BaseDataElement
 
     from pixpretrain.datasets import build_tokenizer
-    from pixpretrain.evaluation.probe.probe import zero_shot_probe
+    from pixpretrain.applications.probe.probe import zero_shot_probe
     tokenizer = dict(type='ByteTokenizer', context_length=8)
     first_byte_id = int(build_tokenizer(tokenizer)(['a'])[0, 1])
     # Similarities to the classes a, b, c; the label of each image.
@@ -224,23 +226,26 @@ def test_zero_shot_probe_is_exact_on_a_constructed_case():
 
 def test_zero_shot_needs_a_zero_shot_evaluator(tmp_path):
     with pytest.raises(ConfigError, match='ZeroShotAccuracy'):
-        run_probe(TINY, data='shapes', train_samples=10, test_samples=10,
-                  cache_dir=str(tmp_path), num_workers=0, zero_shot=True)
+        run_probe(ProbeSettings(TINY, data='shapes', train_samples=10,
+                                test_samples=10, cache_dir=str(tmp_path),
+                                num_workers=0, zero_shot=True))
 
 
 def test_igpt_configs_are_probed_on_palette_tokens(tmp_path):
     import numpy as np
     from mmengine.config import Config
 
-    from pixpretrain.evaluation.probe.data import build_probe_splits
-    from pixpretrain.evaluation.probe.probe import token_settings
+    from pixpretrain.applications.probe.data import build_probe_splits
+    from pixpretrain.applications.probe.probe import token_settings
     palette = tmp_path / 'palette.npy'
     np.save(palette, np.random.default_rng(0).uniform(0, 255, (16, 3)))
     cfg = Config.fromfile(str(Path(TINY).with_name('tiny_igpt.py')))
     cfg.train_dataloader.dataset.pipeline[0].palette = str(palette)
-    report = run_probe(cfg, data='shapes', methods=['knn'],
-                       train_samples=30, test_samples=10, knn_ks=(5, ),
-                       cache_dir=str(tmp_path / 'cache'), num_workers=0)
+    report = run_probe(ProbeSettings(cfg, data='shapes', methods=['knn'],
+                                     train_samples=30, test_samples=10,
+                                     knn_ks=(5, ),
+                                     cache_dir=str(tmp_path / 'cache'),
+                                     num_workers=0))
     assert report['layers'] == [0, 1]
     assert 'ColorQuantize' in ' '.join(report['data']['transform'])
     # The probe's test features are the average over positions of what
