@@ -142,7 +142,6 @@ def test_init_model_refuses_code(code_running_checkpoint):
 def test_every_model_converter_refuses_code(tmp_path, capsys, monkeypatch,
                                             code_running_checkpoint, script):
     path = code_running_checkpoint.path
-    monkeypatch.syspath_prepend(str(script.parent))
     monkeypatch.setattr(sys, 'argv',
                         [str(script), str(path), str(tmp_path / 'out.pth')])
     with pytest.raises(SystemExit) as exit_info:
