@@ -22,12 +22,10 @@ import os.path as osp
 import platform
 import re
 import statistics
-import sys
 import time
 from typing import Dict, List, Optional
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
 
 # Issue 8's target and its FLOP estimate for MAE ViT-B/16 at 224 px.
 TARGET_MFU = 0.35
@@ -84,7 +82,7 @@ def matmul_tflops(n: int = 8192, dtype: str = 'bf16', warmup: int = 3,
 def environment(matmul_n: int = 8192) -> dict:
     """Versions, the GPU's properties and measured matmul ceiling, the
     data-sheet peak MFU is computed against."""
-    import benchmark
+    from pixpretrain.apis.analysis import benchmark
     import torch
     env = dict(taken=time.strftime('%Y-%m-%d %H:%M:%S'),
                python=platform.python_version(), torch=torch.__version__,
@@ -102,7 +100,7 @@ def environment(matmul_n: int = 8192) -> dict:
                    multiprocessors=props.multi_processor_count,
                    bf16_supported=torch.cuda.is_bf16_supported())
     env['peak_tflops_bf16'] = benchmark.peak_tflops('bf16')
-    env['peak_source'] = ('data sheet, dense bf16 (tools/analysis/'
+    env['peak_source'] = ('data sheet, dense bf16 (pixpretrain/apis/analysis/'
                           'benchmark.py PEAK_TFLOPS)'
                           if env['peak_tflops_bf16'] else
                           'no GPU, or one missing from PEAK_TFLOPS')
@@ -318,7 +316,7 @@ def main(argv=None) -> None:
         with open(args.json, 'w') as f:
             json.dump(result, f, indent=2)
     elif args.command == 'data':
-        import benchmark
+        from pixpretrain.apis.analysis import benchmark
         benchmark.make_fake_jpegs(args.folder, args.count)
     else:
         results = summarise(collect(args.runs_dir))

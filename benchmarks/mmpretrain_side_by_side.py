@@ -57,7 +57,6 @@ import time
 from typing import Callable, Dict, List
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
 
 MMPRETRAIN = 'mmpretrain==1.2.0'
 # Pure-python packages mmpretrain imports at start-up (found by trying);
@@ -188,7 +187,7 @@ def ensure_mmpretrain(venv: str) -> str:
 
 # --------------------------------------------------------------- workers
 def _benchmark_args(args: argparse.Namespace, arch_index: int = 0):
-    import benchmark
+    from pixpretrain.apis.analysis import benchmark
 
     def pick(values: List[int]) -> int:
         return values[min(arch_index, len(values) - 1)]
@@ -364,7 +363,7 @@ def patch_mmcv_hue_for_numpy2() -> None:
 
 def run_model_worker(args: argparse.Namespace) -> dict:
     """One training measurement (MAE or MoCo) of one toolbox."""
-    import benchmark
+    from pixpretrain.apis.analysis import benchmark
     from mmengine.runner import Runner
     if args.threads:
         import torch
@@ -697,7 +696,7 @@ def main(argv=None) -> dict:
             with open(args.json, 'w') as f:
                 json.dump(results, f, indent=2)
         return results
-    import benchmark
+    from pixpretrain.apis.analysis import benchmark
     import torch
 
     from pixpretrain.engine.optimizers import cpu_has_native_bf16

@@ -21,7 +21,6 @@ from typing import Callable, Dict, List
 import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
 sys.path.insert(0, REPO)
 
 
@@ -82,7 +81,7 @@ def main(argv=None) -> None:
     import cv2
     import torch
 
-    import benchmark
+    from pixpretrain.apis.analysis import benchmark
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     found = pipelines()

@@ -2,11 +2,12 @@
 import argparse
 import os
 import sys
+from typing import List, Optional
 
-from mmengine.config import DictAction
+from pixpretrain.apis.cli import add_cfg_options, run_cli
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='config file')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
@@ -18,9 +19,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='mixed precision (bf16 where supported)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr with the total batch size')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, default=None,
-        help='override config keys, e.g. train_cfg.max_iters=100')
+    add_cfg_options(
+        parser, help='override config keys, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm'])
     # torch.distributed.launch passes --local-rank; torchrun sets the env.
@@ -30,32 +30,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def train(args: argparse.Namespace) -> None:
+    """Build the Runner the config names, train, and name what it wrote."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from pixpretrain.apis import (init_cpu_distributed, last_checkpoint,
                                   load_config, prepare_train_config)
-    from pixpretrain.registry import explain
 
-    try:
-        cfg = load_config(args.config, args.cfg_options)
-        cfg = prepare_train_config(cfg, args.config, args.work_dir,
-                                   args.resume, args.amp, args.auto_scale_lr,
-                                   args.launcher)
-        init_cpu_distributed(cfg)
-        if 'runner_type' in cfg:
-            runner = RUNNERS.build(cfg)
-        else:
-            runner = Runner.from_cfg(cfg)
-        runner.train()
-    except Exception as exc:  # noqa: BLE001 -- user errors get one line
-        message = explain(exc)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
+    cfg = load_config(args.config, args.cfg_options)
+    cfg = prepare_train_config(cfg, args.config, args.work_dir, args.resume,
+                               args.amp, args.auto_scale_lr, args.launcher)
+    init_cpu_distributed(cfg)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    runner.train()
     if runner.rank == 0:
         checkpoint = last_checkpoint(runner.work_dir)
         print(f'checkpoint: {checkpoint or "none saved"}')
@@ -63,7 +54,11 @@ def main(argv=None) -> int:
             path = getattr(hook, 'last_path', None)
             if path:
                 print(f'picture: {path}')
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Train; the exit code (1 after a one-line error on stderr)."""
+    return run_cli(train, parse_args(argv))
 
 
 if __name__ == '__main__':

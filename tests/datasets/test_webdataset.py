@@ -1,9 +1,10 @@
 """Tar shards: written by make_shards, read back as a split stream."""
 import json
-import sys
+import runpy
 import tarfile
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,8 +16,8 @@ from pixpretrain.datasets.webdataset import expand_shards, split_member_name
 from pixpretrain.utils.errors import DataRootNotFoundError
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools' / 'dataset_converters'))
-import make_shards  # noqa: E402
+make_shards = SimpleNamespace(**runpy.run_path(
+    str(REPO / 'tools/dataset_converters/make_shards.py')))
 
 NUM = 10
 

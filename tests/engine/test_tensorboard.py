@@ -1,7 +1,8 @@
 """Loss curves and pictures in TensorBoard (runs when tensorboard is
 installed: pip install -e ".[tensorboard]")."""
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,8 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import \
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / 'tests' / 'fixtures' / 'tiny_mae.py'
-sys.path.insert(0, str(REPO / 'tools'))
-import train as train_tool  # noqa: E402
+train_tool = SimpleNamespace(**runpy.run_path(str(REPO / 'tools/train.py')))
 
 
 def test_losses_lr_and_reconstructions_reach_tensorboard(tmp_path):

@@ -1,5 +1,6 @@
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -8,8 +9,7 @@ from pixpretrain.engine import TimeBudgetHook
 from pixpretrain.utils import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools'))
-import train as train_tool  # noqa: E402
+train_tool = SimpleNamespace(**runpy.run_path(str(REPO / 'tools/train.py')))
 
 
 def test_the_budget_stops_training_and_keeps_the_weights(tmp_path, capsys):

@@ -2,8 +2,9 @@
 queue, before training starts), in one line of the form
 ``<key> = <value>: must ... (allowed: ...)``."""
 import copy
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -182,8 +183,8 @@ def test_queue_of_exactly_one_batch_and_configs_without_queue_pass():
 
 
 def test_train_tool_refuses_a_short_queue_in_one_line(tmp_path, capsys):
-    sys.path.insert(0, str(REPO / 'tools'))
-    import train as train_tool
+    train_tool = SimpleNamespace(**runpy.run_path(
+        str(REPO / 'tools/train.py')))
     code = train_tool.main([
         str(FIXTURES / 'tiny_moco.py'), '--work-dir', str(tmp_path),
         '--cfg-options', 'model.head.queue_len=4'])

@@ -1,16 +1,20 @@
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from pixpretrain.apis.analysis import benchmark
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
-import benchmark  # noqa: E402
+
+
+def run_benchmark(argv):
+    """The result of ``tools/analysis/benchmark.py ARGV``."""
+    return benchmark.run_benchmark(benchmark.parse_args(argv))
 
 
 def test_benchmark_reports_throughput_from_timed_iterations(tmp_path):
-    result = benchmark.main([
+    result = run_benchmark([
         str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'), '--iters', '4',
         '--warmup', '2', '--batch-size', '4', '--num-workers', '0',
         '--cfg-options', 'experiment_name=bench'
@@ -62,7 +66,7 @@ def test_flops_count_cpu_attention():
 
 
 def test_step_split_and_cpu_time_are_reported():
-    result = benchmark.main([
+    result = run_benchmark([
         str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'), '--iters', '3',
         '--warmup', '1', '--batch-size', '4', '--num-workers', '0',
         '--peak-tflops', '2.0', '--cfg-options', 'experiment_name=split'
@@ -79,7 +83,7 @@ def test_step_split_and_cpu_time_are_reported():
 
 
 def test_profile_lists_the_heaviest_operators_of_a_warmup_step():
-    result = benchmark.main([
+    result = run_benchmark([
         str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'), '--iters', '1',
         '--warmup', '1', '--batch-size', '4', '--num-workers', '0',
         '--profile', '5', '--no-flops', '--cfg-options',
@@ -102,7 +106,7 @@ def test_profile_lists_the_heaviest_operators_of_a_warmup_step():
 def test_autocast_run_reports_bf16(monkeypatch):
     from pixpretrain.apis import train as train_api
     monkeypatch.setattr(train_api, 'cpu_has_native_bf16', lambda: True)
-    result = benchmark.main([
+    result = run_benchmark([
         str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'), '--iters', '1',
         '--warmup', '1', '--batch-size', '4', '--num-workers', '0', '--amp',
         '--no-flops', '--cfg-options', 'experiment_name=amp'
@@ -111,7 +115,7 @@ def test_autocast_run_reports_bf16(monkeypatch):
 
 
 def test_preload_replays_pipeline_batches_from_memory():
-    result = benchmark.main([
+    result = run_benchmark([
         str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'), '--iters', '2',
         '--warmup', '1', '--batch-size', '4', '--num-workers', '0',
         '--preload', '2', '--no-flops', '--no-split', '--cfg-options',

@@ -1,7 +1,8 @@
 """CLIP end to end: train with zero-shot validation; fit a BPE for a config."""
 import json
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
@@ -10,10 +11,9 @@ from pixpretrain.datasets import BPETokenizer
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / 'tests' / 'fixtures' / 'tiny_clip.py')
-sys.path.insert(0, str(REPO / 'tools'))
-sys.path.insert(0, str(REPO / 'tools' / 'dataset_converters'))
-import fit_bpe  # noqa: E402
-import train as train_tool  # noqa: E402
+fit_bpe = SimpleNamespace(**runpy.run_path(
+    str(REPO / 'tools/dataset_converters/fit_bpe.py')))
+train_tool = SimpleNamespace(**runpy.run_path(str(REPO / 'tools/train.py')))
 
 
 def scalars(work_dir):

@@ -1,8 +1,9 @@
 """Fine-tuning and Runner linear probing: the configs build, and a tiny
 classifier trains and validates through tools/train.py (seconds, CPU)."""
 import json
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from mmengine.config import Config
@@ -12,8 +13,7 @@ from pixpretrain.registry import MODELS, register_all_modules
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / 'tests' / 'fixtures' / 'tiny_classifier.py')
 LINEAR = str(REPO / 'tests' / 'fixtures' / 'tiny_linear.py')
-sys.path.insert(0, str(REPO / 'tools'))
-import train as train_tool  # noqa: E402
+train_tool = SimpleNamespace(**runpy.run_path(str(REPO / 'tools/train.py')))
 
 
 def train(argv, name):

@@ -1,6 +1,7 @@
 """tools/dataset_converters/fit_palette.py: k-means and the tool."""
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,8 +11,8 @@ from pixpretrain.utils.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / 'tests' / 'fixtures' / 'tiny_igpt.py')
-sys.path.insert(0, str(REPO / 'tools' / 'dataset_converters'))
-import fit_palette  # noqa: E402
+fit_palette = SimpleNamespace(**runpy.run_path(
+    str(REPO / 'tools/dataset_converters/fit_palette.py')))
 
 
 def clusters_around(colours, per_colour=500, noise=3.0, seed=0):

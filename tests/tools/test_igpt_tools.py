@@ -2,21 +2,21 @@
 sampling-speed tool (tiny configs, seconds each, CPU)."""
 import json
 import math
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from pixpretrain.apis.analysis import igpt_sampling_speed, palette_report
+
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / 'tests' / 'fixtures' / 'tiny_igpt.py')
-sys.path.insert(0, str(REPO / 'tools'))
-sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
-import igpt_complete  # noqa: E402
-import igpt_sampling_speed  # noqa: E402
-import palette_report  # noqa: E402
-import train as train_tool  # noqa: E402
+igpt_complete = SimpleNamespace(**runpy.run_path(
+    str(REPO / 'tools/analysis/igpt_complete.py')))
+train_tool = SimpleNamespace(**runpy.run_path(str(REPO / 'tools/train.py')))
 
 
 def palette_option(path) -> str:
@@ -129,11 +129,11 @@ def test_completion_grid_layout_by_hand():
 
 def test_palette_report_measures_round_trip_and_entropy(trained, tmp_path):
     work, palette = trained
-    result = palette_report.main([
+    result = palette_report.palette_report(palette_report.parse_args([
         TINY, '--num-images', '8', '--png', str(tmp_path / 'rt.png'),
         '--show', '3', '--scale', '1', '--cfg-options',
         palette_option(work / 'palette.npy')
-    ])
+    ]))
     assert result['images'] == 8 and result['num_colors'] == 16
     assert 0 < result['unigram_entropy_nats'] <= math.log(16) + 1e-9
     assert result['unigram_entropy_bits'] == pytest.approx(
@@ -150,8 +150,9 @@ def test_unigram_entropy_by_hand():
 
 
 def test_sampling_speed_tool_checks_cached_equals_uncached():
-    result = igpt_sampling_speed.main(
+    args = igpt_sampling_speed.parse_args(
         ['--arch', 'nano', '--img-size', '4', '--num-colors', '16'])
+    result = igpt_sampling_speed.sampling_speed(args)
     assert result['same_tokens'] is True
     assert result['sequence_length'] == 16
     assert result['cached_s'] > 0 and result['uncached_s'] > 0

@@ -1,12 +1,14 @@
 """tools/misc: print_config and list_modules."""
 import json
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / 'tools' / 'misc'))
-import list_modules  # noqa: E402
-import print_config  # noqa: E402
+list_modules = SimpleNamespace(**runpy.run_path(
+    str(REPO / 'tools/misc/list_modules.py')))
+print_config = SimpleNamespace(**runpy.run_path(
+    str(REPO / 'tools/misc/print_config.py')))
 
 TINY = str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py')
 

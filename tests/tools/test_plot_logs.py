@@ -1,13 +1,14 @@
 import json
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tools' /
-                       'analysis'))
-import plot_logs  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
+plot_logs = SimpleNamespace(**runpy.run_path(
+    str(REPO / 'tools/analysis/plot_logs.py')))
 
 
 def write_log(path, records):

@@ -1,7 +1,8 @@
 """tools/analysis/probe.py end to end on generated data (seconds, CPU)."""
 import json
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -9,8 +10,8 @@ from pixpretrain.apis import init_model
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py')
-sys.path.insert(0, str(REPO / 'tools' / 'analysis'))
-import probe as probe_tool  # noqa: E402
+probe_tool = SimpleNamespace(**runpy.run_path(
+    str(REPO / 'tools/analysis/probe.py')))
 
 
 def args(tmp_path, *extra):

@@ -9,10 +9,12 @@ process at a chosen point and record the samples of every iteration.
 """
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -23,8 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / 'tests' / 'fixtures'
 EPOCHS = str(FIXTURES / 'tiny_mae_epochs.py')
 TRAIN = str(REPO / 'tools' / 'train.py')
-sys.path.insert(0, str(REPO / 'tools'))
-import train as train_tool  # noqa: E402
+train_tool = SimpleNamespace(**runpy.run_path(str(REPO / 'tools/train.py')))
 
 
 def train(config, work_dir, *args):

@@ -193,7 +193,7 @@ def test_launch_passes_the_gpu_options_to_the_worker(monkeypatch, tmp_path):
 
 
 def test_loader_worker_times_the_pixpretrain_loader(tmp_path):
-    import benchmark
+    from pixpretrain.apis.analysis import benchmark
     benchmark.make_fake_jpegs(str(tmp_path), 4)
     args = sbs.parse_args(['--worker', 'pix', '--task', 'loader', '--arch',
                            's', '--data-root', str(tmp_path), '--out', 'o',

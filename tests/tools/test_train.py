@@ -1,9 +1,11 @@
 """tools/train.py end to end on tiny configs (seconds each, CPU)."""
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -11,8 +13,7 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py')
 FIXTURES = str(REPO / 'tests' / 'fixtures')
-sys.path.insert(0, str(REPO / 'tools'))
-import train as train_tool  # noqa: E402
+train_tool = SimpleNamespace(**runpy.run_path(str(REPO / 'tools/train.py')))
 
 
 class train:

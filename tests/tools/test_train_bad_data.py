@@ -1,8 +1,9 @@
 """tools/train.py on an image folder with broken files, read by two
 DataLoader workers: the run survives and names them, or stops in one line
 when they are too many."""
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,8 +11,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / 'tests' / 'fixtures' / 'tiny_mae_image_folder.py')
-sys.path.insert(0, str(REPO / 'tools'))
-import train as train_tool  # noqa: E402
+train_tool = SimpleNamespace(**runpy.run_path(str(REPO / 'tools/train.py')))
 
 
 @pytest.fixture

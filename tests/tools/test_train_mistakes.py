@@ -3,8 +3,9 @@ stderr naming it and the fix, exit 1, no traceback, the work dir untouched.
 
 Every case but the last fails before anything is built, so none trains.
 """
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Dict, List
 
 import pytest
@@ -15,10 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / 'tests' / 'fixtures'
 TINY = str(FIXTURES / 'tiny_mae.py')
 TINY_MOCO = str(FIXTURES / 'tiny_moco.py')
-sys.path.insert(0, str(REPO / 'tools'))
-sys.path.insert(0, str(REPO / 'tools' / 'misc'))
-import print_config  # noqa: E402
-import train as train_tool  # noqa: E402
+print_config = SimpleNamespace(**runpy.run_path(
+    str(REPO / 'tools/misc/print_config.py')))
+train_tool = SimpleNamespace(**runpy.run_path(str(REPO / 'tools/train.py')))
 
 
 def snapshot(folder: Path) -> Dict[str, bytes]:

@@ -1,15 +1,15 @@
 """MoCo through tools/train.py: trains, monitors kNN, resumes exactly."""
 import json
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / 'tests' / 'fixtures' / 'tiny_moco.py')
-sys.path.insert(0, str(REPO / 'tools'))
-import train as train_tool  # noqa: E402
+train_tool = SimpleNamespace(**runpy.run_path(str(REPO / 'tools/train.py')))
 
 
 def records(work_dir):

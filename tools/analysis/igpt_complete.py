@@ -17,12 +17,14 @@ import os
 import os.path as osp
 import sys
 import time
+from typing import List, Optional
 
 import numpy as np
-from mmengine.config import Config, DictAction
+
+from pixpretrain.apis.cli import add_cfg_options, run_cli
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -42,56 +44,46 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--scale', type=int, default=4,
                         help='nearest-neighbour upscaling of the picture')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def complete(args: argparse.Namespace) -> None:
+    """Sample completions of the top halves and write the picture."""
     import torch
     from mmengine.dataset import default_collate
     from PIL import Image
 
-    from pixpretrain.apis import init_model
+    from pixpretrain.apis import init_model, load_config
     from pixpretrain.datasets import load_palette
-    from pixpretrain.models.utils.pictures import completion_grid
     from pixpretrain.datasets.transforms.color_quantize import \
         find_color_quantize
-    from pixpretrain.registry import DATASETS
-    from pixpretrain.registry import explain, register_all_modules
+    from pixpretrain.models.utils.pictures import completion_grid
+    from pixpretrain.registry import DATASETS, register_all_modules
 
-    try:
-        register_all_modules()
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
-        _, quantize = find_color_quantize(
-            cfg.train_dataloader.dataset.pipeline)
-        palette = load_palette(quantize['palette'])
-        model = init_model(cfg, args.checkpoint, args.device)
-        np.random.seed(args.seed)  # random augmentations of the pipeline
-        dataset = DATASETS.build(cfg.train_dataloader.dataset)
-        count = min(args.num_images, len(dataset))
-        tokens = default_collate([dataset[i] for i in range(count)])['inputs']
-        B, H, W = tokens.shape
-        kept = H // 2
-        prefix = tokens.flatten(1)[:, :kept * W].repeat_interleave(
-            args.num_samples, dim=0).to(args.device)
-        generator = torch.Generator(args.device).manual_seed(args.seed)
-        print(f'sampling {(H - kept) * W} tokens for {len(prefix)} '
-              f'sequences ({count} images x {args.num_samples}), '
-              f"{'without' if args.no_cache else 'with'} the key/value cache")
-        start = time.perf_counter()
-        completed = model.complete(
-            prefix, H * W, temperature=args.temperature, top_k=args.top_k,
-            use_cache=not args.no_cache, generator=generator, progress=True)
-        seconds = time.perf_counter() - start
-    except Exception as exc:  # noqa: BLE001 -- user errors get one line
-        message = explain(exc)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
+    register_all_modules()
+    cfg = load_config(args.config, args.cfg_options)
+    _, quantize = find_color_quantize(
+        cfg.train_dataloader.dataset.pipeline)
+    palette = load_palette(quantize['palette'])
+    model = init_model(cfg, args.checkpoint, args.device)
+    np.random.seed(args.seed)  # random augmentations of the pipeline
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    count = min(args.num_images, len(dataset))
+    tokens = default_collate([dataset[i] for i in range(count)])['inputs']
+    B, H, W = tokens.shape
+    kept = H // 2
+    prefix = tokens.flatten(1)[:, :kept * W].repeat_interleave(
+        args.num_samples, dim=0).to(args.device)
+    generator = torch.Generator(args.device).manual_seed(args.seed)
+    print(f'sampling {(H - kept) * W} tokens for {len(prefix)} '
+          f'sequences ({count} images x {args.num_samples}), '
+          f"{'without' if args.no_cache else 'with'} the key/value cache")
+    start = time.perf_counter()
+    completed = model.complete(
+        prefix, H * W, temperature=args.temperature, top_k=args.top_k,
+        use_cache=not args.no_cache, generator=generator, progress=True)
+    seconds = time.perf_counter() - start
     print(f'\n{seconds:.1f} s')
     samples = completed.view(B, args.num_samples, H, W).cpu().numpy()
     grid = completion_grid(tokens.numpy(), samples, kept, palette, args.scale)
@@ -100,7 +92,11 @@ def main(argv=None) -> int:
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     Image.fromarray(grid).save(out)
     print('picture (original | kept half | completions): ' + out)
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Complete images; the exit code (1 after a one-line error)."""
+    return run_cli(complete, parse_args(argv))
 
 
 if __name__ == '__main__':

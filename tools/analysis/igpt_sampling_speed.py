@@ -9,81 +9,22 @@ the speed-up.
 Example:
     python tools/analysis/igpt_sampling_speed.py --arch tiny --img-size 32 \
         --batch-size 1
+
+The measuring is :mod:`pixpretrain.apis.analysis.igpt_sampling_speed`.
 """
-import argparse
-import json
-import platform
 import sys
-import time
+from typing import List, Optional
+
+from pixpretrain.apis.analysis.igpt_sampling_speed import (parse_args,
+                                                           sampling_speed)
+from pixpretrain.apis.cli import emit_json, run_cli
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--arch', default='tiny',
-                        help="PixelGPT arch: 'nano', 'tiny', 's', 'm', 'l'")
-    parser.add_argument('--img-size', type=int, default=32,
-                        help='token grid side (32: 1024-token sequences)')
-    parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--num-colors', type=int, default=512)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--json', default=None, help='write results here')
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> dict:
+def main(argv: Optional[List[str]] = None) -> int:
+    """Time iGPT sampling; print the result as JSON (and write ``--json``)."""
     args = parse_args(argv)
-    import torch
-
-    from pixpretrain.models import IGPT
-    from pixpretrain.models.backbones.pixel_gpt import ARCHS
-
-    torch.manual_seed(args.seed)
-    width = ARCHS[args.arch]['embed_dims']
-    model = IGPT(
-        backbone=dict(type='PixelGPT', arch=args.arch,
-                      num_colors=args.num_colors, img_size=args.img_size),
-        head=dict(type='ARPixelHead', embed_dims=width,
-                  num_colors=args.num_colors)).to(args.device).eval()
-    torch.nn.init.normal_(model.head.proj.weight, std=0.5)
-    length = args.img_size**2
-    prefix = torch.zeros(args.batch_size, 0, dtype=torch.long,
-                         device=args.device)
-
-    def sample(use_cache: bool):
-        generator = torch.Generator(args.device).manual_seed(args.seed)
-        if args.device.startswith('cuda'):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        tokens = model.complete(prefix, length, use_cache=use_cache,
-                                generator=generator)
-        if args.device.startswith('cuda'):
-            torch.cuda.synchronize()
-        return tokens, time.perf_counter() - start
-
-    sample(True)  # warm-up: allocator, kernels
-    cached, cached_s = sample(True)
-    uncached, uncached_s = sample(False)
-    result = dict(
-        arch=args.arch,
-        sequence_length=length,
-        batch_size=args.batch_size,
-        device=(torch.cuda.get_device_name() if args.device.startswith('cuda')
-                else f'CPU ({platform.machine()}, '
-                f'{torch.get_num_threads()} threads)'),
-        cached_s=cached_s,
-        uncached_s=uncached_s,
-        cached_tokens_per_s=args.batch_size * length / cached_s,
-        uncached_tokens_per_s=args.batch_size * length / uncached_s,
-        speedup=uncached_s / cached_s,
-        same_tokens=bool(torch.equal(cached, uncached)),
-        torch=torch.__version__)
-    print(json.dumps(result, indent=2))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=2)
-    return result
+    return run_cli(lambda: emit_json(sampling_speed(args), args.json))
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    sys.exit(main())

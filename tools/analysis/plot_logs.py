@@ -20,6 +20,8 @@ from typing import Dict, List, Optional, Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from pixpretrain.apis.cli import run_cli
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -103,20 +105,23 @@ def plot_curves(records: Sequence[dict],
     return figure
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    try:
-        logs = [log for path in args.logs for log in find_logs(path)]
-        records = load_training_records(logs)
-        figure = plot_curves(records, args.keys, args.title)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        print(f'error: {exc.args[0] if exc.args else exc}', file=sys.stderr)
-        return 1
+def plot_logs(args: argparse.Namespace) -> None:
+    """Plot the logs ``args`` name and save the picture."""
+    logs = [log for path in args.logs for log in find_logs(path)]
+    records = load_training_records(logs)
+    figure = plot_curves(records, args.keys, args.title)
     out = Path(args.out) if args.out else logs[0].parent / 'curves.png'
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out)
     print(f'{len(records)} records from {len(logs)} log(s) -> {out}')
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Plot; the exit code (1 after a one-line error on stderr)."""
+    # find_logs, load_training_records and plot_curves name what is missing
+    # or unreadable with these built-in errors.
+    return run_cli(plot_logs, parse_args(argv),
+                   expected=(FileNotFoundError, ValueError, KeyError))
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from mmengine.config import Config, DictAction
+from pixpretrain.apis.cli import add_cfg_options, run_cli
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -30,9 +30,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='never merge pairs rarer than this')
     parser.add_argument('--max-captions', type=int, default=None,
                         help='fit on the first N captions only')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        default=None,
-                        help='override config keys, as in tools/train.py')
+    add_cfg_options(parser, help='override config keys, as in tools/train.py')
     return parser.parse_args(argv)
 
 
@@ -44,59 +42,55 @@ def find_tokenizer_cfg(pipeline) -> Optional[dict]:
     return None
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
+def fit(args: argparse.Namespace) -> None:
+    """Fit the tokenizer on the config's captions and save it."""
     from itertools import islice
 
     from mmengine.utils import ProgressBar
 
+    from pixpretrain.apis import load_config
     from pixpretrain.datasets import BPETokenizer
     from pixpretrain.registry import DATASETS
-    from pixpretrain.registry import explain, register_all_modules
+    from pixpretrain.registry import register_all_modules
     from pixpretrain.utils import ConfigError
 
-    try:
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
-        register_all_modules()
-        dataset_cfg = cfg.train_dataloader.dataset
-        tokenizer_cfg = find_tokenizer_cfg(dataset_cfg.get('pipeline')) or {}
-        out = args.out or tokenizer_cfg.get('vocab_file')
-        if not out:
-            raise ConfigError(
-                'the training pipeline has no TokenizeText with a '
-                'BPETokenizer vocab_file; pass --out PATH')
-        vocab_size = args.vocab_size or \
-            cfg.model.get('text_backbone', {}).get('vocab_size')
-        if not vocab_size:
-            raise ConfigError('the config has no '
-                              'model.text_backbone.vocab_size; pass '
-                              '--vocab-size N')
-        # Captions only: no transforms, no images decoded.
-        dataset_cfg = dict(dataset_cfg, pipeline=[])
-        dataset = DATASETS.build(dataset_cfg)
-        captions = list(islice(dataset.iter_captions(), args.max_captions))
-        print(f'{len(captions)} captions; fitting up to '
-              f'{vocab_size - 259} merges')
-        progress = ProgressBar(vocab_size - 259)
-        tokenizer = BPETokenizer.fit(
-            captions, vocab_size,
-            context_length=tokenizer_cfg.get('context_length', 77),
-            lowercase=tokenizer_cfg.get('lowercase', True),
-            min_frequency=args.min_frequency, progress=progress.update)
-        tokenizer.save(out)
-    except Exception as exc:  # noqa: BLE001 -- user errors get one line
-        message = explain(exc)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
+    register_all_modules()
+    cfg = load_config(args.config, args.cfg_options)
+    dataset_cfg = cfg.train_dataloader.dataset
+    tokenizer_cfg = find_tokenizer_cfg(dataset_cfg.get('pipeline')) or {}
+    out = args.out or tokenizer_cfg.get('vocab_file')
+    if not out:
+        raise ConfigError(
+            'the training pipeline has no TokenizeText with a '
+            'BPETokenizer vocab_file; pass --out PATH')
+    vocab_size = args.vocab_size or \
+        cfg.model.get('text_backbone', {}).get('vocab_size')
+    if not vocab_size:
+        raise ConfigError('the config has no '
+                          'model.text_backbone.vocab_size; pass '
+                          '--vocab-size N')
+    # Captions only: no transforms, no images decoded.
+    dataset_cfg = dict(dataset_cfg, pipeline=[])
+    dataset = DATASETS.build(dataset_cfg)
+    captions = list(islice(dataset.iter_captions(), args.max_captions))
+    print(f'{len(captions)} captions; fitting up to '
+          f'{vocab_size - 259} merges')
+    progress = ProgressBar(vocab_size - 259)
+    tokenizer = BPETokenizer.fit(
+        captions, vocab_size,
+        context_length=tokenizer_cfg.get('context_length', 77),
+        lowercase=tokenizer_cfg.get('lowercase', True),
+        min_frequency=args.min_frequency, progress=progress.update)
+    tokenizer.save(out)
     lengths = [len(tokenizer.encode(c)) for c in captions[:10000]]
     print(f'\n{len(tokenizer.merges)} merges, vocab_size '
           f'{tokenizer.vocab_size}; {sum(lengths) / len(lengths):.1f} tokens '
           f'per caption on average; written to {os.path.abspath(out)}')
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Fit the tokenizer; the exit code (1 after a one-line error)."""
+    return run_cli(fit, parse_args(argv))
 
 
 if __name__ == '__main__':

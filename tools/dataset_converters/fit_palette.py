@@ -17,13 +17,14 @@ import os
 import os.path as osp
 import random
 import sys
+from typing import List, Optional
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from pixpretrain.apis.cli import add_cfg_options, run_cli
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument(
@@ -43,8 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=8192,
                         help='pixels per k-means mini-batch')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. the data root')
+    add_cfg_options(parser, help='override config keys, e.g. the data root')
     return parser.parse_args(argv)
 
 
@@ -158,43 +158,35 @@ def quantization_error(pixels: torch.Tensor, palette: torch.Tensor,
     return total / len(pixels)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def fit(args: argparse.Namespace) -> None:
+    """Fit the palette on the config's images and save it."""
+    from pixpretrain.apis import load_config
     from pixpretrain.datasets.transforms.color_quantize import \
         find_color_quantize
     from pixpretrain.registry import DATASETS
-    from pixpretrain.registry import explain, register_all_modules
+    from pixpretrain.registry import register_all_modules
 
-    try:
-        register_all_modules()
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
-        dataset_cfg = cfg.train_dataloader.dataset.copy()
-        index, quantize = find_color_quantize(dataset_cfg.pipeline)
-        size = quantize.get('size', 32)
-        num_colors = args.num_colors or quantize.get('num_colors') or 512
-        out = args.out or quantize['palette']
-        dataset_cfg.pipeline = list(dataset_cfg.pipeline[:index]) + [
-            dict(type='Resize',
-                 size=(size, size) if isinstance(size, int) else size,
-                 interpolation=quantize.get('interpolation', 'bilinear'))
-        ]
-        dataset = DATASETS.build(dataset_cfg)
-        print(f'sampling {args.pixels_per_image} pixels from each of '
-              f'{min(args.num_images, len(dataset))} images at {size} px')
-        pixels = sample_pixels(dataset, args.num_images,
-                               args.pixels_per_image, args.seed)
-        print(f'fitting {num_colors} colours on {len(pixels)} pixels '
-              f'({args.iters} mini-batches of {args.batch_size})')
-        palette = minibatch_kmeans(pixels, num_colors, args.iters,
-                                   args.batch_size, args.seed)
-    except Exception as exc:  # noqa: BLE001 -- user errors get one line
-        message = explain(exc)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
+    register_all_modules()
+    cfg = load_config(args.config, args.cfg_options)
+    dataset_cfg = cfg.train_dataloader.dataset.copy()
+    index, quantize = find_color_quantize(dataset_cfg.pipeline)
+    size = quantize.get('size', 32)
+    num_colors = args.num_colors or quantize.get('num_colors') or 512
+    out = args.out or quantize['palette']
+    dataset_cfg.pipeline = list(dataset_cfg.pipeline[:index]) + [
+        dict(type='Resize',
+             size=(size, size) if isinstance(size, int) else size,
+             interpolation=quantize.get('interpolation', 'bilinear'))
+    ]
+    dataset = DATASETS.build(dataset_cfg)
+    print(f'sampling {args.pixels_per_image} pixels from each of '
+          f'{min(args.num_images, len(dataset))} images at {size} px')
+    pixels = sample_pixels(dataset, args.num_images,
+                           args.pixels_per_image, args.seed)
+    print(f'fitting {num_colors} colours on {len(pixels)} pixels '
+          f'({args.iters} mini-batches of {args.batch_size})')
+    palette = minibatch_kmeans(pixels, num_colors, args.iters,
+                               args.batch_size, args.seed)
     error = quantization_error(pixels, palette)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     with open(out, 'wb') as f:  # np.save(path) would append '.npy'
@@ -202,7 +194,11 @@ def main(argv=None) -> int:
     print(f'mean quantisation error: {error:.2f} (mean Euclidean RGB '
           f'distance per sampled pixel, 0-255 scale)')
     print(f'palette: {out}')
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Fit the palette; the exit code (1 after a one-line error)."""
+    return run_cli(fit, parse_args(argv))
 
 
 if __name__ == '__main__':

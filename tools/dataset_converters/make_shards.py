@@ -24,6 +24,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from pixpretrain.apis.cli import run_cli
+
 JPEG_EXTS = ('.jpg', '.jpeg')
 
 
@@ -132,24 +134,20 @@ def write_shards(dataset, out_dir: str, shard_size: int, prefix: str,
     return shards
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    from pixpretrain.registry import explain
-    try:
-        dataset = build_source(args)
-        shards = write_shards(dataset, args.out_dir, args.shard_size,
-                              args.prefix, not args.no_shuffle, args.seed)
-    except Exception as exc:  # noqa: BLE001 -- user errors get one line
-        message = explain(exc)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
+def make_shards(args: argparse.Namespace) -> None:
+    """Write the shards of the source ``args`` name."""
+    dataset = build_source(args)
+    shards = write_shards(dataset, args.out_dir, args.shard_size,
+                          args.prefix, not args.no_shuffle, args.seed)
     last = len(shards) - 1
     print(f'{sum(s["samples"] for s in shards)} samples in {len(shards)} '
           f'shards: {os.path.join(args.out_dir, args.prefix)}-'
           f'{{000000..{last:06d}}}.tar')
-    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Write the shards; the exit code (1 after a one-line error)."""
+    return run_cli(make_shards, parse_args(argv))
 
 
 if __name__ == '__main__':

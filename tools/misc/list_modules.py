@@ -15,6 +15,8 @@ from typing import Dict, List, Optional
 from mmengine.logging import MMLogger
 from mmengine.registry import Registry
 
+from pixpretrain.apis.cli import run_cli
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -105,6 +107,11 @@ def collect(registry_names: Optional[List[str]] = None,
 
 
 def format_text(listing: dict) -> str:
+    """The listing as text: one block per registry, then the plugins.
+
+    Args:
+        listing: What :func:`collect` returns.
+    """
     lines = []
     for name, content in listing['registries'].items():
         modules = content['modules']
@@ -128,17 +135,18 @@ def format_text(listing: dict) -> str:
     return '\n'.join(lines)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
+def print_listing(args: argparse.Namespace) -> None:
+    """Print the registries ``args`` name, as text or JSON."""
     # Warnings only: the listing is this tool's output.
     MMLogger.get_instance('list_modules', log_level='WARNING')
-    try:
-        listing = collect(args.registry, args.inherited)
-    except KeyError as exc:
-        print(f'error: {exc.args[0]}', file=sys.stderr)
-        return 1
+    listing = collect(args.registry, args.inherited)
     print(json.dumps(listing, indent=1) if args.json else format_text(listing))
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """List the registries; the exit code (1 for an unknown registry)."""
+    # collect() names an unknown registry with a KeyError.
+    return run_cli(print_listing, parse_args(argv), expected=(KeyError, ))
 
 
 if __name__ == '__main__':

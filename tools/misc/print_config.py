@@ -8,16 +8,17 @@ import argparse
 import sys
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+
+from pixpretrain.apis.cli import add_cfg_options, run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument('config', help='config file')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, default=None,
-        help='override config keys, e.g. train_cfg.max_epochs=10')
+    add_cfg_options(
+        parser, help='override config keys, e.g. train_cfg.max_epochs=10')
     return parser.parse_args(argv)
 
 
@@ -28,16 +29,20 @@ def resolved_config(path: str, options: Optional[dict] = None) -> Config:
     return load_config(path, options)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    try:
-        cfg = resolved_config(args.config, args.cfg_options)
-    except (FileNotFoundError, SyntaxError, KeyError, ValueError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
+def print_resolved(args: argparse.Namespace) -> None:
+    """Print the config ``args`` name, options merged."""
+    cfg = resolved_config(args.config, args.cfg_options)
     print(f'# {args.config}, resolved')
     print(cfg.pretty_text)
-    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Print the config; the exit code (1 after a one-line error)."""
+    # mmengine's own errors for a file that does not parse, or a base key
+    # that is not there, read well enough to print as they are.
+    return run_cli(print_resolved, parse_args(argv),
+                   expected=(FileNotFoundError, SyntaxError, KeyError,
+                             ValueError))
 
 
 if __name__ == '__main__':

@@ -9,10 +9,16 @@ DST resumes an MAE pretrainer with ``load_from``. Encoder-only files serve
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
 """
 import sys
+from typing import List, Optional
 
-from _common import describe_vit, main
+from pixpretrain.apis.cli import convert_main
+from pixpretrain.models.converters import describe_vit, mae_to_pixpretrain
 
-from pixpretrain.models.converters import mae_to_pixpretrain
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Convert SRC to DST; the exit code."""
+    return convert_main(__doc__, mae_to_pixpretrain, describe_vit, argv=argv)
+
 
 if __name__ == '__main__':
-    sys.exit(main(__doc__, mae_to_pixpretrain, describe_vit))
+    sys.exit(main())

@@ -15,24 +15,18 @@ pixpretrain's default sin-cos position embedding is saved as timm's
 ``pos_embed`` tensor (timm learns it from there when fine-tuning).
 """
 import sys
+from typing import List, Optional
 
-from _common import describe_vit, main
+from pixpretrain.apis.cli import convert_main
+from pixpretrain.models.converters import (describe_timm_vit,
+                                           pixpretrain_to_timm_vit)
 
-from pixpretrain.models.converters import (pixpretrain_to_timm_vit,
-                                           timm_to_pixpretrain_vit)
 
-
-def check(timm_state):
-    # The timm layout maps back onto pixpretrain's ViT one to one.
-    back, _ = timm_to_pixpretrain_vit(timm_state)
-    lines = describe_vit(back)
-    config = lines[1].split(' = ', 1)[1]
-    lines[0] = ('every tensor has its timm name; the same weights load '
-                'strictly into:')
-    lines[1] = f'  model.backbone = {config}'
-    return lines
+def main(argv: Optional[List[str]] = None) -> int:
+    """Convert SRC to DST; the exit code."""
+    return convert_main(__doc__, pixpretrain_to_timm_vit, describe_timm_vit,
+                        pixpretrain_checkpoint=False, argv=argv)
 
 
 if __name__ == '__main__':
-    sys.exit(main(__doc__, pixpretrain_to_timm_vit, check,
-                  pixpretrain_checkpoint=False))
+    sys.exit(main())

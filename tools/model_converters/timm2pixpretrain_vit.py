@@ -10,10 +10,18 @@ The classifier is left out (and reported); any other key that has no place
 is an error.
 """
 import sys
+from typing import List, Optional
 
-from _common import describe_vit, main
+from pixpretrain.apis.cli import convert_main
+from pixpretrain.models.converters import (describe_vit,
+                                           timm_to_pixpretrain_vit)
 
-from pixpretrain.models.converters import timm_to_pixpretrain_vit
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Convert SRC to DST; the exit code."""
+    return convert_main(__doc__, timm_to_pixpretrain_vit, describe_vit,
+                        argv=argv)
+
 
 if __name__ == '__main__':
-    sys.exit(main(__doc__, timm_to_pixpretrain_vit, describe_vit))
+    sys.exit(main())

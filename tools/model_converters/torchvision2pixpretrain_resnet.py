@@ -9,32 +9,18 @@ files hold). DST has ``backbone.*`` keys, for
 The ``fc`` classifier is left out (and reported).
 """
 import sys
+from typing import List, Optional
 
-from _common import main
-
-from pixpretrain.models.converters import (resnet_depth_of,
-                                           torchvision_to_pixpretrain_resnet)
-from pixpretrain.models.converters.rules import ConversionError
-from pixpretrain.registry import MODELS
+from pixpretrain.apis.cli import convert_main
+from pixpretrain.models.converters import (
+    describe_resnet, torchvision_to_pixpretrain_resnet)
 
 
-def check(converted):
-    backbone = {k[len('backbone.'):]: v for k, v in converted.items()}
-    depth = resnet_depth_of(backbone)
-    if MODELS.get('ResNet') is None:
-        return [f'ResNet-{depth}; this pixpretrain has no ResNet backbone '
-                'to load it into']
-    model = MODELS.build(dict(type='ResNet', depth=depth))
-    try:
-        missing, unexpected = model.load_state_dict(backbone, strict=False)
-    except RuntimeError as exc:
-        raise ConversionError(str(exc)) from None
-    if missing or unexpected:
-        raise ConversionError(
-            f'missing {missing}, unexpected {unexpected}')
-    return [f"every tensor loads strictly into model.backbone = "
-            f"dict(type='ResNet', depth={depth})"]
+def main(argv: Optional[List[str]] = None) -> int:
+    """Convert SRC to DST; the exit code."""
+    return convert_main(__doc__, torchvision_to_pixpretrain_resnet,
+                        describe_resnet, argv=argv)
 
 
 if __name__ == '__main__':
-    sys.exit(main(__doc__, torchvision_to_pixpretrain_resnet, check))
+    sys.exit(main())

@@ -2,13 +2,14 @@
 torchvision, the official MAE release); ``tools/model_converters/`` wraps
 them as command-line tools."""
 from .files import convert_file
-from .resnet import (TORCHVISION_RESNET_RULES, resnet_depth_of,
-                     torchvision_to_pixpretrain_resnet)
+from .resnet import (TORCHVISION_RESNET_RULES, describe_resnet,
+                     resnet_depth_of, torchvision_to_pixpretrain_resnet)
 from .rules import (ConversionError, convert_keys, inverted, prefixed,
                     unwrap_checkpoint)
 from .vit import (MAE_DECODER_RULES, TIMM_VIT_RULES, check_pixpretrain_vit,
-                  mae_to_pixpretrain, pixpretrain_to_timm_vit,
-                  timm_to_pixpretrain_vit, vit_config_of)
+                  describe_timm_vit, describe_vit, mae_to_pixpretrain,
+                  pixpretrain_to_timm_vit, timm_to_pixpretrain_vit,
+                  vit_config_of)
 
 __all__ = [
     'ConversionError', 'convert_keys', 'inverted', 'prefixed',
@@ -16,5 +17,6 @@ __all__ = [
     'TORCHVISION_RESNET_RULES', 'timm_to_pixpretrain_vit',
     'mae_to_pixpretrain', 'pixpretrain_to_timm_vit',
     'torchvision_to_pixpretrain_resnet', 'check_pixpretrain_vit',
-    'vit_config_of', 'resnet_depth_of', 'convert_file'
+    'vit_config_of', 'resnet_depth_of', 'convert_file', 'describe_vit',
+    'describe_timm_vit', 'describe_resnet'
 ]

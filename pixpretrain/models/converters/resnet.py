@@ -10,6 +10,7 @@ from typing import Dict, List, Tuple
 
 import torch
 
+from pixpretrain.registry import MODELS
 from .rules import ConversionError, Rule, StateDict, convert_keys, prefixed
 
 TORCHVISION_RESNET_RULES: List[Rule] = [
@@ -58,3 +59,35 @@ def resnet_depth_of(backbone: StateDict) -> int:
             f'blocks per stage {blocks} ({kind} blocks) match no standard '
             'ResNet depth')
     return _DEPTHS[blocks, bottleneck]
+
+
+def describe_resnet(converted: StateDict) -> List[str]:
+    """Strict-load converted ``backbone.*`` tensors into pixpretrain's
+    ResNet of their depth: the ``check`` of the torchvision converter.
+
+    Args:
+        converted: What :func:`torchvision_to_pixpretrain_resnet` produced.
+
+    Returns:
+        One line naming the config the tensors load into (or saying this
+        pixpretrain has no ResNet to try).
+
+    Raises:
+        ConversionError: A tensor is missing, left over or of the wrong
+            shape.
+    """
+    backbone = {k[len('backbone.'):]: v for k, v in converted.items()}
+    depth = resnet_depth_of(backbone)
+    if MODELS.get('ResNet') is None:
+        return [f'ResNet-{depth}; this pixpretrain has no ResNet backbone '
+                'to load it into']
+    model = MODELS.build(dict(type='ResNet', depth=depth))
+    try:
+        missing, unexpected = model.load_state_dict(backbone, strict=False)
+    except RuntimeError as exc:
+        raise ConversionError(str(exc)) from None
+    if missing or unexpected:
+        raise ConversionError(
+            f'missing {missing}, unexpected {unexpected}')
+    return [f"every tensor loads strictly into model.backbone = "
+            f"dict(type='ResNet', depth={depth})"]

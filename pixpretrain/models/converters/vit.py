@@ -232,3 +232,49 @@ def check_pixpretrain_vit(state_dict: StateDict) -> Dict[str, dict]:
             raise ConversionError(
                 f'{name}: missing {missing}, unexpected {unexpected}')
     return configs
+
+
+def describe_vit(converted: StateDict) -> List[str]:
+    """Strict-load pixpretrain ViT (and MAE decoder) tensors and describe
+    them as config lines: the ``check`` of the converters to pixpretrain.
+
+    Args:
+        converted: ``backbone.*`` (and ``neck.*``) tensors.
+
+    Returns:
+        Lines for the user, one ``model.<part> = dict(...)`` each.
+
+    Raises:
+        ConversionError: A tensor is missing, left over or of the wrong
+            shape.
+    """
+    configs = check_pixpretrain_vit(converted)
+    lines = ['every tensor loads strictly into:']
+    for part, config in configs.items():
+        lines.append(f'  model.{part} = {config}')
+    lines.append('  (the weights do not store the number of attention '
+                 'heads: num_heads=1 above is a placeholder; use the '
+                 "model's value)")
+    return lines
+
+
+def describe_timm_vit(timm_state: StateDict) -> List[str]:
+    """Check timm-layout ViT tensors by mapping them back onto pixpretrain's
+    ViT, which they match one to one; describe the backbone they load into.
+
+    Args:
+        timm_state: What :func:`pixpretrain_to_timm_vit` produced.
+
+    Returns:
+        Lines for the user.
+
+    Raises:
+        ConversionError: The tensors do not form a pixpretrain ViT.
+    """
+    back, _ = timm_to_pixpretrain_vit(timm_state)
+    lines = describe_vit(back)
+    config = lines[1].split(' = ', 1)[1]
+    lines[0] = ('every tensor has its timm name; the same weights load '
+                'strictly into:')
+    lines[1] = f'  model.backbone = {config}'
+    return lines

@@ -6,23 +6,25 @@ nothing is downloaded. A forward pass written directly over timm's tensor
 names is the independent reference for what the converted weights compute.
 """
 import argparse
-import sys
+import runpy
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from pixpretrain.apis.cli import convert_main
 from pixpretrain.models import MAE, MAEDecoder, MAEHead, VisionTransformer
 from pixpretrain.models.converters import (ConversionError,
                                            check_pixpretrain_vit,
+                                           describe_timm_vit,
                                            mae_to_pixpretrain,
                                            pixpretrain_to_timm_vit,
                                            timm_to_pixpretrain_vit,
                                            vit_config_of)
 
 REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO / 'tools' / 'model_converters'))
+CONVERTERS = REPO / 'tools' / 'model_converters'
 
 DIMS, DEPTH, HEADS, HIDDEN, PATCH, GRID = 16, 2, 2, 40, 4, 4
 
@@ -215,13 +217,11 @@ def test_config_inference_matches_the_shapes():
 
 
 def test_tools_convert_files_for_init_cfg(tmp_path, capsys):
-    import mae2pixpretrain_vit  # noqa: F401 -- importable as a module
-    import timm2pixpretrain_vit  # noqa: F401
-    from _common import describe_vit, main
     torch.save({'model': timm_vit()}, tmp_path / 'timm.pth')
     dst = tmp_path / 'px.pth'
-    assert main('', timm_to_pixpretrain_vit, describe_vit,
-                argv=[str(tmp_path / 'timm.pth'), str(dst)]) == 0
+    main = runpy.run_path(str(CONVERTERS /
+                              'timm2pixpretrain_vit.py'))['main']
+    assert main([str(tmp_path / 'timm.pth'), str(dst)]) == 0
     out = capsys.readouterr().out
     assert 'left out head.weight: classifier' in out
     assert 'every tensor loads strictly' in out
@@ -233,17 +233,15 @@ def test_tools_convert_files_for_init_cfg(tmp_path, capsys):
 
 
 def test_pixpretrain_to_timm_tool_writes_a_bare_state_dict(tmp_path, capsys):
-    import pixpretrain2timm_vit
-    from _common import main
     backbone = our_vit()
     state = {f'backbone.{k}': v for k, v in backbone.state_dict().items()}
     state['head.some_buffer'] = torch.zeros(1)
     torch.save({'state_dict': state, 'meta': {'epoch': 3}},
                tmp_path / 'px.pth')
-    assert main('', pixpretrain_to_timm_vit, pixpretrain2timm_vit.check,
-                pixpretrain_checkpoint=False,
-                argv=[str(tmp_path / 'px.pth'),
-                      str(tmp_path / 'timm.pth')]) == 0
+    assert convert_main('', pixpretrain_to_timm_vit, describe_timm_vit,
+                        pixpretrain_checkpoint=False,
+                        argv=[str(tmp_path / 'px.pth'),
+                              str(tmp_path / 'timm.pth')]) == 0
     assert 'left out head.some_buffer' in capsys.readouterr().out
     timm = torch.load(tmp_path / 'timm.pth', weights_only=True)
     expected = backbone.state_dict()
@@ -253,10 +251,9 @@ def test_pixpretrain_to_timm_tool_writes_a_bare_state_dict(tmp_path, capsys):
 
 
 def test_a_file_that_would_run_code_is_refused(tmp_path, capsys):
-    from _common import main
     torch.save({'model': timm_vit(), 'args': argparse.Namespace(lr=1)},
                tmp_path / 'training_state.pth')
-    assert main('', mae_to_pixpretrain, argv=[
+    assert convert_main('', mae_to_pixpretrain, argv=[
         str(tmp_path / 'training_state.pth'), str(tmp_path / 'out.pth')
     ]) == 1
     assert 'refused' in capsys.readouterr().err

@@ -1,0 +1,530 @@
+"""Training throughput of a config on this machine, through mmengine's Runner.
+
+Runs warm-up plus timed iterations of the real training step (data loading,
+forward, backward, optimizer) and reports images/s, the step time split into
+data wait / forward / backward / optimizer, peak memory, and the model's
+FLOPs per image (forward + backward); on a GPU also the model FLOPs
+utilisation (MFU) against the peak named in the output.
+
+``tools/analysis/benchmark.py`` is its command line, e.g.::
+
+    python tools/analysis/benchmark.py configs/mae/vit-b_800e.py \
+        --fake-images 512 --batch-size 32 --iters 20 --warmup 5 \
+        --cfg-options model.backbone.arch=s model.neck.encoder_dims=384
+
+The functions below take any mmengine config, so ``benchmarks/`` reuses them
+to time another toolbox's model the same way.
+"""
+import argparse
+import itertools
+import os
+import platform
+import resource
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from torch.utils.data import DataLoader
+
+from pixpretrain.apis.cli import add_cfg_options
+
+# Dense tensor-core peaks (TFLOP/s) from the vendors' data sheets, by the
+# name torch reports and the compute dtype. fp32 is the plain (non-TF32) peak.
+# The longest key found in the device name wins ('H200 NVL' over 'H200').
+PEAK_TFLOPS: Dict[str, Dict[str, float]] = {
+    'H100 80GB HBM3': dict(bf16=989.0, fp16=989.0, fp32=67.0),  # SXM
+    'H100 PCIe': dict(bf16=756.0, fp16=756.0, fp32=51.0),
+    'H100 NVL': dict(bf16=835.0, fp16=835.0, fp32=60.0),
+    'H200': dict(bf16=989.0, fp16=989.0, fp32=67.0),  # SXM, as the H100 SXM
+    'H200 NVL': dict(bf16=835.0, fp16=835.0, fp32=60.0),
+    'A100-SXM4-80GB': dict(bf16=312.0, fp16=312.0, fp32=19.5),
+    'A100-SXM4-40GB': dict(bf16=312.0, fp16=312.0, fp32=19.5),
+    'A100-PCIE-40GB': dict(bf16=312.0, fp16=312.0, fp32=19.5),
+}
+STEP_PARTS = ('forward', 'backward', 'optimizer')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The benchmark's arguments (``benchmarks/`` builds them too)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('--iters', type=int, default=20,
+                        help='timed iterations')
+    parser.add_argument('--warmup', type=int, default=5,
+                        help='iterations run before timing')
+    parser.add_argument('--batch-size', type=int, default=None)
+    parser.add_argument('--num-workers', type=int, default=None)
+    parser.add_argument('--data-root', default=None,
+                        help='image folder replacing the config data root')
+    parser.add_argument(
+        '--fake-images', type=int, default=0, metavar='N',
+        help='generate N JPEGs of 500x375 (ImageNet-like size) and train on '
+        'them; nothing is downloaded')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: bf16 on GPUs that have it, '
+                        'bf16 autocast on CPUs with native bf16 '
+                        '(AVX512-BF16, AMX)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the training step (config key '
+                        '`compile`)')
+    parser.add_argument(
+        '--compile-backend', default='inductor',
+        help='torch.compile backend with --compile (e.g. "eager" traces '
+        'the step without generating code: a quick check of the plumbing)')
+    parser.add_argument(
+        '--preload', type=int, default=0, metavar='N',
+        help='draw N batches through the data pipeline before training and '
+        'replay them from host memory at every step: times the model alone, '
+        'without JPEG decoding (use it where the data loader cannot keep up '
+        'with the device)')
+    parser.add_argument(
+        '--split', action=argparse.BooleanOptionalAction, default=True,
+        help='time forward / backward / optimizer separately (adds a device '
+        'synchronisation at each boundary on a GPU)')
+    parser.add_argument(
+        '--flops', action=argparse.BooleanOptionalAction, default=True,
+        help='count the model FLOPs of one training step')
+    parser.add_argument(
+        '--peak-tflops', type=float, default=None,
+        help='peak of the device for MFU; known GPUs are looked up')
+    parser.add_argument(
+        '--profile', type=int, default=0, metavar='N',
+        help='run torch.profiler over the last warm-up iteration (timed '
+        'ones stay unprofiled) and report the N operators with the most '
+        'self time')
+    parser.add_argument('--json', default=None, help='write results here')
+    add_cfg_options(parser)
+    return parser.parse_args(argv)
+
+
+def make_fake_jpegs(folder: str, count: int, size=(500, 375)) -> None:
+    """Smooth random images (JPEG-compressible like photos), one class dir."""
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    os.makedirs(os.path.join(folder, 'fake'), exist_ok=True)
+    w, h = size
+    for i in range(count):
+        small = rng.integers(0, 256, (h // 25, w // 25, 3), dtype=np.uint8)
+        image = Image.fromarray(small).resize((w, h), Image.BICUBIC)
+        image.save(os.path.join(folder, 'fake', f'{i:06d}.jpg'), quality=90)
+
+
+class StepTimer(Hook):
+    """Splits each training step into forward, backward and optimizer time.
+
+    Wraps the model's ``train_step`` and the optim wrapper's ``backward`` for
+    the length of the run and writes ``train/forward_time``,
+    ``train/backward_time`` and ``train/optimizer_time`` to the message hub,
+    and ``train/step_cpu_time``: CPU seconds the main process (all its
+    threads) spent in the step, which other jobs on a shared machine disturb
+    far less than wall time.
+    Forward includes the data preprocessor (host-to-device copy and
+    normalisation); optimizer includes ``zero_grad``. On a GPU every
+    boundary synchronises the device, so this hook is for measuring only,
+    never for training runs.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self._marks: Dict[str, float] = {}
+
+    def _now(self) -> float:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def _wrap(self, owner, name: str, before: str, after: str) -> None:
+        original = getattr(owner, name)
+        own = name in vars(owner)  # e.g. a train_step torch.compile set
+
+        def timed(*args, **kwargs):
+            self._marks[before] = self._now()
+            if before == 'start':
+                self._marks['cpu_start'] = time.process_time()
+            out = original(*args, **kwargs)
+            self._marks[after] = self._now()
+            if after == 'end':
+                self._marks['cpu_end'] = time.process_time()
+            return out
+
+        setattr(owner, name, timed)
+        self._wrapped.append((owner, name, original if own else None))
+
+    def before_train(self, runner) -> None:
+        self._wrapped: List[tuple] = []
+        model, wrapper = runner.model, runner.optim_wrapper
+        self._wrap(model, 'train_step', 'start', 'end')
+        self._wrap(wrapper, 'backward', 'backward', 'optimizer')
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        m = self._marks
+        if not {'start', 'backward', 'optimizer', 'end'} <= set(m):
+            return
+        durations = dict(forward=m['backward'] - m['start'],
+                         backward=m['optimizer'] - m['backward'],
+                         optimizer=m['end'] - m['optimizer'])
+        durations['step_cpu'] = m['cpu_end'] - m['cpu_start']
+        for part, seconds in durations.items():
+            runner.message_hub.update_scalar(f'train/{part}_time', seconds)
+        self._marks.clear()
+
+    def after_train(self, runner) -> None:
+        for owner, name, original in self._wrapped:
+            if original is None:
+                delattr(owner, name)  # the class's method shows through again
+            else:
+                setattr(owner, name, original)
+
+
+class ProfileHook(Hook):
+    """torch.profiler over one training iteration: the operators with the
+    most self CPU time (on a GPU, of the host side).
+
+    Args:
+        iteration: Index of the profiled iteration.
+        top: Operators kept, most self time first.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, iteration: int, top: int) -> None:
+        self.iteration, self.top = iteration, top
+        self.table: List[dict] = []
+
+    def before_train_iter(self, runner, batch_idx: int,
+                          data_batch=None) -> None:
+        if runner.iter == self.iteration:
+            from torch.profiler import ProfilerActivity, profile
+            activities = [ProfilerActivity.CPU] + (
+                [ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+            self._profile = profile(activities=activities)
+            self._profile.__enter__()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        if runner.iter != self.iteration:
+            return
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self._profile.__exit__(None, None, None)
+        events = self._profile.key_averages()
+        total = sum(e.self_cpu_time_total for e in events) or 1.0
+        events = sorted(events, key=lambda e: e.self_cpu_time_total,
+                        reverse=True)[:self.top]
+        self.table = [dict(op=e.key, calls=e.count,
+                           self_cpu_s=e.self_cpu_time_total / 1e6,
+                           self_cpu_share=e.self_cpu_time_total / total)
+                      for e in events]
+
+
+def _take(batch, count: int):
+    """The first ``count`` samples of a collated batch (dict/list/tensor)."""
+    if isinstance(batch, dict):
+        return {k: _take(v, count) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple, torch.Tensor)):
+        return batch[:count]
+    return batch
+
+
+def count_cpu_flash_attention() -> None:
+    """Teach ``FlopCounterMode`` the model FLOPs of torch's CPU
+    flash-attention kernels: two matrix products forward, four backward, as
+    SDPA's math backend counts them (the backward kernel also recomputes the
+    scores, which model FLOPs leave out, so MFU is not flattered).
+    Idempotent."""
+    from torch.utils import flop_counter
+    aten = torch.ops.aten
+    forward = aten._scaled_dot_product_flash_attention_for_cpu
+    if forward in flop_counter.flop_registry:
+        return
+
+    def forward_flops(query, key, value, *args, out_shape=None, **kwargs):
+        return flop_counter.sdpa_flop_count(query, key, value)
+
+    def backward_flops(grad_out, query, key, value, *args, out_shape=None,
+                       **kwargs):
+        return 2 * flop_counter.sdpa_flop_count(query, key, value)
+
+    flop_counter.register_flop_formula(forward)(forward_flops)
+    flop_counter.register_flop_formula(
+        aten._scaled_dot_product_flash_attention_for_cpu_backward)(
+            backward_flops)
+
+
+def count_train_flops(model: torch.nn.Module, batch: dict,
+                      images: int = 2,
+                      autocast: Optional[Callable] = None) -> float:
+    """Model FLOPs per image of one forward + backward pass.
+
+    Counted by ``torch.utils.flop_counter.FlopCounterMode`` (matmuls,
+    convolutions, attention) on the first ``images`` samples of ``batch``,
+    through the model's own preprocessor and loss. The counter has no
+    formula for torch's CPU flash-attention kernels, which
+    ``CPUBf16FlashAttention`` calls directly; :func:`count_cpu_flash_attention`
+    gives them the GPU flash kernels' formulas. Elsewhere on a CPU attention
+    runs through SDPA's math backend while counting; the counts agree.
+
+    Args:
+        model: An mmengine ``BaseModel`` (unwrapped).
+        batch: A collated batch from the training data loader.
+        images: Samples counted; FLOPs scale linearly with the batch.
+        autocast: Optional context factory (the optim wrapper's
+            ``optim_context``) so the count runs in the training precision.
+    """
+    from contextlib import nullcontext
+
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+    count_cpu_flash_attention()
+    data = model.data_preprocessor(_take(batch, images), True)
+    count = data['inputs'].shape[0] if isinstance(
+        data['inputs'], torch.Tensor) else data['inputs'][0].shape[0]
+    on_cpu = next(model.parameters()).device.type == 'cpu'
+    backend = sdpa_kernel(SDPBackend.MATH) if on_cpu else nullcontext()
+    context = autocast() if autocast else nullcontext()
+    with backend, FlopCounterMode(display=False) as counter:
+        with context:
+            losses = model(**data, mode='loss')
+            loss, _ = model.parse_losses(losses)
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / count
+
+
+def peak_tflops(dtype: str, name: Optional[str] = None) -> Optional[float]:
+    """The data-sheet peak of this GPU (or the GPU called ``name``) for
+    ``dtype``, if it is known."""
+    if name is None:
+        if not torch.cuda.is_available():
+            return None
+        name = torch.cuda.get_device_name()
+    keys = sorted((k for k in PEAK_TFLOPS if k in name), key=len)
+    return PEAK_TFLOPS[keys[-1]].get(dtype) if keys else None
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the platform's processor name."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name() -> str:
+    """The GPU's name, or the CPU's with the vector instructions torch uses
+    (the same model name can hide AVX2 and AVX-512 hosts) and the threads."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return (f'CPU ({cpu_name()}, {torch.backends.cpu.get_cpu_capability()}, '
+            f'{torch.get_num_threads()} threads)')
+
+
+def configure(cfg: Config, args: argparse.Namespace) -> Config:
+    """Turn a training config into a short benchmark run (any toolbox).
+
+    Iteration-based loop of ``warmup + iters`` steps, no checkpoints, no
+    schedulers or custom hooks, data root / batch / workers from ``args``.
+    """
+    loader = cfg.train_dataloader
+    if args.data_root:
+        loader.dataset.data_root = args.data_root
+    if args.batch_size:
+        loader.batch_size = args.batch_size
+    if args.num_workers is not None:
+        loader.num_workers = args.num_workers
+        loader.persistent_workers = args.num_workers > 0
+    total = args.warmup + args.iters
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=total)
+    cfg.pop('val_cfg', None), cfg.pop('val_dataloader', None)
+    cfg.pop('val_evaluator', None)
+    cfg.param_scheduler = []
+    cfg.custom_hooks = []
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=-1, save_last=False)
+    cfg.log_processor = dict(by_epoch=False)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(
+        1, total // 4))
+    cfg.resume, cfg.load_from = False, None
+    cfg.work_dir = tempfile.mkdtemp(prefix='bench-')
+    if args.compile:
+        backend = getattr(args, 'compile_backend', 'inductor')
+        cfg.compile = True if backend == 'inductor' else dict(backend=backend)
+    return cfg
+
+
+class ReplayLoader(DataLoader):
+    """A data loader that yields the same few batches, in turn, forever.
+
+    Each batch is the object the config's own loader produced (collated, and
+    pinned if that loader pins memory), so each toolbox's data preprocessor
+    still copies it to the device and normalises it at every step; only the
+    decoding and augmentation are left out of the timed steps. A
+    ``DataLoader`` subclass, because mmengine reads ``batch_size`` off a
+    ``DataLoader`` instance when it scales the learning rate.
+
+    Args:
+        batches: The collated batches to replay.
+        dataset: The dataset they came from (its ``metainfo`` is read by the
+            training loop).
+        batch_size: Samples per batch.
+    """
+
+    def __init__(self, batches: List, dataset, batch_size: int) -> None:
+        super().__init__(dataset, batch_size=batch_size, num_workers=0)
+        self.batches = batches
+
+    def __iter__(self):
+        # Never exhausted, so mmengine's loop never restarts it (which would
+        # sleep 2 s per restart).
+        return itertools.cycle(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def preload_batches(runner, count: int) -> ReplayLoader:
+    """Draw ``count`` batches through ``runner``'s training data config
+    and make the runner train on them, replayed from memory.
+
+    Call after ``Runner.from_cfg`` and before ``runner.train()``.
+    """
+    loader = runner.build_dataloader(runner._train_dataloader,
+                                     seed=runner.seed)
+    iterator = iter(loader)
+    batches = list(itertools.islice(iterator, count))
+    if len(batches) < count:
+        raise ValueError(f'--preload {count}: the data gives only '
+                         f'{len(batches)} batches')
+    replay = ReplayLoader(batches, loader.dataset, loader.batch_size)
+    # Dropping the last references shuts the loader's worker processes down
+    # (persistent ones too) before the timed steps start.
+    del iterator, loader
+    # The loop is built from this attribute in runner.train(); the Runner
+    # has no public way to swap a data loader once it exists.
+    runner._train_dataloader = replay
+    return replay
+
+
+def compile_stats() -> Dict[str, int]:
+    """Graphs torch.compile made and graph breaks it met in this process:
+    with errors suppressed (``apply_compile_fallback``) a step that failed to
+    compile still runs, eagerly, and only these counts tell."""
+    from torch._dynamo.utils import counters
+    return dict(graph_breaks=sum(counters['graph_break'].values()),
+                unique_graphs=counters['stats']['unique_graphs'])
+
+
+def measure(runner, args: argparse.Namespace, config: str) -> dict:
+    """Train ``runner`` and summarise the timed iterations."""
+    preload = getattr(args, 'preload', 0)
+    if preload:
+        preload_batches(runner, preload)
+    if args.split:
+        runner.register_hook(StepTimer())
+    profiler = None
+    if getattr(args, 'profile', 0):
+        profiler = ProfileHook(max(args.warmup - 1, 0), args.profile)
+        runner.register_hook(profiler)
+    runner.train()
+    hub = runner.message_hub
+
+    def timed(key: str) -> np.ndarray:
+        return np.array(hub.get_scalar(f'train/{key}').data[0][args.warmup:])
+
+    step, data = timed('time'), timed('data_time')
+    # The warm-up steps hold torch.compile's (re)compilations.
+    warmup_time = float(np.sum(hub.get_scalar('train/time').data[0][
+        :args.warmup]))
+    batch = runner.train_dataloader.batch_size
+    on_gpu = torch.cuda.is_available()
+    wrapper = runner.optim_wrapper
+    precision = {torch.bfloat16: 'bf16', torch.float16: 'fp16'}.get(
+        getattr(wrapper, 'cast_dtype', None), 'fp32')
+    result = dict(
+        config=config,
+        device=device_name(),
+        precision=precision,
+        compiled=bool(runner.cfg.get('compile')),
+        batch_size=batch,
+        num_workers=runner.train_dataloader.num_workers,
+        timed_iters=len(step),
+        images_per_s=batch / step.mean(),
+        step_time_s=step.mean(),
+        step_time_spread_s=[float(step.min()), float(step.max())],
+        warmup_time_s=warmup_time,
+        data_wait_s=data.mean(),
+        data_wait_share=data.mean() / step.mean(),
+        peak_memory_mib=(torch.cuda.max_memory_allocated() / 2**20
+                         if on_gpu else
+                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
+                         1024),
+        memory_kind=('CUDA max allocated' if on_gpu else
+                     'peak RSS of the main process, workers excluded'),
+        data=(f'{preload} batches from the data pipeline, replayed from host '
+              'memory' if preload else 'data loader'),
+        torch=torch.__version__)
+    if result['compiled']:
+        result['compile'] = dict(compile_stats(),
+                                 backend=getattr(args, 'compile_backend',
+                                                 'inductor'))
+    if args.split:
+        for part in STEP_PARTS:
+            result[f'{part}_s'] = timed(f'{part}_time').mean()
+        result['other_s'] = step.mean() - data.mean() - sum(
+            result[f'{p}_s'] for p in STEP_PARTS)
+        cpu = timed('step_cpu_time')
+        result['step_cpu_s'] = cpu.mean()
+        result['images_per_cpu_s'] = batch / cpu.mean()
+    if profiler is not None:
+        result['profile'] = profiler.table
+    if args.flops:
+        model = runner.model.module if hasattr(runner.model,
+                                               'module') else runner.model
+        model = getattr(model, '_orig_mod', model)
+        batch_data = next(iter(runner.train_dataloader))
+        flops = count_train_flops(model, batch_data,
+                                  autocast=lambda: wrapper.optim_context(model))
+        result['train_gflops_per_image'] = flops / 1e9
+        achieved = flops * result['images_per_s'] / 1e12
+        result['achieved_tflops'] = achieved
+        peak = args.peak_tflops or peak_tflops(precision)
+        if peak:
+            result['peak_tflops'] = peak
+            result['mfu'] = achieved / peak
+    return result
+
+
+def run_benchmark(args: argparse.Namespace) -> dict:
+    """Time the training step of ``args.config`` as ``args`` say.
+
+    Args:
+        args: What :func:`parse_args` returns.
+
+    Returns:
+        dict: images/s, the step split, memory, FLOPs and MFU (see
+        :func:`measure`).
+    """
+    from mmengine.runner import Runner
+
+    from pixpretrain.apis import load_config, prepare_train_config
+
+    cfg = load_config(args.config, args.cfg_options)
+    with tempfile.TemporaryDirectory() as fake_root:
+        if args.fake_images:
+            make_fake_jpegs(fake_root, args.fake_images)
+            args.data_root = fake_root
+        cfg = configure(cfg, args)
+        cfg = prepare_train_config(cfg, args.config, cfg.work_dir, None,
+                                   args.amp, False, 'none')
+        runner = Runner.from_cfg(cfg)
+        return measure(runner, args, args.config)

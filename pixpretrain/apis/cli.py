@@ -1,0 +1,122 @@
+"""What every command-line tool under ``tools/`` shares: the
+``--cfg-options`` flag, one way to turn an error into an exit code and a
+line on stderr, and one way to hand a result over (stdout and a JSON file).
+
+A tool parses its arguments, then runs its work through :func:`run_cli`::
+
+    def main(argv=None) -> int:
+        args = parse_args(argv)
+        return run_cli(_run, args)
+
+so ``main()`` always returns the exit code, and the script ends with
+``sys.exit(main())``.
+"""
+import argparse
+import json
+import sys
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+
+from mmengine.config import DictAction
+
+from pixpretrain.models.converters import convert_file
+from pixpretrain.models.converters.files import Check, Converter
+from pixpretrain.registry import explain
+
+
+def add_cfg_options(parser: argparse.ArgumentParser,
+                    help: Optional[str] = None) -> None:
+    """Add ``--cfg-options KEY=VALUE ...`` (mmengine's ``DictAction``).
+
+    Args:
+        parser: The tool's parser.
+        help: The flag's help text (tools word it for their own keys).
+    """
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        default=None, help=help)
+
+
+def run_cli(body: Callable[..., Optional[int]], *args: Any,
+            expected: Tuple[Type[BaseException], ...] = ()) -> int:
+    """Run a tool's work and return its exit code.
+
+    An error a user can fix ends the tool with ``error: <one line>`` on
+    stderr and exit code 1; any other error propagates with its traceback,
+    since that is a bug to report, not a mistake to correct.
+
+    Args:
+        body: The tool's work; returns an exit code, or None for 0.
+        *args: Passed to ``body``.
+        expected: Exception types the tool raises on purpose with a
+            readable message although they are not pixpretrain errors (e.g.
+            ``FileNotFoundError`` from a path the user gave): printed as
+            one line as well.
+
+    Returns:
+        int: ``body``'s code (0 for None), or 1 after an explained error.
+    """
+    try:
+        code = body(*args)
+    except Exception as exc:  # noqa: BLE001 -- user errors get one line
+        message = explain(exc)
+        if message is None:
+            if not isinstance(exc, expected):
+                raise
+            # KeyError's str() quotes its message; the others read as is.
+            message = (exc.args[0] if isinstance(exc, KeyError) and exc.args
+                       else str(exc))
+        print(f'error: {message}', file=sys.stderr)
+        return 1
+    return 0 if code is None else code
+
+
+def emit_json(result: Dict[str, Any], path: Optional[str] = None,
+              show: bool = True) -> None:
+    """Hand a tool's result over: printed as JSON, and written to ``path``.
+
+    Args:
+        result: JSON-serialisable result (numpy floats included).
+        path: The ``--json`` file, or None.
+        show: Print the JSON on stdout (tools that print their own summary
+            pass False).
+    """
+    if show:
+        print(json.dumps(result, indent=2))
+    if path:
+        with open(path, 'w') as f:
+            json.dump(result, f, indent=2)
+
+
+def convert_main(description: str, convert: Converter,
+                 check: Optional[Check] = None,
+                 pixpretrain_checkpoint: bool = True,
+                 argv: Optional[List[str]] = None) -> int:
+    """The command line of every model converter: ``SRC DST``, converted
+    by :func:`pixpretrain.models.converters.convert_file`.
+
+    Args:
+        description: The tool's help text (its docstring).
+        convert: One of :mod:`pixpretrain.models.converters`' converters.
+        check: Describes the converted tensors, raising on a mismatch
+            (e.g. :func:`~pixpretrain.models.converters.describe_vit`).
+        pixpretrain_checkpoint: Save a checkpoint mmengine loads; else a
+            bare state dict (for timm).
+        argv: The arguments; None reads ``sys.argv``.
+
+    Returns:
+        int: 0, or 1 after a one-line error (a missing or refused file, a
+        tensor that has no place).
+    """
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('src', help='checkpoint to convert')
+    parser.add_argument('dst', help='where to save the converted weights')
+    args = parser.parse_args(argv)
+
+    def convert_and_report() -> None:
+        lines = convert_file(args.src, args.dst, convert, check,
+                             pixpretrain_checkpoint)
+        print('\n'.join(lines))
+
+    # A missing SRC is a plain FileNotFoundError from torch.
+    return run_cli(convert_and_report, expected=(FileNotFoundError, ))
