@@ -59,52 +59,43 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def probe(args: argparse.Namespace) -> int:
+    """Probe every layer, print the table, write the JSON and the plot."""
     import torch
 
     from pixpretrain.applications.probe import (DEFAULT_WEIGHT_DECAYS,
                                                 ProbeSettings, format_table,
                                                 plot_accuracy, run_probe,
                                                 write_json)
-    from pixpretrain.registry import explain
 
     out = args.out or osp.join(
         'work_dirs', 'probe', osp.splitext(osp.basename(args.config))[0])
     methods = ['linear', 'knn'] if args.method == 'both' else [args.method]
-    try:
-        weight_decays = (DEFAULT_WEIGHT_DECAYS if args.weight_decays is None
-                         else [float(x) for x in
-                               args.weight_decays.split(',')])
-        settings = ProbeSettings(
-            args.config, args.checkpoint, layers=args.layers, data=args.data,
-            data_root=args.data_root, methods=methods, pool=args.pool,
-            baseline=not args.no_baseline,
-            train_samples=args.train_samples,
-            test_samples=args.test_samples, cache_dir=args.cache_dir,
-            batch_size=args.batch_size, num_workers=args.num_workers,
-            device=args.device or
-            ('cuda' if torch.cuda.is_available() else 'cpu'),
-            seed=args.seed, weight_decays=weight_decays, epochs=args.epochs,
-            knn_ks=[int(k) for k in args.knn_k.split(',')],
-            knn_temperature=args.knn_temperature,
-            zero_shot=args.zero_shot)
-        report = run_probe(settings)
-    except FileNotFoundError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 -- user errors get one line
-        message = explain(exc)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 1
+    weight_decays = (DEFAULT_WEIGHT_DECAYS if args.weight_decays is None
+                     else [float(x) for x in args.weight_decays.split(',')])
+    settings = ProbeSettings(
+        args.config, args.checkpoint, layers=args.layers, data=args.data,
+        data_root=args.data_root, methods=methods, pool=args.pool,
+        baseline=not args.no_baseline, train_samples=args.train_samples,
+        test_samples=args.test_samples, cache_dir=args.cache_dir,
+        batch_size=args.batch_size, num_workers=args.num_workers,
+        device=args.device or
+        ('cuda' if torch.cuda.is_available() else 'cpu'),
+        seed=args.seed, weight_decays=weight_decays, epochs=args.epochs,
+        knn_ks=[int(k) for k in args.knn_k.split(',')],
+        knn_temperature=args.knn_temperature, zero_shot=args.zero_shot)
+    report = run_probe(settings)
     print(format_table(report))
     write_json(report, osp.join(out, 'results.json'))
     plot_accuracy(report, osp.join(out, 'accuracy_by_layer.png'))
     print(f'results: {osp.join(out, "results.json")}')
     print(f'plot: {osp.join(out, "accuracy_by_layer.png")}')
     return 0
+
+
+def main(argv=None) -> int:
+    from pixpretrain.apis.cli import run_cli
+    return run_cli(probe, parse_args(argv), expected=(FileNotFoundError, ))
 
 
 if __name__ == '__main__':
