@@ -2,7 +2,7 @@
 them all in pixpretrain's ``DATASETS``, ``DATA_SAMPLERS``, ``TRANSFORMS``
 and ``TOKENIZERS`` registries."""
 from .bad_images import BadImageBudget, fetch_sample
-from .base import (DATA_DOCS, ClassBalancedSubset, build_pipeline,
+from .base import (DATA_DOCS, ImageDataset, build_pipeline,
                    class_balanced_indices)
 from .captioned import ImageCaptionManifest, PromptCaptions, fill_template
 from .cifar import CIFAR10, CIFAR100
@@ -21,7 +21,7 @@ from .webdataset import WebDatasetShards
 __all__ = [
     'DATA_DOCS',
     'build_pipeline',
-    'ClassBalancedSubset',
+    'ImageDataset',
     'class_balanced_indices',
     'BadImageBudget',
     'fetch_sample',

@@ -18,10 +18,8 @@ from mmengine.dist import get_world_size
 from mmengine.logging import print_log
 from torch.utils.data import get_worker_info
 
-from pixpretrain.utils.errors import (BadDataError, UnreadableImageError,
-                                      bad_value)
-
-from .base import DATA_DOCS
+from pixpretrain.utils.errors import (DATA_DOCS, BadDataError,
+                                      UnreadableImageError, bad_value)
 
 #: Rows of the shared counts: row 0 for the process that owns the data set,
 #: row 1 + i for DataLoader worker i (more workers than rows share rows).

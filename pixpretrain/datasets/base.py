@@ -6,10 +6,11 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from pixpretrain.registry import TRANSFORMS
-from pixpretrain.utils.errors import ConfigError
+# DATA_DOCS lives with the errors so that bad_images.py, which this module
+# imports, needs nothing from here; data sets still import it from .base.
+from pixpretrain.utils.errors import DATA_DOCS, ConfigError
 
-#: The page every "data not found" error points at.
-DATA_DOCS = 'docs/data_preparation.md'
+from .bad_images import BadImageBudget, fetch_sample
 
 
 def build_pipeline(
@@ -112,20 +113,98 @@ def _int_labels(infos: Iterable[dict]) -> Optional[List[int]]:
     return labels
 
 
-class ClassBalancedSubset:
-    """Makes ``indices=N`` (and ``get_subset(N)``) keep a class-balanced
-    subset where labels are known.
+class ImageDataset(BaseDataset):
+    """The base of pixpretrain's image data sets (``ImageFolder``,
+    ``CIFAR10``, ``SyntheticShapes``, ``ImageCaptionManifest``).
 
-    mmengine's ``BaseDataset`` keeps the first N samples, and data sets
-    stored class by class (CIFAR's train batches are not balanced either,
-    an image folder sorted by class is one class) then give a subset that
-    a kNN monitor scores at 100 %. Mix in before ``BaseDataset``; samples
-    without ``gt_label`` keep mmengine's first-N rule, since order does not
-    bias classes that are not there. A sequence of indices is unchanged.
+    It takes the arguments they share, builds the pipeline with
+    :func:`build_pipeline`, and adds two things to mmengine's
+    ``BaseDataset``:
+
+    - unreadable images are skipped (outside test mode) under a
+      :class:`BadImageBudget` (see :func:`fetch_sample`), in data sets
+      that read images (:attr:`reads_images`);
+    - ``indices=N`` (and ``get_subset(N)``) keep a class-balanced subset
+      where labels are known. mmengine keeps the first N samples, and data
+      sets stored class by class (CIFAR's train batches are not balanced
+      either, an image folder sorted by class is one class) then give a
+      subset that a kNN monitor scores at 100 %. Samples without
+      ``gt_label`` keep mmengine's first-N rule, since order does not bias
+      classes that are not there. A sequence of indices is unchanged.
+
+    A data set sets its own attributes, then calls ``super().__init__``
+    with the shared arguments and mmengine's others (``ann_file``,
+    ``data_root``, ...) as keywords.
+
+    Args:
+        pipeline (Sequence[dict | Callable]): Transform configs or
+            callables. Defaults to ().
+        indices (int | Sequence[int], optional): Keep only these samples;
+            an int keeps a class-balanced subset where labels are known.
+        serialize_data (bool): Pack the sample list into one numpy buffer
+            so dataloader workers share it. Defaults to True.
+        test_mode (bool): mmengine's test mode (no refetch on failure).
+        lazy_init (bool): Defer loading the sample list until first use.
+        max_refetch (int): Retries with another sample when an image is
+            unreadable or the pipeline returns None. Defaults to 1000.
+        max_bad_fraction (float): Largest tolerated fraction of unreadable
+            images, in [0, 1]. Defaults to 0.01; unused where
+            :attr:`reads_images` is False.
+        **kwargs: mmengine's other ``BaseDataset`` arguments.
     """
+
+    #: False in data sets that make their images in code: nothing can be
+    #: unreadable, so they keep mmengine's ``__getitem__`` and its messages.
+    reads_images: bool = True
+
+    def __init__(self,
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 indices: Optional[Union[int, Sequence[int]]] = None,
+                 serialize_data: bool = True,
+                 test_mode: bool = False,
+                 lazy_init: bool = False,
+                 max_refetch: int = 1000,
+                 max_bad_fraction: float = 0.01,
+                 **kwargs) -> None:
+        self.bad_images = BadImageBudget(max_bad_fraction) \
+            if self.reads_images else None
+        super().__init__(
+            indices=indices,
+            serialize_data=serialize_data,
+            pipeline=build_pipeline(pipeline),
+            test_mode=test_mode,
+            lazy_init=lazy_init,
+            max_refetch=max_refetch,
+            **kwargs)
+
+    def __getitem__(self, idx: int) -> dict:
+        """The ``idx``-th sample through the pipeline; an unreadable image
+        is replaced by another sample (see ``max_bad_fraction``).
+
+        Args:
+            idx (int): Sample index.
+
+        Returns:
+            dict: The sample after the pipeline.
+        """
+        if not self.reads_images:
+            # mmengine's own, with its messages (and its warning when
+            # full_init was not called) unchanged.
+            return super().__getitem__(idx)
+        return fetch_sample(self, idx)
 
     def _balanced(self, indices: Union[int, Sequence[int]],
                   infos: Iterable[dict]) -> Union[int, Sequence[int]]:
+        """``indices`` made class-balanced when it is an int and every
+        sample has an integer label; otherwise unchanged.
+
+        Args:
+            indices (int | Sequence[int]): As the data set's ``indices``.
+            infos (Iterable[dict]): Every sample's info, in order.
+
+        Returns:
+            int | Sequence[int]: What mmengine's subset should keep.
+        """
         if not isinstance(indices, int) or isinstance(indices, bool):
             return indices
         labels = _int_labels(infos)
@@ -143,8 +222,8 @@ class ClassBalancedSubset:
         Returns:
             list: The kept samples.
         """
-        return super()._get_unserialized_subset(  # type: ignore[misc]
-            self._balanced(indices, self.data_list))  # type: ignore
+        return super()._get_unserialized_subset(
+            self._balanced(indices, self.data_list))
 
     def _get_serialized_subset(
         self, indices: Union[int, Sequence[int]]
@@ -161,7 +240,7 @@ class ClassBalancedSubset:
         if isinstance(indices, int) and not isinstance(indices, bool):
             # BaseDataset's own reader: subclasses may decode images in
             # get_data_info, and only the labels are needed here.
-            infos = (BaseDataset.get_data_info(self, i)  # type: ignore
-                     for i in range(len(self)))  # type: ignore
+            infos = (BaseDataset.get_data_info(self, i)
+                     for i in range(len(self)))
             indices = self._balanced(indices, infos)
-        return super()._get_serialized_subset(indices)  # type: ignore
+        return super()._get_serialized_subset(indices)

@@ -16,8 +16,8 @@ from torch.utils.data import Dataset
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
-from .bad_images import BadImageBudget, fetch_sample
-from .base import DATA_DOCS, build_pipeline
+from .bad_images import BadImageBudget
+from .base import DATA_DOCS, ImageDataset, build_pipeline
 
 
 def fill_template(template: str, class_name: str) -> str:
@@ -50,7 +50,7 @@ def readable_class_name(name: str) -> str:
 
 
 @DATASETS.register_module()
-class ImageCaptionManifest(BaseDataset):
+class ImageCaptionManifest(ImageDataset):
     """Images and captions listed in a JSON-lines or CSV file.
 
     JSON lines (``.jsonl``), one object per line::
@@ -99,7 +99,6 @@ class ImageCaptionManifest(BaseDataset):
                  lazy_init: bool = False,
                  max_refetch: int = 1000,
                  max_bad_fraction: float = 0.01) -> None:
-        self.bad_images = BadImageBudget(max_bad_fraction)
         ann_file = os.path.expanduser(ann_file)
         if data_root is not None:
             data_root = os.path.expanduser(data_root)
@@ -117,20 +116,10 @@ class ImageCaptionManifest(BaseDataset):
                               '.jsonl, .csv or .tsv')
         self.image_key = image_key
         self.caption_key = caption_key
-        super().__init__(
-            ann_file=ann_file,
-            data_root=data_root,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=build_pipeline(pipeline),
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
-
-    def __getitem__(self, idx: int) -> dict:
-        """The ``idx``-th sample through the pipeline; an unreadable image
-        is replaced by another sample (see ``max_bad_fraction``)."""
-        return fetch_sample(self, idx)
+        # The shared arguments, in ImageDataset's order.
+        super().__init__(pipeline, indices, serialize_data, test_mode,
+                         lazy_init, max_refetch, max_bad_fraction, ann_file=ann_file,
+                         data_root=data_root)
 
     def _rows(self) -> Iterator[tuple]:
         """(line number, image path, caption or list of captions)."""
@@ -207,11 +196,8 @@ class PromptCaptions(Dataset):
         class_names: Names used in captions, one per class, in label order;
             defaults to the data set's classes with '_' read as spaces.
         pipeline: Transforms applied to the captioned sample.
-        max_refetch: Retries with another sample when an image is unreadable
-            or the pipeline returns None.
-        max_bad_fraction: Unreadable images are skipped with a warning; the
-            run stops once they exceed this fraction, in [0, 1] (see
-            :class:`BadImageBudget`).
+        max_refetch, max_bad_fraction: As :class:`ImageCaptionManifest`
+            (retries, and the tolerated fraction of unreadable images).
     """
 
     def __init__(self,

@@ -6,15 +6,12 @@ from typing import (Any, BinaryIO, Callable, Dict, List, Optional, Sequence,
                     Tuple, Union)
 
 import numpy as np
-from mmengine.dataset import BaseDataset
 from mmengine.dist import barrier, get_dist_info
 
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import DataFileError, DataRootNotFoundError
 
-from .bad_images import BadImageBudget, fetch_sample
-from .base import (DATA_DOCS, ClassBalancedSubset, build_pipeline,
-                   check_split)
+from .base import DATA_DOCS, ImageDataset, check_split
 from .image_folder import IMG_EXTENSIONS, scan_class_folders
 from .transforms.loading import read_rgb
 
@@ -198,7 +195,7 @@ def _names(values: Sequence[Union[str, bytes]]) -> tuple:
 
 
 @DATASETS.register_module()
-class CIFAR10(ClassBalancedSubset, BaseDataset):
+class CIFAR10(ImageDataset):
     """CIFAR-10 from the official python batches (``cifar-10-batches-py``).
 
     Samples carry the image itself (``img``, HWC uint8 RGB, 32x32) rather
@@ -257,19 +254,13 @@ class CIFAR10(ClassBalancedSubset, BaseDataset):
                  max_refetch: int = 1000,
                  max_bad_fraction: float = 0.01) -> None:
         self.split = check_split(split, self.display_name)
-        self.bad_images = BadImageBudget(max_bad_fraction)
         data_root = os.path.expanduser(data_root)
         if download:
             self._download(data_root)
         self.batch_dir, self.image_dir = self._locate(data_root)
-        super().__init__(
-            data_root=data_root,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=build_pipeline(pipeline),
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
+        # The shared arguments, in ImageDataset's order.
+        super().__init__(pipeline, indices, serialize_data, test_mode,
+                         lazy_init, max_refetch, max_bad_fraction, data_root=data_root)
 
     def _download(self, data_root: str) -> None:
         from torchvision import datasets
@@ -350,11 +341,6 @@ class CIFAR10(ClassBalancedSubset, BaseDataset):
             dict(img=img, gt_label=label, img_path=None, ori_shape=(32, 32),
                  img_shape=(32, 32)) for img, label in zip(imgs, labels)
         ]
-
-    def __getitem__(self, idx: int) -> dict:
-        """The ``idx``-th sample through the pipeline; an unreadable image
-        (image-folder copies) is replaced by another sample."""
-        return fetch_sample(self, idx)
 
     def get_data_info(self, idx: int) -> dict:
         """The ``idx``-th sample, with ``img`` decoded for image-folder

@@ -4,14 +4,12 @@ import os
 from typing import (Callable, Dict, List, Optional, Sequence, Set, Tuple,
                     Union)
 
-from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
-from .bad_images import BadImageBudget, fetch_sample
-from .base import DATA_DOCS, ClassBalancedSubset, build_pipeline
+from .base import DATA_DOCS, ImageDataset
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.ppm', '.pgm',
                   '.tif', '.tiff', '.gif', '.jfif')
@@ -180,7 +178,7 @@ def _parse_label(token: str) -> Optional[int]:
 
 
 @DATASETS.register_module()
-class ImageFolder(ClassBalancedSubset, BaseDataset):
+class ImageFolder(ImageDataset):
     """Image files in a folder, labelled or not.
 
     Three layouts:
@@ -239,7 +237,6 @@ class ImageFolder(ClassBalancedSubset, BaseDataset):
                  lazy_init: bool = False,
                  max_refetch: int = 1000,
                  max_bad_fraction: float = 0.01) -> None:
-        self.bad_images = BadImageBudget(max_bad_fraction)
         data_root = os.path.expanduser(data_root)
         prefix = data_prefix.get('img_path', '') \
             if isinstance(data_prefix, dict) else data_prefix
@@ -266,22 +263,11 @@ class ImageFolder(ClassBalancedSubset, BaseDataset):
             raise DataRootNotFoundError(
                 f"image folder '{self.img_root}' does not exist; see "
                 f'{DATA_DOCS}, or point data_root/data_prefix at your images')
-        super().__init__(
-            ann_file=ann_file,
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=dict(img_path=prefix),
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=build_pipeline(pipeline),
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
-
-    def __getitem__(self, idx: int) -> dict:
-        """The ``idx``-th sample through the pipeline; an unreadable image
-        is replaced by another sample (see ``max_bad_fraction``)."""
-        return fetch_sample(self, idx)
+        # The shared arguments, in ImageDataset's order.
+        super().__init__(pipeline, indices, serialize_data, test_mode,
+                         lazy_init, max_refetch, max_bad_fraction, ann_file=ann_file, metainfo=metainfo,
+                         data_root=data_root,
+                         data_prefix=dict(img_path=prefix))
 
     def load_data_list(self) -> List[dict]:
         """List the samples (called once by ``full_init``).

@@ -9,12 +9,11 @@ import math
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from mmengine.dataset import BaseDataset
 
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import ConfigError
 
-from .base import ClassBalancedSubset, build_pipeline, check_split
+from .base import ImageDataset, check_split
 
 SHAPE_CLASSES = ('disc', 'square', 'triangle', 'ring', 'cross',
                  'horizontal_stripes', 'vertical_stripes', 'checkerboard',
@@ -112,7 +111,7 @@ def render_shape(seed: int, stream: int, index: int,
 
 
 @DATASETS.register_module()
-class SyntheticShapes(ClassBalancedSubset, BaseDataset):
+class SyntheticShapes(ImageDataset):
     """Ten classes of coloured shapes and textures, generated on the fly.
 
     Classes (:data:`SHAPE_CLASSES`): disc, square, triangle, ring, cross,
@@ -141,6 +140,7 @@ class SyntheticShapes(ClassBalancedSubset, BaseDataset):
     """
 
     METAINFO = dict(classes=SHAPE_CLASSES)
+    reads_images = False
 
     def __init__(self,
                  num_samples: int = 2000,
@@ -166,13 +166,8 @@ class SyntheticShapes(ClassBalancedSubset, BaseDataset):
         self.img_size = int(img_size)
         self.seed = int(seed)
         self.split = check_split(split, 'SyntheticShapes')
-        super().__init__(
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=build_pipeline(pipeline),
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
+        super().__init__(pipeline, indices, serialize_data, test_mode,
+                         lazy_init, max_refetch)
 
     def load_data_list(self) -> List[dict]:
         """One entry per sample: its index and label (images are rendered

@@ -2,6 +2,8 @@
 import re
 from typing import Any, Iterator, Optional
 
+#: The page every "data not found" error points at.
+DATA_DOCS = 'docs/data_preparation.md'
 
 
 class PixpretrainError(Exception):

@@ -14,7 +14,7 @@ from pixpretrain.utils.errors import bad_value
 from ..utils import (TransformerBlock, resolve_out_indices,
                      run_intermediates)
 from ..utils.sampling import KVCache, cached_block
-from .vit import arch_presets, resolve_arch
+from .vit import arch_presets, set_arch
 
 # width, depth, heads (iGPT paper, section 3.3: 76M, 455M and 1.4B
 # parameters); 'nano' and 'tiny' are ours, small enough for a CPU.
@@ -60,10 +60,7 @@ class PixelGPT(BaseModule):
                  out_indices: Union[int, Sequence[int]] = -1,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        settings = resolve_arch(arch, ARCHS, ARCH_ALIASES)
-        self.embed_dims = settings['embed_dims']
-        self.num_layers = settings['num_layers']
-        self.num_heads = settings['num_heads']
+        settings = set_arch(self, arch, ARCHS, ARCH_ALIASES)
         if not isinstance(num_colors, numbers.Integral) or num_colors < 2:
             raise bad_value('backbone.num_colors', num_colors,
                             'must be the palette size, an int (allowed: >= '

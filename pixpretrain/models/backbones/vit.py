@@ -115,6 +115,30 @@ def check_patch_size(img_size: Sequence[int], patch_size: int) -> None:
             f'img_size that is a multiple of {patch_size})')
 
 
+def set_arch(backbone: nn.Module,
+             arch: Union[str, dict],
+             archs: Dict[str, dict],
+             aliases: Optional[Dict[str, str]] = None) -> dict:
+    """Resolve ``arch`` with :func:`resolve_arch` and set the backbone's
+    ``embed_dims``, ``num_layers`` and ``num_heads`` from it: necks, heads
+    and algorithms read those three from any transformer backbone.
+
+    Args:
+        backbone: The backbone being built.
+        arch: A preset name or a dict with the presets' keys.
+        archs: The presets.
+        aliases: Other names of presets.
+
+    Returns:
+        dict: The settings (``mlp_ratio`` too).
+    """
+    settings = resolve_arch(arch, archs, aliases)
+    backbone.embed_dims = settings['embed_dims']
+    backbone.num_layers = settings['num_layers']
+    backbone.num_heads = settings['num_heads']
+    return settings
+
+
 @MODELS.register_module()
 class VisionTransformer(BaseModule):
     """ViT encoder: patch embedding, cls token, pre-norm blocks, final norm.
@@ -152,10 +176,7 @@ class VisionTransformer(BaseModule):
                  qkv_bias: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        settings = resolve_arch(arch, ARCHS, ARCH_ALIASES)
-        self.embed_dims = settings['embed_dims']
-        self.num_layers = settings['num_layers']
-        self.num_heads = settings['num_heads']
+        settings = set_arch(self, arch, ARCHS, ARCH_ALIASES)
         self.img_size = ((img_size, img_size) if isinstance(img_size, int)
                          else tuple(img_size))
         self.patch_size = patch_size
