@@ -1,16 +1,9 @@
-"""Sampling speed of iGPT with and without the key/value cache.
-
-Builds an AR iGPT of the given arch with random weights (speed does not
-depend on them; the logit projection is randomised so samples depend on
-the features), samples whole sequences from the start token both ways with
-the same seed, checks the tokens agree, and reports the time of each and
-the speed-up.
+"""Sampling speed of iGPT with and without the key/value cache (how it is
+measured: :mod:`pixpretrain.apis.analysis.igpt_sampling_speed`).
 
 Example:
     python tools/analysis/igpt_sampling_speed.py --arch tiny --img-size 32 \
         --batch-size 1
-
-The measuring is :mod:`pixpretrain.apis.analysis.igpt_sampling_speed`.
 """
 import sys
 from typing import List, Optional

@@ -1,24 +1,12 @@
-"""How well a config's colour palette codes its images, and how predictable
-its tokens are without context.
-
-Runs the config's training pipeline up to its ``ColorQuantize`` step on
-some images and reports:
-
-* the round-trip error: mean Euclidean RGB distance (0-255 scale) between
-  each pixel of the resized image and the palette colour of its token, and
-  the mean absolute error per channel;
-* the unigram entropy of the tokens, -sum_k p_k ln p_k with p_k the share
-  of token k: the loss (in nats per token) of the best model that ignores
-  every other pixel, the bar an AR model has to get under;
-
-and optionally writes a picture: originals above their decoded tokens.
+"""How well a config's colour palette codes its images (round-trip RGB
+error) and how predictable its tokens are without context (unigram
+entropy); optionally a picture of originals above their decoded tokens.
+What each figure means: :mod:`pixpretrain.apis.analysis.palette_report`.
 
 Example:
     python tools/analysis/palette_report.py \
         configs/igpt/igpt-nano_ar_cifar10-16.py --num-images 10000 \
         --png palette_roundtrip.png
-
-The measuring is :mod:`pixpretrain.apis.analysis.palette_report`.
 """
 import sys
 from typing import List, Optional

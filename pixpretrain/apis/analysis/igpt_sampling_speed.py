@@ -6,9 +6,7 @@ the features), samples whole sequences from the start token both ways with
 the same seed, checks the tokens agree, and reports the time of each and
 the speed-up.
 
-Example:
-    python tools/analysis/igpt_sampling_speed.py --arch tiny --img-size 32 \
-        --batch-size 1
+The command line: ``tools/analysis/igpt_sampling_speed.py``.
 """
 import argparse
 import platform

@@ -13,10 +13,7 @@ some images and reports:
 
 and optionally writes a picture: originals above their decoded tokens.
 
-Example:
-    python tools/analysis/palette_report.py \
-        configs/igpt/igpt-nano_ar_cifar10-16.py --num-images 10000 \
-        --png palette_roundtrip.png
+The command line: ``tools/analysis/palette_report.py``.
 """
 import argparse
 import math
