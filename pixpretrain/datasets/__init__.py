@@ -6,7 +6,8 @@ from .base import (DATA_DOCS, ImageDataset, build_pipeline,
                    class_balanced_indices)
 from .captioned import ImageCaptionManifest, PromptCaptions, fill_template
 from .cifar import CIFAR10, CIFAR100
-from .image_folder import IMG_EXTENSIONS, ImageFolder, scan_images
+from .folder_scan import scan_images
+from .image_folder import IMG_EXTENSIONS, ImageFolder
 from .samplers import ResumableSampler
 from .synthetic import SHAPE_CLASSES, SyntheticShapes, render_shape
 from .tokenizers import BPETokenizer, ByteTokenizer, build_tokenizer

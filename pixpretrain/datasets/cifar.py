@@ -10,7 +10,8 @@ from pixpretrain.utils.errors import DataRootNotFoundError
 
 from .base import DATA_DOCS, ImageDataset, check_split
 from .cifar_pickle import _load_pickle
-from .image_folder import IMG_EXTENSIONS, scan_class_folders
+from .folder_scan import scan_class_folders
+from .image_folder import IMG_EXTENSIONS
 from .transforms.loading import read_rgb
 
 

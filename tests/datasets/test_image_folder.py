@@ -211,8 +211,8 @@ def test_lazy_init_and_subset(class_tree):
 
 @pytest.fixture
 def link_warnings(monkeypatch):
-    """Messages image_folder logs in this test."""
-    from pixpretrain.datasets import image_folder as module
+    """Messages folder scanning logs in this test."""
+    from pixpretrain.datasets import folder_scan as module
     logged = []
     monkeypatch.setattr(module, 'print_log',
                         lambda msg, **kwargs: logged.append(msg))
