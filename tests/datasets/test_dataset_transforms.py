@@ -11,7 +11,7 @@ from PIL import Image
 from pixpretrain.datasets.transforms import (CenterCrop, LoadImageFromFile,
                                              PackInputs, RandomFlip,
                                              RandomResizedCrop, Resize,
-                                             flip_image, processing)
+                                             flip_image, image_ops)
 from pixpretrain.registry import TRANSFORMS
 from pixpretrain.utils.errors import ConfigError, UnreadableImageError
 
@@ -235,7 +235,7 @@ def test_flip_image_equals_reversing_the_axis(make, direction):
 @pytest.mark.parametrize('height', [6, 0])
 def test_chw_to_hwc_is_the_transpose(channels, height):
     chw = torch.randint(0, 256, (channels, height, 9), dtype=torch.uint8)
-    hwc = processing._hwc(chw)
+    hwc = image_ops._hwc(chw)
     np.testing.assert_array_equal(hwc, chw.permute(1, 2, 0).numpy())
     assert hwc.shape == (height, 9, channels) and hwc.flags['C_CONTIGUOUS']
 
@@ -252,7 +252,7 @@ def test_chw_to_hwc_is_the_transpose(channels, height):
 ])
 def test_hwc_to_chw_is_the_transpose(make):
     hwc = make()
-    chw = processing.hwc_to_chw(hwc)
+    chw = image_ops.hwc_to_chw(hwc)
     np.testing.assert_array_equal(chw, hwc.transpose(2, 0, 1))
     assert chw.flags['C_CONTIGUOUS'] and chw.dtype == hwc.dtype
 
@@ -273,6 +273,6 @@ def test_resized_crop_equals_torchvisions(mode, box, size, channels):
     expected = TF.resized_crop(chw, *box, list(size),
                                interpolation=InterpolationMode(mode),
                                antialias=True)
-    out = processing.resized_crop(img, box, size, InterpolationMode(mode))
+    out = image_ops.resized_crop(img, box, size, InterpolationMode(mode))
     np.testing.assert_array_equal(out, expected.permute(1, 2, 0).numpy())
     assert out.flags['C_CONTIGUOUS'] and out.shape == (*size, channels)

@@ -16,7 +16,7 @@ from mmcv.transforms import BaseTransform
 
 from pixpretrain.registry import TRANSFORMS
 from pixpretrain.utils.errors import ConfigError
-from .processing import _chw, _hwc
+from .image_ops import _chw, _hwc
 
 
 def _check_prob(prob: float, name: str) -> float:

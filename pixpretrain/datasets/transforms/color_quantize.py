@@ -15,7 +15,7 @@ from mmcv.transforms import BaseTransform
 from pixpretrain.registry import TRANSFORMS
 from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
-from .processing import _chw, _hwc, _interpolation, _pair_size, _set_image
+from .image_ops import _chw, _hwc, _interpolation, _pair_size, _set_image
 
 FIT_PALETTE = 'tools/dataset_converters/fit_palette.py'
 

@@ -19,9 +19,10 @@ import numpy as np
 from PIL import Image
 
 from pixpretrain.registry import TRANSFORMS
+from .image_ops import _set_image, resized_crop
 from .loading import (decode_full, decode_rgb_jpeg, image_read_errors,
                       open_bytes, pil_to_rgb_array, read_file, rgb_jpeg_size)
-from .processing import RandomResizedCrop, _set_image, resized_crop
+from .processing import RandomResizedCrop
 
 JPEG_REDUCTIONS = (8, 4, 2)
 _PIL_FILTERS = dict(nearest=Image.NEAREST, bilinear=Image.BILINEAR,

@@ -8,7 +8,7 @@ from mmengine.structures import BaseDataElement
 
 from pixpretrain.registry import TRANSFORMS
 from pixpretrain.utils.errors import ConfigError
-from .processing import hwc_to_chw
+from .image_ops import hwc_to_chw
 
 
 @TRANSFORMS.register_module()
