@@ -5,9 +5,9 @@ from .color_quantize import (ColorQuantize, load_palette, nearest_color,
                              tokens_to_rgb)
 from .decode_crop import LoadRandomResizedCrop, decode_reduced, jpeg_reduction
 from .formatting import PackInputs
-from .loading import (LoadImageFromFile, decode_full, decode_rgb_jpeg,
-                      image_read_errors, jpeg_frame, open_bytes,
-                      pil_to_rgb_array, read_file, read_rgb, rgb_jpeg_size)
+from .jpeg import decode_rgb_jpeg, jpeg_frame, rgb_jpeg_size
+from .loading import (LoadImageFromFile, decode_full, image_read_errors,
+                      open_bytes, pil_to_rgb_array, read_file, read_rgb)
 from .multi_view import MultiView
 from .processing import (CenterCrop, RandomFlip, RandomResizedCrop, Resize,
                          flip_image)

@@ -20,8 +20,9 @@ from PIL import Image
 
 from pixpretrain.registry import TRANSFORMS
 from .image_ops import _set_image, resized_crop
-from .loading import (decode_full, decode_rgb_jpeg, image_read_errors,
-                      open_bytes, pil_to_rgb_array, read_file, rgb_jpeg_size)
+from .jpeg import decode_rgb_jpeg, rgb_jpeg_size
+from .loading import (decode_full, image_read_errors, open_bytes,
+                      pil_to_rgb_array, read_file)
 from .processing import RandomResizedCrop
 
 JPEG_REDUCTIONS = (8, 4, 2)
