@@ -18,7 +18,7 @@ from mmengine.logging import print_log
 from torch.utils.data import DataLoader
 
 from pixpretrain.apis.inference import init_model
-from pixpretrain.datasets.captioned import readable_class_name
+from pixpretrain.datasets.prompt_captions import readable_class_name
 from pixpretrain.datasets.tokenizers import build_tokenizer
 from pixpretrain.evaluation.functional import knn_accuracy
 from pixpretrain.evaluation.metrics.zero_shot import (

@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 
-from pixpretrain.datasets.captioned import (check_templates, fill_template,
-                                            readable_class_name)
+from pixpretrain.datasets.prompt_captions import (check_templates,
+                                                  fill_template,
+                                                  readable_class_name)
 from pixpretrain.datasets.tokenizers import build_tokenizer
 from pixpretrain.registry import METRICS
 from pixpretrain.utils.errors import ConfigError
