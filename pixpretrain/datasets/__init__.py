@@ -4,6 +4,7 @@ and ``TOKENIZERS`` registries."""
 from .bad_images import BadImageBudget, fetch_sample
 from .base import (DATA_DOCS, ImageDataset, build_pipeline,
                    class_balanced_indices)
+from .bpe import BPETokenizer
 from .captioned import ImageCaptionManifest
 from .cifar import CIFAR10, CIFAR100
 from .folder_scan import scan_images
@@ -11,7 +12,7 @@ from .image_folder import IMG_EXTENSIONS, ImageFolder
 from .prompt_captions import PromptCaptions, fill_template
 from .samplers import ResumableSampler
 from .synthetic import SHAPE_CLASSES, SyntheticShapes, render_shape
-from .tokenizers import BPETokenizer, ByteTokenizer, build_tokenizer
+from .tokenizers import ByteTokenizer, build_tokenizer
 from .transforms import (CenterCrop, ColorJitter, ColorQuantize, GaussianBlur,
                          LoadImageFromFile, LoadRandomResizedCrop, MultiView,
                          PackInputs, RandomFlip,

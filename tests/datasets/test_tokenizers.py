@@ -7,8 +7,8 @@ import torch
 
 from pixpretrain.datasets import (BPETokenizer, ByteTokenizer, PackInputs,
                                   TokenizeText)
-from pixpretrain.datasets.tokenizers import (EOT_ID, PAD_ID, SOT_ID,
-                                             fit_bpe_merges)
+from pixpretrain.datasets.bpe import fit_bpe_merges
+from pixpretrain.datasets.tokenizers import EOT_ID, PAD_ID, SOT_ID
 from pixpretrain.registry import TOKENIZERS
 from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
