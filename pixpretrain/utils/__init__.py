@@ -1,4 +1,6 @@
 from .checkpoint import checkpoint_globals, safe_load
+# Imported to register the remote schemes (http, s3 ...) with mmengine.
+from . import remote_checkpoint  # noqa: F401
 from .compile import apply_compile_fallback, compile_unavailable
 from .errors import (BadDataError, CheckpointError, ConfigError,
                      DataFileError, DataRootNotFoundError, PathNotFoundError,

@@ -10,9 +10,9 @@ from pixpretrain.applications.probe import (ProbeSettings,
                                             build_probe_model, knn_probe,
                                             linear_probe, parse_layers,
                                             run_probe)
-from pixpretrain.applications.probe.probe import (FeatureCache,
-                                                  cached_features,
-                                                  probe_model)
+from pixpretrain.applications.probe.layers import (FeatureCache,
+                                                   cached_features,
+                                                   probe_model)
 from pixpretrain.utils import CheckpointError, ConfigError
 
 TINY = str(Path(__file__).resolve().parents[1] / 'fixtures' / 'tiny_mae.py')
@@ -206,7 +206,7 @@ def test_zero_shot_probe_is_exact_on_a_constructed_case():
     from mmengine.structures import BaseDataElement
 
     from pixpretrain.datasets import build_tokenizer
-    from pixpretrain.applications.probe.probe import zero_shot_probe
+    from pixpretrain.applications.probe.zero_shot import zero_shot_probe
     tokenizer = dict(type='ByteTokenizer', context_length=8)
     first_byte_id = int(build_tokenizer(tokenizer)(['a'])[0, 1])
     # Similarities to the classes a, b, c; the label of each image.

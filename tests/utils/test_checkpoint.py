@@ -19,6 +19,7 @@ from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint,
 
 from pixpretrain.utils import CheckpointError, safe_load
 from pixpretrain.utils import checkpoint as checkpoint_module
+from pixpretrain.utils import remote_checkpoint
 
 
 class ReachesThroughGetattr:
@@ -217,7 +218,8 @@ def test_every_scheme_mmengine_knows_loads_through_pixpretrain():
             'open-mmlab://', 'openmmlab://', 'mmcls://', 'pavi://',
             r'(\S+\:)?s3://', r'(\S+\:)?petrel://'} <= set(schemes)
     assert {prefix: loader.__module__ for prefix, loader in schemes.items()
-            } == {prefix: checkpoint_module.__name__ for prefix in schemes}
+            } == {prefix: (checkpoint_module.__name__ if prefix == '' else
+                           remote_checkpoint.__name__) for prefix in schemes}
 
 
 def cached_name(url: str) -> str:
@@ -242,7 +244,7 @@ def test_http_checkpoint_downloads_to_torch_hubs_cache_and_loads(
         cache = download_cache
     else:
         cache = tmp_path / model_dir
-        loaded = checkpoint_module.load_from_http_safely(
+        loaded = remote_checkpoint.load_from_http_safely(
             url, model_dir=str(cache))
     assert torch.equal(loaded['state_dict']['w'], torch.arange(4.0))
     assert (cache / 'ok.pth').read_bytes() == (checkpoint_server.root /

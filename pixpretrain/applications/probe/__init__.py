@@ -8,9 +8,9 @@ from .features import FeatureCache, extract_dataset_features, file_sha256
 from .linear import (DEFAULT_WEIGHT_DECAYS, LinearProbeResult,
                      classifier_accuracy, linear_probe, standardise,
                      train_softmax_classifiers)
-from .probe import (METHODS, ProbeSettings, backbone_depth,
-                    build_probe_model, knn_probe, parse_layers, probe_model,
-                    run_probe)
+from .layers import (METHODS, backbone_depth, knn_probe, parse_layers,
+                     probe_model)
+from .probe import ProbeSettings, build_probe_model, run_probe
 from .report import format_table, plot_accuracy, write_json
 
 __all__ = [
