@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 
 from pixpretrain.utils.errors import ConfigError
 

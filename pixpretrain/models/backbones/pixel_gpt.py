@@ -14,7 +14,7 @@ from pixpretrain.utils.errors import bad_value
 from ..utils import (TransformerBlock, resolve_out_indices,
                      run_intermediates)
 from ..utils.sampling import KVCache, cached_block
-from .vit import arch_presets, set_arch
+from .arch import arch_presets, set_arch
 
 # width, depth, heads (iGPT paper, section 3.3: 76M, 455M and 1.4B
 # parameters); 'nano' and 'tiny' are ours, small enough for a CPU.

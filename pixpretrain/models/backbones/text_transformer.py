@@ -8,7 +8,7 @@ from torch import nn
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
 from ..utils import TransformerBlock, init_transformer_weights
-from .vit import arch_presets, resolve_arch
+from .arch import arch_presets, resolve_arch
 
 # width, depth, heads, MLP width (CLIP, Radford et al. 2021, Table 19/20:
 # the text tower of ViT-B models is 512 wide, 8 heads, 12 layers; ViT-L/14's

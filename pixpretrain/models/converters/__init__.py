@@ -6,10 +6,10 @@ from .resnet import (TORCHVISION_RESNET_RULES, describe_resnet,
                      resnet_depth_of, torchvision_to_pixpretrain_resnet)
 from .rules import (ConversionError, convert_keys, inverted, prefixed,
                     unwrap_checkpoint)
-from .vit import (MAE_DECODER_RULES, TIMM_VIT_RULES, check_pixpretrain_vit,
-                  describe_timm_vit, describe_vit, mae_to_pixpretrain,
-                  pixpretrain_to_timm_vit, timm_to_pixpretrain_vit,
-                  vit_config_of)
+from .vit import (MAE_DECODER_RULES, TIMM_VIT_RULES, mae_to_pixpretrain,
+                  pixpretrain_to_timm_vit, timm_to_pixpretrain_vit)
+from .vit_config import (check_pixpretrain_vit, describe_timm_vit,
+                         describe_vit, vit_config_of)
 
 __all__ = [
     'ConversionError', 'convert_keys', 'inverted', 'prefixed',
