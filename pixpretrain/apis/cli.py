@@ -13,6 +13,7 @@ so ``main()`` always returns the exit code, and the script ends with
 """
 import argparse
 import json
+import os
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
@@ -56,6 +57,11 @@ def run_cli(body: Callable[..., Optional[int]], *args: Any,
     """
     try:
         code = body(*args)
+    except BrokenPipeError:
+        # The reader went away (`tool | head`): not an error of the tool's.
+        # Point stdout at nothing so the interpreter's final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 -- user errors get one line
         message = explain(exc)
         if message is None:

@@ -57,3 +57,23 @@ def test_list_modules_inherited_shows_mmengine_modules(capsys):
 def test_list_modules_unknown_registry(capsys):
     assert list_modules.main(['--registry', 'modle']) == 1
     assert "no registry named modle" in capsys.readouterr().err
+
+
+def test_a_tool_piped_into_head_ends_quietly():
+    """`tool | head`: the reader has gone before the tool writes; no
+    traceback, exit 0."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[2]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE
+    try:
+        tool = subprocess.run(
+            [sys.executable, str(repo / 'tools' / 'misc' / 'list_modules.py')],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    assert 'Traceback' not in tool.stderr, tool.stderr
+    assert tool.returncode == 0

@@ -35,12 +35,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def pixpretrain_registries() -> Dict[str, Registry]:
     """pixpretrain's registries by name ('model', 'transform', ...)."""
-    from pixpretrain import registry as ours
-    return {
-        value.name: value
-        for value in vars(ours).values()
-        if isinstance(value, Registry) and value.scope == ours.SCOPE
-    }
+    from pixpretrain.registry.registries import our_registries
+    return {registry.name: registry for registry in our_registries()}
 
 
 @functools.lru_cache(maxsize=None)
