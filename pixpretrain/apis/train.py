@@ -8,11 +8,11 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from pixpretrain.apis.config_checks import check_resume, check_train_values
+from pixpretrain.apis.config_checks.readers import resolve_class
 from pixpretrain.engine.optimizers import cpu_has_native_bf16
 from pixpretrain.engine.optimizers.skip_nonfinite import (AMP_TO_FP32,
                                                          CPU_AUTOCAST,
                                                          FP32_TO_AMP)
-from pixpretrain.registry import MODELS
 from pixpretrain.utils.compile import apply_compile_fallback
 
 
@@ -99,12 +99,9 @@ def check_method_config(cfg: Config) -> None:
     Raises:
         ConfigError: From the method's check, naming the offending key.
     """
-    model_type = (cfg.get('model') or {}).get('type')
-    if isinstance(model_type, str):
-        # An unknown type was already refused by check_train_values.
-        model_cls = MODELS.get(model_type)
-    else:
-        model_cls = model_type
+    model = cfg.get('model')
+    model_cls = resolve_class(model, ['model'], cfg.get(
+        'default_scope')) if isinstance(model, dict) else None
     check = getattr(model_cls, 'check_train_config', None)
     if check is None:
         return

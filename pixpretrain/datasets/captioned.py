@@ -82,10 +82,11 @@ class ImageCaptionManifest(ImageDataset):
                               '.jsonl, .csv or .tsv')
         self.image_key = image_key
         self.caption_key = caption_key
-        # The shared arguments, in ImageDataset's order.
-        super().__init__(pipeline, indices, serialize_data, test_mode,
-                         lazy_init, max_refetch, max_bad_fraction, ann_file=ann_file,
-                         data_root=data_root)
+        super().__init__(
+            pipeline=pipeline, indices=indices, serialize_data=serialize_data,
+            test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch,
+            max_bad_fraction=max_bad_fraction, ann_file=ann_file,
+            data_root=data_root)
 
     def _rows(self) -> Iterator[tuple]:
         """(line number, image path, caption or list of captions)."""

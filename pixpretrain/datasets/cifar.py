@@ -83,9 +83,10 @@ class CIFAR10(ImageDataset):
         if download:
             self._download(data_root)
         self.batch_dir, self.image_dir = self._locate(data_root)
-        # The shared arguments, in ImageDataset's order.
-        super().__init__(pipeline, indices, serialize_data, test_mode,
-                         lazy_init, max_refetch, max_bad_fraction, data_root=data_root)
+        super().__init__(
+            pipeline=pipeline, indices=indices, serialize_data=serialize_data,
+            test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch,
+            max_bad_fraction=max_bad_fraction, data_root=data_root)
 
     def _download(self, data_root: str) -> None:
         from torchvision import datasets

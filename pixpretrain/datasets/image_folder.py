@@ -108,11 +108,12 @@ class ImageFolder(ImageDataset):
             raise DataRootNotFoundError(
                 f"image folder '{self.img_root}' does not exist; see "
                 f'{DATA_DOCS}, or point data_root/data_prefix at your images')
-        # The shared arguments, in ImageDataset's order.
-        super().__init__(pipeline, indices, serialize_data, test_mode,
-                         lazy_init, max_refetch, max_bad_fraction, ann_file=ann_file, metainfo=metainfo,
-                         data_root=data_root,
-                         data_prefix=dict(img_path=prefix))
+        super().__init__(
+            pipeline=pipeline, indices=indices, serialize_data=serialize_data,
+            test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch,
+            max_bad_fraction=max_bad_fraction, ann_file=ann_file,
+            metainfo=metainfo, data_root=data_root,
+            data_prefix=dict(img_path=prefix))
 
     def load_data_list(self) -> List[dict]:
         """List the samples (called once by ``full_init``).

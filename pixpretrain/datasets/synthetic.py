@@ -166,8 +166,9 @@ class SyntheticShapes(ImageDataset):
         self.img_size = int(img_size)
         self.seed = int(seed)
         self.split = check_split(split, 'SyntheticShapes')
-        super().__init__(pipeline, indices, serialize_data, test_mode,
-                         lazy_init, max_refetch)
+        super().__init__(
+            pipeline=pipeline, indices=indices, serialize_data=serialize_data,
+            test_mode=test_mode, lazy_init=lazy_init, max_refetch=max_refetch)
 
     def load_data_list(self) -> List[dict]:
         """One entry per sample: its index and label (images are rendered

@@ -141,13 +141,16 @@ def _describe_unloadable(source: Source, name: str, reason: str) -> str:
 
 
 def load_safely(source: Source, name: str,
-                 map_location: Optional[Union[str, torch.device]]) -> Any:
+                 map_location: Optional[Union[str, torch.device]],
+                 mmap: bool = False) -> Any:
     """The one place a checkpoint is unpickled, whatever scheme fetched it.
 
     Args:
         source: The file's path, or its bytes.
         name: How messages name it, quoted, e.g. ``"'ckpt.pth'"``.
         map_location: As for :func:`torch.load`.
+        mmap: Map the tensors' storage instead of reading it (a path to a
+            zip-format file only): for reading the small entries alone.
 
     Raises:
         CheckpointError: the file is not a loadable checkpoint, or it
@@ -156,7 +159,7 @@ def load_safely(source: Source, name: str,
     try:
         with torch.serialization.safe_globals(checkpoint_globals()):
             return torch.load(source, map_location=map_location,
-                              weights_only=True)
+                              weights_only=True, mmap=mmap)
     except Exception as exc:  # noqa: BLE001 -- torch's many parse errors
         refused = (_refused_name(str(exc))
                    if isinstance(exc, pickle.UnpicklingError) else None)
@@ -174,12 +177,16 @@ def load_safely(source: Source, name: str,
 
 
 def safe_load(filename: str,
-              map_location: Optional[Union[str, torch.device]] = None) -> Any:
+              map_location: Optional[Union[str, torch.device]] = None,
+              mmap: bool = False) -> Any:
     """``torch.load`` with ``weights_only=True`` and our allow-list.
 
     Args:
         filename: A local checkpoint file (``~`` expanded).
         map_location: As for :func:`torch.load`.
+        mmap: Map the tensors instead of reading them, where the file is a
+            zip archive (what ``torch.save`` writes); ignored for the old
+            format, which torch cannot map.
 
     Raises:
         FileNotFoundError: ``filename`` does not exist.
@@ -189,7 +196,8 @@ def safe_load(filename: str,
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f"checkpoint '{filename}' does not exist")
-    return load_safely(filename, f"'{filename}'", map_location)
+    return load_safely(filename, f"'{filename}'", map_location,
+                       mmap and zipfile.is_zipfile(filename))
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)

@@ -59,7 +59,9 @@ def check_resume(cfg: Config, resume: Optional[str] = None) -> None:
         raise PathNotFoundError(f'{flag}: no such file; {fix}')
     if cfg.get('resume'):
         from pixpretrain.utils.checkpoint import safe_load
-        checkpoint = safe_load(path, map_location='cpu')
+        # Mapped, not read: only `meta` is looked at, and mmengine reads
+        # the whole file again when it resumes.
+        checkpoint = safe_load(path, map_location='cpu', mmap=True)
         meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
         if not (isinstance(meta, dict) and 'epoch' in meta
                 and 'iter' in meta):

@@ -9,13 +9,6 @@ from pixpretrain.registry import unknown_type_message
 from pixpretrain.utils.errors import ConfigError, UnknownTypeError, bad_value
 from .readers import init_params, registry_named, resolve_class
 
-# Parts an algorithm uses unconditionally though its signature hides it
-# behind **kwargs or a None default: class name -> model keys.
-_REQUIRED_PARTS = {
-    'BasePretrainer': ('backbone', 'head'),
-    'MAE': ('neck',),
-    'MoCo': ('neck',),
-}
 _MODULE_PARTS = ('backbone', 'neck', 'head', 'text_backbone',
                  'data_preprocessor')
 
@@ -120,9 +113,11 @@ def check_model_parts(cfg: Config) -> None:
                     'config')
     if cls is None:
         return
+    # Parts an algorithm declares it needs (``required_parts``, where its
+    # signature hides them behind **kwargs or a None default).
     required = set()
     for base in cls.__mro__:
-        required.update(_REQUIRED_PARTS.get(base.__name__, ()))
+        required.update(vars(base).get('required_parts', ()))
     if init_params(cls) is not None:
         # Parts without a default are required (MoCo's neck).
         signature = inspect.signature(cls).parameters

@@ -35,6 +35,10 @@ class BasePretrainer(BaseModel):
         init_cfg: mmengine init config.
     """
 
+    # Parts a config must give; subclasses add theirs (checked before
+    # anything is built, apis/config_checks/values.py).
+    required_parts = ('backbone', 'head')
+
     def __init__(self,
                  backbone: ModuleCfg,
                  neck: Optional[ModuleCfg] = None,

@@ -23,6 +23,9 @@ class MAE(BasePretrainer):
             :class:`BasePretrainer`.
     """
 
+    # Checked before anything is built (apis/config_checks/values.py).
+    required_parts = ('neck', )
+
     def __init__(self, *args, mask_ratio: float = 0.75, **kwargs) -> None:
         if not (isinstance(mask_ratio, numbers.Real)
                 and 0.0 < mask_ratio < 1.0):

@@ -164,8 +164,6 @@ def describe_timm_vit(timm_state: StateDict) -> List[str]:
     """
     back, _ = timm_to_pixpretrain_vit(timm_state)
     lines = describe_vit(back)
-    config = lines[1].split(' = ', 1)[1]
     lines[0] = ('every tensor has its timm name; the same weights load '
                 'strictly into:')
-    lines[1] = f'  model.backbone = {config}'
     return lines

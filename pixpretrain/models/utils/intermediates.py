@@ -67,11 +67,12 @@ def run_intermediates(x: torch.Tensor, stages: Sequence[Stage],
         One tensor per entry of ``layers``.
     """
     count = len(stages)
-    wanted = sorted({layer_index(i, count, kind, of) for i in layers})
+    positions = [layer_index(i, count, kind, of) for i in layers]
+    wanted = sorted(set(positions))
     outputs = {}
     for i, stage in enumerate(stages[:wanted[-1] + 1]):
         x = stage(x)
         if i in wanted:
             outputs[i] = last(x) if last is not None and i == count - 1 \
                 else x
-    return [outputs[layer_index(i, count, kind, of)] for i in layers]
+    return [outputs[p] for p in positions]
