@@ -264,3 +264,18 @@ def test_igpt_configs_are_probed_on_palette_tokens(tmp_path):
         dict(test=test_set), [1], 'avg', 10, 0, 'cpu')
     assert extracted == []  # run_probe cached them
     torch.testing.assert_close(features['test'][0], expected)
+
+
+def test_a_resnet_is_probed_per_stage_at_the_size_asked(tmp_path):
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(Path(TINY).with_name('tiny_moco.py')))
+    settings = dict(data='shapes', methods=['knn'], knn_ks=(5, ),
+                    train_samples=30, test_samples=10, num_workers=0,
+                    cache_dir=str(tmp_path / 'cache'))
+    # A ResNet takes any size: without one the probe cannot choose.
+    with pytest.raises(ConfigError, match='--img-size'):
+        run_probe(ProbeSettings(cfg, **settings))
+    report = run_probe(ProbeSettings(cfg, img_size=16, **settings))
+    model, _ = build_probe_model(cfg)
+    assert report['layers'] == list(range(model.backbone.num_stages))
+    assert report['data']['transform'][0].startswith('Resize(size=(16, 16)')

@@ -52,6 +52,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--knn-k', default='20,200')
     parser.add_argument('--knn-temperature', type=float, default=0.07)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--img-size', type=int, default=None,
+                        help='side to resize images to, for backbones with '
+                        'no fixed input size (ResNet); a ViT uses its own')
     parser.add_argument('--zero-shot', action='store_true',
                         help='also classify the test split zero-shot (CLIP '
                         "configs: prompts and tokenizer from the config's "
@@ -83,7 +86,8 @@ def probe(args: argparse.Namespace) -> int:
         ('cuda' if torch.cuda.is_available() else 'cpu'),
         seed=args.seed, weight_decays=weight_decays, epochs=args.epochs,
         knn_ks=[int(k) for k in args.knn_k.split(',')],
-        knn_temperature=args.knn_temperature, zero_shot=args.zero_shot)
+        knn_temperature=args.knn_temperature, zero_shot=args.zero_shot,
+        img_size=args.img_size)
     report = run_probe(settings)
     print(format_table(report))
     write_json(report, osp.join(out, 'results.json'))

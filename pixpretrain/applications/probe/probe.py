@@ -100,6 +100,8 @@ class ProbeSettings:
         zero_shot: Also classify the test split zero-shot (CLIP models):
             the whole checkpoint is then loaded, and the prompts and the
             tokenizer come from the config's ``ZeroShotAccuracy``.
+        img_size: Side the images are resized to, for backbones without a
+            fixed input size (a ResNet); a ViT's own ``img_size`` wins.
     """
 
     config: Union[str, Config]
@@ -122,6 +124,7 @@ class ProbeSettings:
     knn_ks: Sequence[int] = (20, 200)
     knn_temperature: float = 0.07
     zero_shot: bool = False
+    img_size: Optional[int] = None
 
 
 def run_probe(settings: ProbeSettings) -> dict:
@@ -161,10 +164,13 @@ def run_probe(settings: ProbeSettings) -> dict:
         probed = parse_layers(s.layers, backbone_depth(model.backbone))
         if datasets is None:
             img_size = getattr(model.backbone, 'img_size', None)
+            if img_size is None and s.img_size:
+                img_size = (s.img_size, s.img_size)
             if img_size is None:
                 raise ConfigError(
-                    f'{type(model.backbone).__name__} has no img_size; '
-                    'the probe resizes images to it')
+                    f'{type(model.backbone).__name__} takes any image size; '
+                    'give the side to resize to with --img-size (e.g. 32 '
+                    'for CIFAR, 224 for ImageNet)')
             train_set, test_set, description = build_probe_splits(
                 s.data, img_size, s.data_root, s.train_samples,
                 s.test_samples, quantize=token_settings(cfg))

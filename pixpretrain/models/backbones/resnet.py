@@ -100,6 +100,7 @@ class ResNet(BaseModule):
             name = f'layer{i + 1}'
             self.add_module(name, stage)
             self.stage_names.append(name)
+        self.num_stages = len(self.stage_names)
         self.out_channels = tuple(w * block.expansion for w in STAGE_WIDTHS)
         self.num_features = self.out_channels[-1]
 
