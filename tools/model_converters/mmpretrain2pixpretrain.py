@@ -14,14 +14,15 @@ pixpretrain ``model.backbone`` to pair DST with:
 - ``ResNet_CIFAR`` (3x3 stride-1 ``conv1``, no max-pool) ->
   ``dict(type='ResNet', depth=..., cifar_stem=True)``
 
-The tool prints the config the tensors load into strictly.
-The family (ViT or ResNet) is told from the tensor names. Everything
-outside the backbone (neck, head, MAE's decoder, MoCo's momentum encoder
-and queue) is left out, with a count per part. DST has ``backbone.*`` keys,
-for ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
+The family (ViT or ResNet) is told from the tensor names, and the tool
+prints the config the tensors load into strictly. Everything outside the
+backbone (neck, head, MAE's decoder, MoCo's momentum encoder and queue) is
+left out, with a count per part. DST has ``backbone.*`` keys, for
+``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
 
 What the weights do not record, the pixpretrain config must repeat: the
-ViT's ``num_heads`` (the tool prints a placeholder of 1); a ResNet built
+ViT's ``num_heads`` (the tool prints a placeholder of 1) and its
+LayerNorm eps (pixpretrain's is mmpretrain's default 1e-6); a ResNet built
 with mmpretrain's defaults ``style='pytorch'``, ``strides=(1, 2, 2, 2)``,
 ``dilations=(1, 1, 1, 1)`` (other values compute something else on the
 same tensors). pixpretrain's ViT returns mmpretrain's ``out_type='raw'``
