@@ -1,9 +1,13 @@
 """State-dict converters between pixpretrain and other layouts (timm,
-torchvision, the official MAE release); ``tools/model_converters/`` wraps
-them as command-line tools."""
+torchvision, the official MAE release, mmpretrain);
+``tools/model_converters/`` wraps them as command-line tools."""
 from .files import convert_file
+from .mmpretrain import (MMPRETRAIN_RESNET_RULES, MMPRETRAIN_VIT_RULES,
+                         describe_mmpretrain, mmpretrain_arch_of,
+                         mmpretrain_to_pixpretrain)
 from .resnet import (TORCHVISION_RESNET_RULES, describe_resnet,
-                     resnet_depth_of, torchvision_to_pixpretrain_resnet)
+                     resnet_config_of, resnet_depth_of,
+                     torchvision_to_pixpretrain_resnet)
 from .rules import (ConversionError, convert_keys, inverted, prefixed,
                     unwrap_checkpoint)
 from .vit import (MAE_DECODER_RULES, TIMM_VIT_RULES, mae_to_pixpretrain,
@@ -18,5 +22,7 @@ __all__ = [
     'mae_to_pixpretrain', 'pixpretrain_to_timm_vit',
     'torchvision_to_pixpretrain_resnet', 'check_pixpretrain_vit',
     'vit_config_of', 'resnet_depth_of', 'convert_file', 'describe_vit',
-    'describe_timm_vit', 'describe_resnet'
+    'describe_timm_vit', 'describe_resnet', 'resnet_config_of',
+    'MMPRETRAIN_VIT_RULES', 'MMPRETRAIN_RESNET_RULES',
+    'mmpretrain_to_pixpretrain', 'mmpretrain_arch_of', 'describe_mmpretrain'
 ]

@@ -14,6 +14,22 @@ Converter = Callable[..., Tuple[Dict[str, torch.Tensor], Dict[str, str]]]
 Check = Callable[[Dict[str, torch.Tensor]], List[str]]
 
 
+def _left_out_lines(left_out: Dict[str, str]) -> List[str]:
+    """One line per key left out, or one per reason with its count where
+    a reason covers many keys (a momentum encoder's hundreds of tensors)."""
+    by_reason: Dict[str, List[str]] = {}
+    for key, reason in left_out.items():
+        by_reason.setdefault(reason, []).append(key)
+    lines = []
+    for reason, keys in by_reason.items():
+        if len(keys) <= 2:
+            lines += [f'left out {key}: {reason}' for key in keys]
+        else:
+            lines.append(f'left out {len(keys)} tensors ({keys[0]}, ..., '
+                         f'{keys[-1]}): {reason}')
+    return lines
+
+
 def convert_file(src: str, dst: str, convert: Converter,
                  check: Optional[Check] = None,
                  pixpretrain_checkpoint: bool = True) -> List[str]:
@@ -36,7 +52,7 @@ def convert_file(src: str, dst: str, convert: Converter,
     source = unwrap_checkpoint(safe_load(src, map_location='cpu'))
     converted, left_out = convert(source, progress=True)
     lines = [f'{len(converted)} of {len(source)} tensors converted']
-    lines += [f'left out {key}: {reason}' for key, reason in left_out.items()]
+    lines += _left_out_lines(left_out)
     if check is not None:
         lines += check(converted)
     if pixpretrain_checkpoint:

@@ -61,6 +61,25 @@ def resnet_depth_of(backbone: StateDict) -> int:
     return _DEPTHS[blocks, bottleneck]
 
 
+def resnet_config_of(backbone: StateDict) -> dict:
+    """The ``ResNet`` config whose parameters have these shapes: the depth,
+    and, where they differ from the defaults, the input channels and the
+    CIFAR stem (a 3x3 ``conv1``; ImageNet's is 7x7).
+
+    Args:
+        backbone: torchvision-named ResNet tensors (no prefix).
+    """
+    if 'conv1.weight' not in backbone:
+        raise ConversionError('not a ResNet state dict: no conv1.weight')
+    config = dict(type='ResNet', depth=resnet_depth_of(backbone))
+    conv1 = backbone['conv1.weight']
+    if conv1.shape[1] != 3:
+        config['in_channels'] = conv1.shape[1]
+    if conv1.shape[-1] == 3:
+        config['cifar_stem'] = True
+    return config
+
+
 def describe_resnet(converted: StateDict) -> List[str]:
     """Strict-load converted ``backbone.*`` tensors into pixpretrain's
     ResNet of their depth: the ``check`` of the torchvision converter.
@@ -77,17 +96,19 @@ def describe_resnet(converted: StateDict) -> List[str]:
             shape.
     """
     backbone = {k[len('backbone.'):]: v for k, v in converted.items()}
-    depth = resnet_depth_of(backbone)
+    config = resnet_config_of(backbone)
     if MODELS.get('ResNet') is None:
-        return [f'ResNet-{depth}; this pixpretrain has no ResNet backbone '
-                'to load it into']
-    model = MODELS.build(dict(type='ResNet', depth=depth))
+        return [f"ResNet-{config['depth']}; this pixpretrain has no ResNet "
+                'backbone to load it into']
+    model = MODELS.build(config)
     try:
         missing, unexpected = model.load_state_dict(backbone, strict=False)
     except RuntimeError as exc:
-        raise ConversionError(str(exc)) from None
+        # torch's message spans lines; the tools print one.
+        raise ConversionError(' '.join(str(exc).split())) from None
     if missing or unexpected:
         raise ConversionError(
             f'missing {missing}, unexpected {unexpected}')
-    return [f"every tensor loads strictly into model.backbone = "
-            f"dict(type='ResNet', depth={depth})"]
+    settings = ', '.join(f'{k}={v!r}' for k, v in config.items())
+    return [f'every tensor loads strictly into model.backbone = '
+            f'dict({settings})']

@@ -55,6 +55,12 @@ def unwrap_checkpoint(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
     Understands mmengine's ``{'state_dict': ...}``, the official MAE and
     DeiT releases' ``{'model': ...}`` and a bare state dict.
     """
+    if not isinstance(checkpoint, Mapping):
+        # torch.save(tensor) or of a list loads fine but holds no names.
+        raise ConversionError(
+            f'expected a checkpoint (a dict of named tensors), found a '
+            f'{type(checkpoint).__name__}; save model.state_dict() or the '
+            "Runner's checkpoint, not a bare tensor or list")
     for key in ('state_dict', 'model'):
         inner = checkpoint.get(key)
         if isinstance(inner, Mapping):

@@ -118,7 +118,9 @@ def check_pixpretrain_vit(state_dict: StateDict) -> Dict[str, dict]:
             missing, unexpected = module.load_state_dict(tensors,
                                                          strict=False)
         except RuntimeError as exc:
-            raise ConversionError(f'{name}: {exc}') from None
+            # torch's message spans lines; the tools print one.
+            raise ConversionError(
+                f"{name}: {' '.join(str(exc).split())}") from None
         if missing or unexpected:
             raise ConversionError(
                 f'{name}: missing {missing}, unexpected {unexpected}')
