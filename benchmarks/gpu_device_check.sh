@@ -46,9 +46,9 @@ if [[ $DRY_RUN == 1 ]]; then
   : "${BUDGET_S:=900}" "${MIN_PIECE_S:=10}"
   # Packages the GPU image has but this machine's python may lack (e.g.
   # markdown, which mmpretrain's model-index imports): from the CPU side by
-  # side's mmpretrain venv, searched after the carried wheels.
-  venv=$HOME/.cache/pixpretrain/venv-mmpretrain-1.2.0
-  : "${FALLBACK_PATH:=$(ls -d "$venv"/lib/python3*/site-packages | head -1)}"
+  # side's mmpretrain folder (benchmarks/peer_envs.py), searched after the
+  # carried wheels.
+  : "${FALLBACK_PATH:=$HOME/.cache/pixpretrain/mmpretrain-1.2.0}"
 else
   : "${DEVICE:=cuda}" "${ARCH:=b}" "${BATCH:=256}" "${ITERS:=40}"
   : "${WARMUP:=10}" "${COMPILE_WARMUP:=10}" "${COMPILE_BACKEND:=inductor}"

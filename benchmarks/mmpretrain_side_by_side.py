@@ -1,7 +1,8 @@
 """pixpretrain against mmpretrain 1.2.0 on this machine, in the same run.
 
-Installs mmpretrain 1.2.0 into its own virtual environment (reusing this
-environment's torch, mmengine and mmcv-lite), generates ImageNet-sized JPEGs
+Installs mmpretrain 1.2.0 into its own folder (``peer_envs.py``: run by
+this interpreter, so it uses this environment's torch, mmengine and
+mmcv-lite, in a virtual environment or not), generates ImageNet-sized JPEGs
 (no download), then alternates the two toolboxes, each in a fresh process:
 
 * MAE training throughput: ViT-S/16 and ViT-B/16 encoders, 224 px, batch 32,
@@ -56,15 +57,11 @@ import tempfile
 import time
 from typing import Callable, Dict, List
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from peer_envs import CACHE, ensure_peer  # noqa: E402
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-MMPRETRAIN = 'mmpretrain==1.2.0'
-# Pure-python packages mmpretrain imports at start-up (found by trying);
-# torch, torchvision, mmengine, mmcv-lite, numpy and friends come from the
-# parent environment through --system-site-packages.
-MMPRETRAIN_DEPS = ['einops', 'mat4py', 'model-index', 'importlib-metadata']
-DEFAULT_VENV = osp.join(osp.expanduser('~'), '.cache', 'pixpretrain',
-                        'venv-mmpretrain-1.2.0')
 # ViT-S/16 is DeiT-S (384 wide, 12 blocks, 6 heads); mmpretrain's own 's'
 # arch is a different, 768-wide 8-block model, so its DeiT name is used.
 ARCHS = dict(s=dict(pix='s', mm='deit-small', width=384),
@@ -83,8 +80,9 @@ TASKS = ('model', 'moco', 'pipeline', 'loader')
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--venv', default=DEFAULT_VENV,
-                        help='virtual environment for mmpretrain')
+    parser.add_argument('--peer-root', default=CACHE,
+                        help='folder holding mmpretrain 1.2.0 (installed '
+                        'there on first use, see peer_envs.py)')
     parser.add_argument('--rounds', type=int, default=3,
                         help='alternations of the two toolboxes')
     parser.add_argument('--archs', nargs='+', default=['s', 'b'],
@@ -159,30 +157,6 @@ def select_device(device: str) -> None:
     import torch
     if not torch.cuda.is_available():
         raise SystemExit('--device cuda: torch sees no GPU on this machine')
-
-
-def venv_python(venv: str) -> str:
-    return osp.join(venv, 'bin', 'python')
-
-
-def ensure_mmpretrain(venv: str) -> str:
-    """Create the venv and install mmpretrain 1.2.0 unless it is there."""
-    python = venv_python(venv)
-    check = [python, '-c', 'import mmpretrain.models; '
-             'assert mmpretrain.__version__ == "1.2.0"']
-    if osp.exists(python) and subprocess.run(
-            check, capture_output=True).returncode == 0:
-        return python
-    print(f'installing {MMPRETRAIN} into {venv}', flush=True)
-    subprocess.run([sys.executable, '-m', 'venv', '--system-site-packages',
-                    venv], check=True)
-    pip = [python, '-m', 'pip', 'install', '--quiet']
-    # --no-deps: its requirements would replace this environment's torch
-    # and mmcv-lite with mmcv (compiled ops).
-    subprocess.run(pip + ['--no-deps', MMPRETRAIN], check=True)
-    subprocess.run(pip + MMPRETRAIN_DEPS, check=True)
-    subprocess.run(check, check=True)
-    return python
 
 
 # --------------------------------------------------------------- workers
@@ -493,13 +467,15 @@ def run_loader_worker(args: argparse.Namespace) -> dict:
 
 
 # --------------------------------------------------------------- driver
-def launch(python: str, args: argparse.Namespace, worker: str, task: str,
-           data_root: str, arch: str = 'b', precision: str = 'fp32') -> dict:
-    """Run one measurement in a fresh process of ``python``; its result
-    plus the load average just before it started."""
+def launch(env: Dict[str, str], args: argparse.Namespace, worker: str,
+           task: str, data_root: str, arch: str = 'b',
+           precision: str = 'fp32') -> dict:
+    """Run one measurement in a fresh process of this interpreter with
+    ``env`` (the toolbox's import path); its result plus the load average
+    just before it started."""
     with tempfile.NamedTemporaryFile(suffix='.json', delete=False) as f:
         out = f.name
-    cmd = [python, osp.abspath(__file__), '--worker', worker, '--task', task,
+    cmd = [sys.executable, osp.abspath(__file__), '--worker', worker, '--task', task,
            '--arch', arch, '--precision', precision, '--data-root', data_root,
            '--out', out, '--batch-size', str(args.batch_size),
            '--num-workers', str(args.num_workers),
@@ -513,7 +489,8 @@ def launch(python: str, args: argparse.Namespace, worker: str, task: str,
         cmd += ['--compile', '--compile-backend', args.compile_backend]
     if args.threads:
         cmd += ['--threads', str(args.threads)]
-    env = dict(os.environ, PYTHONPATH=REPO)
+    env = dict(env, PYTHONPATH=os.pathsep.join(
+        filter(None, [REPO, env.get('PYTHONPATH')])))
     load = os.getloadavg()[0]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -539,8 +516,8 @@ def summarise(runs: Dict[str, List[dict]]) -> dict:
     return summary
 
 
-def alternate(pythons: Dict[str, str], args, task: str, data_root: str,
-              arch: str = 'b', save: Callable[[dict], None] = None,
+def alternate(envs: Dict[str, Dict[str, str]], args, task: str,
+              data_root: str, arch: str = 'b', save: Callable[[dict], None] = None,
               precision: str = 'fp32') -> dict:
     """``rounds`` measurements of each toolbox, first one swapped per round.
 
@@ -551,7 +528,7 @@ def alternate(pythons: Dict[str, str], args, task: str, data_root: str,
     for r in range(args.rounds):
         order = ('pix', 'mm') if r % 2 == 0 else ('mm', 'pix')
         for worker in order:
-            result = launch(pythons[worker], args, worker, task, data_root,
+            result = launch(envs[worker], args, worker, task, data_root,
                             arch, precision)
             runs[worker].append(result)
             print(f'  round {r + 1}/{args.rounds} {worker:3s} {task} {arch} '
@@ -703,7 +680,8 @@ def main(argv=None) -> dict:
     native_bf16 = cpu_has_native_bf16()
     args.precisions = usable_precisions(args.precisions, args.device,
                                         native_bf16)
-    pythons = dict(pix=sys.executable, mm=ensure_mmpretrain(args.venv))
+    envs = dict(pix=dict(os.environ),
+                mm=ensure_peer('mmpretrain', args.peer_root))
     results = dict(started=time.strftime('%Y-%m-%d %H:%M'),
                    rounds=args.rounds, load_average=os.getloadavg(),
                    cpu=benchmark.cpu_name(), cores=os.cpu_count(),
@@ -728,7 +706,7 @@ def main(argv=None) -> dict:
         if not args.skip_pipeline:
             print('data pipeline', flush=True)
             benchmark.make_fake_jpegs(root, args.pipeline_images)
-            results['pipeline'] = alternate(pythons, args, 'pipeline', root,
+            results['pipeline'] = alternate(envs, args, 'pipeline', root,
                                             save=saver('pipeline'))
         if not args.skip_model:
             # Batches drawn per run: the preloaded ones, else every step's.
@@ -739,13 +717,13 @@ def main(argv=None) -> dict:
                 for precision in args.precisions:
                     key = f'{arch}-{precision}'
                     print(f'MAE ViT-{arch.upper()}/16 {precision}', flush=True)
-                    alternate(pythons, args, 'model', root, arch,
+                    alternate(envs, args, 'model', root, arch,
                               saver('model', key), precision)
     if not args.skip_moco:
         if osp.isdir(osp.join(args.cifar_root, 'train')):
             for precision in args.precisions:
                 print(f'MoCo v2 ResNet-18 CIFAR {precision}', flush=True)
-                alternate(pythons, args, 'moco', args.cifar_root, 'b',
+                alternate(envs, args, 'moco', args.cifar_root, 'b',
                           saver('moco', precision), precision)
         else:
             print(f'MoCo skipped: no {args.cifar_root}/train image folder '

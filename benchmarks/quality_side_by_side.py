@@ -416,7 +416,7 @@ def report(results: dict, methods: List[str]) -> List[str]:
                          f"{statistics.mean(v for _, v in run['loss_curve'][-5:]):.4f}"]
             else:
                 cells = [toolbox, '–', '0', '0', '–', '–']
-            cells += [f"{s['best_linear']:.1f} (block {s['best_layer']})",
+            cells += [f"{s['best_linear']:.1f} (layer {s['best_layer']})",
                       f"{s['last_linear']:.1f}", f"{s['last_knn20']:.1f}",
                       f"{s['last_knn200']:.1f}"]
             lines.append('| ' + ' | '.join(cells) + ' |')

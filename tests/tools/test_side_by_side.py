@@ -1,5 +1,6 @@
 """The bookkeeping of benchmarks/mmpretrain_side_by_side.py (no mmpretrain
 needed): per-round ratios and the markdown report."""
+import os
 import sys
 from pathlib import Path
 
@@ -175,7 +176,7 @@ def test_launch_passes_the_gpu_options_to_the_worker(monkeypatch, tmp_path):
     seen = {}
 
     def fake_run(cmd, env, capture_output, text):
-        seen['cmd'] = cmd
+        seen['cmd'], seen['env'] = cmd, env
         out = cmd[cmd.index('--out') + 1]
         with open(out, 'w') as f:
             json.dump(dict(images_per_s=1.0), f)
@@ -184,7 +185,12 @@ def test_launch_passes_the_gpu_options_to_the_worker(monkeypatch, tmp_path):
     monkeypatch.setattr(sbs.subprocess, 'run', fake_run)
     args = sbs.parse_args(['--device', 'cuda', '--preload', '3', '--compile',
                            '--compile-backend', 'eager'])
-    sbs.launch('python', args, 'mm', 'model', str(tmp_path), 'b', 'bf16')
+    sbs.launch(dict(PYTHONPATH='/peer'), args, 'mm', 'model', str(tmp_path),
+               'b', 'bf16')
+    # This interpreter runs the worker, the repository and the toolbox's
+    # folder on its path (a child of a venv's python sees the venv).
+    assert seen['cmd'][0] == sys.executable
+    assert seen['env']['PYTHONPATH'].split(os.pathsep) == [sbs.REPO, '/peer']
     worker = sbs.parse_args(seen['cmd'][2:])
     assert (worker.device, worker.preload, worker.compile,
             worker.compile_backend) == ('cuda', 3, True, 'eager')
