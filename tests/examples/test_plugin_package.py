@@ -1,12 +1,16 @@
 """examples/plugin_package installed with pip, used by name from a config.
 
 The package goes into a throwaway virtual environment layered over this one
-(``--system-site-packages``), so the test sees exactly this environment plus
-the plugin, and other processes sharing this environment never see it.
+(a ``.pth`` file naming this interpreter's site-packages), so the test sees
+exactly this environment plus the plugin, and other processes sharing this
+environment never see it. ``venv --system-site-packages`` would not do: made
+from inside a virtual environment, it sees the base interpreter's packages
+(and its setuptools), not the running environment's.
 """
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -34,15 +38,30 @@ def plugin_python(tmp_path_factory):
     shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns(
         '*.egg-info', 'build', '__pycache__'))
     venv = root / 'venv'
-    subprocess.run([sys.executable, '-m', 'venv', '--system-site-packages',
-                    '--without-pip', str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip',
+                    str(venv)], check=True, timeout=120)
     python = venv / 'bin' / 'python'
+    (own_site, ) = venv.glob('lib/python3*/site-packages')
+    (own_site / 'parent_environment.pth').write_text(
+        '\n'.join(site.getsitepackages()) + '\n')
     install = subprocess.run(
         [sys.executable, '-m', 'pip', '--python', str(python), 'install',
          '--no-deps', '--no-build-isolation', '--no-index', '-e',
          str(source)], capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr
     return python
+
+
+def test_the_plugin_environment_sees_this_environments_packages(
+        plugin_python):
+    import mmengine
+    result = run(plugin_python, '-c', 'import sys, mmengine, torch; '
+                 'print(mmengine.__file__); print(torch.__file__); '
+                 'print(sys.prefix)')
+    assert result.returncode == 0, result.stderr[-2000:]
+    mmengine_file, torch_file, prefix = result.stdout.split()
+    assert (mmengine_file, torch_file) == (mmengine.__file__, torch.__file__)
+    assert prefix != sys.prefix  # and yet a separate environment
 
 
 def write_config(path):
@@ -80,9 +99,9 @@ def test_config_uses_plugin_modules_by_name_without_imports(
         plugin_python, tmp_path):
     config = write_config(tmp_path / 'huber.py')
     # A broken plugin installed beside it must not stop the run.
-    site = next((plugin_python.parent.parent / 'lib').glob(
+    plugin_site = next((plugin_python.parent.parent / 'lib').glob(
         'python*/site-packages'))
-    info = site / 'broken_plugin-0.0.dist-info'
+    info = plugin_site / 'broken_plugin-0.0.dist-info'
     info.mkdir()
     (info / 'METADATA').write_text(
         'Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.0\n')
