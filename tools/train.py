@@ -19,6 +19,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='mixed precision (bf16 where supported)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr with the total batch size')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not validate during training (drops '
+                        'val_cfg, val_dataloader and val_evaluator)')
     add_cfg_options(
         parser, help='override config keys, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', default='none',
@@ -40,7 +43,8 @@ def train(args: argparse.Namespace) -> None:
 
     cfg = load_config(args.config, args.cfg_options)
     cfg = prepare_train_config(cfg, args.config, args.work_dir, args.resume,
-                               args.amp, args.auto_scale_lr, args.launcher)
+                               args.amp, args.auto_scale_lr, args.launcher,
+                               args.no_validate)
     init_cpu_distributed(cfg)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)

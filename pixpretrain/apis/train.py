@@ -22,7 +22,8 @@ def prepare_train_config(cfg: Config,
                          resume: Optional[str] = None,
                          amp: bool = False,
                          auto_scale_lr: bool = False,
-                         launcher: str = 'none') -> Config:
+                         launcher: str = 'none',
+                         no_validate: bool = False) -> Config:
     """Apply ``tools/train.py``'s flags and adapt the config to this machine.
 
     Args:
@@ -37,6 +38,8 @@ def prepare_train_config(cfg: Config,
             a CPU with native bf16, bf16 autocast; else float32.
         auto_scale_lr: Scale the lr linearly with the total batch size.
         launcher: 'none', 'pytorch' or 'slurm'.
+        no_validate: ``--no-validate``: drop the val loop, data loader and
+            evaluator (as mmpretrain does), so training never validates.
 
     Raises:
         ConfigError: A value training cannot use (lr, batch size, length,
@@ -44,12 +47,11 @@ def prepare_train_config(cfg: Config,
         PathNotFoundError: The checkpoint to resume or load is missing.
         CheckpointError: ``--resume`` names a weights-only file.
     """
-    cfg.launcher = launcher
-    if work_dir is not None:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(config_path))[0])
+    set_work_dir_and_launcher(cfg, config_path, work_dir, launcher)
+    if no_validate:
+        # mmengine's Runner skips validation when all three are None (the
+        # train loops test `runner.val_loop is not None`).
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif resume is not None:
@@ -75,6 +77,26 @@ def prepare_train_config(cfg: Config,
     apply_compile_fallback(cfg)
     check_method_config(cfg)
     return cfg
+
+
+def set_work_dir_and_launcher(cfg: Config, config_path: str,
+                              work_dir: Optional[str],
+                              launcher: str) -> None:
+    """What train and test set alike: ``cfg.launcher``, and the work dir
+    (``work_dir``, else the config's, else ``work_dirs/<config name>``).
+
+    Args:
+        cfg: The loaded config, changed in place.
+        config_path: Its file, naming the default work dir.
+        work_dir: ``--work-dir`` or None.
+        launcher: 'none', 'pytorch' or 'slurm'.
+    """
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
 
 
 def launched_world_size(launcher: str) -> int:
@@ -119,9 +141,7 @@ def _adapt_to_cpu(cfg: Config, amp: bool = False) -> None:
     """
     if torch.cuda.is_available():
         return
-    loader = cfg.get('train_dataloader') or {}
-    if loader.get('pin_memory'):
-        loader['pin_memory'] = False  # nothing to pin for; torch would warn
+    adapt_loaders_and_dist_to_cpu(cfg)
     wrapper = cfg.get('optim_wrapper', {})
     if wrapper.get('type') in AMP_TO_FP32:
         bf16 = wrapper.get('dtype') in ('bfloat16', torch.bfloat16)
@@ -138,6 +158,22 @@ def _adapt_to_cpu(cfg: Config, amp: bool = False) -> None:
             f'mixed precision ({wrapper.type}) needs a GPU; training in '
             f'float32 on the CPU{hint}', logger='current', level=30)
         wrapper.type = AMP_TO_FP32[wrapper.type]
+
+
+def adapt_loaders_and_dist_to_cpu(cfg: Config) -> None:
+    """On a machine without a GPU: no pinned memory in any data loader, the
+    gloo backend instead of nccl, DDP without device ids. Train and test
+    share it.
+
+    Args:
+        cfg: The config, ``launcher`` set; changed in place.
+    """
+    if torch.cuda.is_available():
+        return
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key) or {}
+        if loader.get('pin_memory'):
+            loader['pin_memory'] = False  # nothing to pin for; torch warns
     if cfg.launcher != 'none':
         dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
         if dist_cfg.get('backend', 'nccl') == 'nccl':

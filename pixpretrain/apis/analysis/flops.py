@@ -2,7 +2,8 @@
 of one training step, counted by torch's ``FlopCounterMode``, and the name
 and data-sheet peak of the device it runs on."""
 import platform
-from typing import Callable, Dict, Optional
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, Optional
 
 import torch
 
@@ -55,6 +56,32 @@ def count_cpu_flash_attention() -> None:
             backward_flops)
 
 
+@contextmanager
+def flop_counter(model: torch.nn.Module) -> Iterator:
+    """A ``FlopCounterMode`` (no printing) for ``model``'s computations, as
+    every count here is made: CPU flash attention taught to the counter
+    (:func:`count_cpu_flash_attention`), and SDPA's math backend on a CPU,
+    whose matrix products the counter knows.
+
+    Args:
+        model: The module whose parameters tell the device.
+
+    Yields:
+        The counter: ``get_total_flops()``, ``get_flop_counts()`` per
+        module.
+    """
+    from contextlib import nullcontext
+
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+    count_cpu_flash_attention()
+    parameter = next(model.parameters(), None)
+    on_cpu = parameter is None or parameter.device.type == 'cpu'
+    backend = sdpa_kernel(SDPBackend.MATH) if on_cpu else nullcontext()
+    with backend, FlopCounterMode(display=False) as counter:
+        yield counter
+
+
 def count_train_flops(model: torch.nn.Module, batch: dict,
                       images: int = 2,
                       autocast: Optional[Callable] = None) -> float:
@@ -76,17 +103,11 @@ def count_train_flops(model: torch.nn.Module, batch: dict,
             ``optim_context``) so the count runs in the training precision.
     """
     from contextlib import nullcontext
-
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-    from torch.utils.flop_counter import FlopCounterMode
-    count_cpu_flash_attention()
     data = model.data_preprocessor(_take(batch, images), True)
     count = data['inputs'].shape[0] if isinstance(
         data['inputs'], torch.Tensor) else data['inputs'][0].shape[0]
-    on_cpu = next(model.parameters()).device.type == 'cpu'
-    backend = sdpa_kernel(SDPBackend.MATH) if on_cpu else nullcontext()
     context = autocast() if autocast else nullcontext()
-    with backend, FlopCounterMode(display=False) as counter:
+    with flop_counter(model) as counter:
         with context:
             losses = model(**data, mode='loss')
             loss, _ = model.parse_losses(losses)

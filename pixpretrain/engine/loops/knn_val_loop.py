@@ -7,13 +7,40 @@ import torch
 from mmengine.dist import collect_results, is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.logging import print_log
-from mmengine.runner import ValLoop
+from mmengine.runner import TestLoop, ValLoop
 from mmengine.runner.amp import autocast
 from mmengine.runner.loops import _parse_losses
 from torch.utils.data import DataLoader
 
 from pixpretrain.registry import LOOPS
 from pixpretrain.utils.errors import ConfigError
+
+
+def _attach_bank(loop, runner, bank_dataloader: Union[DataLoader, Dict],
+                 stage: str) -> None:
+    """Give a val or test loop its bank metrics and bank data loader.
+
+    Args:
+        loop: The loop, its evaluator built.
+        runner: The Runner (builds a loader from a config).
+        bank_dataloader: Labelled bank images, config or loader.
+        stage: 'val' or 'test', naming the config keys in the error.
+    """
+    loop.bank_metrics = [
+        metric for metric in loop.evaluator.metrics
+        if hasattr(metric, 'set_bank')
+    ]
+    if not loop.bank_metrics:
+        raise ConfigError(
+            f"{stage}_cfg type='KNN{stage.title()}Loop' needs a metric that "
+            f'takes a feature bank in {stage}_evaluator, e.g. '
+            "dict(type='KNNAccuracy'); got "
+            f'{[type(m).__name__ for m in loop.evaluator.metrics]}')
+    if isinstance(bank_dataloader, dict):
+        diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
+        bank_dataloader = runner.build_dataloader(
+            bank_dataloader, seed=runner.seed, diff_rank_seed=diff_rank_seed)
+    loop.bank_dataloader = bank_dataloader
 
 
 @LOOPS.register_module()
@@ -52,23 +79,7 @@ class KNNValLoop(ValLoop):
                  bank_dataloader: Union[DataLoader, Dict],
                  fp16: bool = False) -> None:
         super().__init__(runner, dataloader, evaluator, fp16)
-        self.bank_metrics = [
-            metric for metric in self.evaluator.metrics
-            if hasattr(metric, 'set_bank')
-        ]
-        if not self.bank_metrics:
-            raise ConfigError(
-                "val_cfg type='KNNValLoop' needs a metric that takes a "
-                'feature bank in val_evaluator, e.g. '
-                "dict(type='KNNAccuracy'); got "
-                f'{[type(m).__name__ for m in self.evaluator.metrics]}')
-        if isinstance(bank_dataloader, dict):
-            diff_rank_seed = runner._randomness_cfg.get(
-                'diff_rank_seed', False)
-            bank_dataloader = runner.build_dataloader(
-                bank_dataloader, seed=runner.seed,
-                diff_rank_seed=diff_rank_seed)
-        self.bank_dataloader = bank_dataloader
+        _attach_bank(self, runner, bank_dataloader, 'val')
 
     @torch.no_grad()
     def extract_bank(self, keys: Sequence[str]) -> Dict[str, torch.Tensor]:
@@ -127,4 +138,46 @@ class KNNValLoop(ValLoop):
             metrics.update(_parse_losses(self.val_loss, 'val'))
         self.runner.call_hook('after_val_epoch', metrics=metrics)
         self.runner.call_hook('after_val')
+        return metrics
+
+
+@LOOPS.register_module()
+class KNNTestLoop(TestLoop):
+    """mmengine's TestLoop, preceded by a pass over ``bank_dataloader``:
+    :class:`KNNValLoop` for ``runner.test()`` (``tools/test.py`` turns a
+    config's ``KNNValLoop`` into this one when it has no test loop).
+
+    Args:
+        runner: The Runner.
+        dataloader: Query images (labelled), config or loader.
+        evaluator: Metrics, at least one with ``set_bank``.
+        bank_dataloader: Labelled bank images, config or loader.
+        fp16: Extract and test under autocast.
+    """
+
+    # The bank is extracted exactly as in validation.
+    extract_bank = KNNValLoop.extract_bank
+    fill_banks = KNNValLoop.fill_banks
+
+    def __init__(self, runner, dataloader: Union[DataLoader, Dict],
+                 evaluator: Union[Evaluator, Dict, List],
+                 bank_dataloader: Union[DataLoader, Dict],
+                 fp16: bool = False) -> None:
+        super().__init__(runner, dataloader, evaluator, fp16)
+        _attach_bank(self, runner, bank_dataloader, 'test')
+
+    def run(self) -> dict:
+        """Launch the test: bank, then TestLoop's queries and metrics."""
+        self.runner.call_hook('before_test')
+        self.runner.call_hook('before_test_epoch')
+        self.runner.model.eval()
+        self.fill_banks()
+        self.test_loss.clear()
+        for idx, data_batch in enumerate(self.dataloader):
+            self.run_iter(idx, data_batch)
+        metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
+        if self.test_loss:
+            metrics.update(_parse_losses(self.test_loss, 'test'))
+        self.runner.call_hook('after_test_epoch', metrics=metrics)
+        self.runner.call_hook('after_test')
         return metrics
