@@ -290,10 +290,16 @@ def load_results(path: str) -> dict:
 
 
 def save_results(results: dict, path: str) -> None:
+    """Write ``results`` over what the file holds now, run by run, so a
+    probe stage and a training stage may run at the same time."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path + '.tmp', 'w') as f:
+    on_disk = load_results(path)
+    for part in ('runs', 'probes'):
+        on_disk.setdefault(part, {}).update(results.get(part, {}))
+        results[part] = on_disk[part]
+    with open(f'{path}.{os.getpid()}.tmp', 'w') as f:
         json.dump(results, f, indent=1)
-    os.replace(path + '.tmp', path)
+    os.replace(f'{path}.{os.getpid()}.tmp', path)
 
 
 def run_key(method: str, toolbox: str, seed: int) -> str:
