@@ -236,6 +236,114 @@ def _decay_split(params) -> Dict[str, int]:
     return split
 
 
+# pixpretrain name -> OpenCLIP name, for the same-initialisation
+# diagnostic (``--cross-init``); block-internal names below.
+NAMES = {
+    'backbone.cls_token': 'visual.class_embedding',
+    'backbone.pos_embed': 'visual.positional_embedding',
+    'backbone.patch_embed.weight': 'visual.conv1.weight',
+    'backbone.norm.weight': 'visual.ln_post.weight',
+    'backbone.norm.bias': 'visual.ln_post.bias',
+    'head.image_proj.weight': 'visual.proj',
+    'head.text_proj.weight': 'text_projection',
+    'head.logit_scale': 'logit_scale',
+    'text_backbone.pos_embed': 'positional_embedding',
+    'text_backbone.token_embed.weight': 'token_embedding.weight',
+    'text_backbone.norm.weight': 'ln_final.weight',
+    'text_backbone.norm.bias': 'ln_final.bias',
+}
+BLOCK_NAMES = {
+    'norm1.': 'ln_1.', 'norm2.': 'ln_2.', 'attn.qkv.weight':
+    'attn.in_proj_weight', 'attn.qkv.bias': 'attn.in_proj_bias',
+    'attn.proj.': 'attn.out_proj.', 'mlp.0.': 'mlp.c_fc.',
+    'mlp.2.': 'mlp.c_proj.',
+}
+BLOCK_PREFIXES = {'backbone.blocks.': 'visual.transformer.resblocks.',
+                  'text_backbone.blocks.': 'transformer.resblocks.'}
+# Stored as (out, in) Linear weights by pixpretrain, as (in, out) matrices
+# applied by ``x @ proj`` in OpenCLIP.
+TRANSPOSED = ('head.image_proj.weight', 'head.text_proj.weight')
+# pixpretrain's patch embedding has a bias (zeros at init), OpenCLIP's none.
+PATCH_BIAS = 'backbone.patch_embed.bias'
+
+
+def openclip_name(pix_name: str) -> str:
+    """The OpenCLIP parameter matching a pixpretrain one."""
+    if pix_name in NAMES:
+        return NAMES[pix_name]
+    for prefix, target in BLOCK_PREFIXES.items():
+        if pix_name.startswith(prefix):
+            index, rest = pix_name[len(prefix):].split('.', 1)
+            for old, new in BLOCK_NAMES.items():
+                if rest.startswith(old):
+                    return f'{target}{index}.{new}{rest[len(old):]}'
+    raise KeyError(f'no OpenCLIP counterpart for {pix_name}')
+
+
+def pix_to_openclip(state: dict, shapes: Dict[str, tuple]) -> dict:
+    """pixpretrain CLIP weights -> OpenCLIP CLIP weights of ``shapes``.
+
+    Raises:
+        ValueError: The patch embedding's bias is not zero (OpenCLIP has
+            none to take it).
+    """
+    out = {}
+    for name, value in state.items():
+        if name == PATCH_BIAS:
+            if value.abs().max() > 0:
+                raise ValueError('OpenCLIP has no patch-embedding bias')
+            continue
+        target = openclip_name(name)
+        value = value.t() if name in TRANSPOSED else value
+        out[target] = value.reshape(shapes[target]).clone()
+    return out
+
+
+def openclip_to_pix(state: dict, shapes: Dict[str, tuple]) -> dict:
+    """OpenCLIP CLIP weights -> pixpretrain CLIP weights of ``shapes``
+    (the patch-embedding bias zero)."""
+    import torch
+    out = {}
+    for name, shape in shapes.items():
+        if name == PATCH_BIAS:
+            out[name] = torch.zeros(shape)
+            continue
+        value = state[openclip_name(name)]
+        value = value.t() if name in TRANSPOSED else value
+        out[name] = value.reshape(shape).clone()
+    return out
+
+
+def _shapes(model) -> Dict[str, tuple]:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def same_weights_max_diff(seed: int = 0) -> Dict[str, float]:
+    """Largest differences between the two models' unit embeddings when
+    OpenCLIP's holds pixpretrain's initial weights: 0 up to float32
+    rounding if the architectures are the same. Needs ``open_clip``."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from pixpretrain.datasets.tokenizers import build_tokenizer
+    from pixpretrain.registry import MODELS
+    init_default_scope('pixpretrain')
+    torch.manual_seed(seed)
+    cfg, evaluation = load_cfg(100, seed, 8, '', '')
+    pix = MODELS.build(cfg.model).eval()
+    peer = build_openclip(cfg).eval()
+    peer.load_state_dict(pix_to_openclip(pix.state_dict(), _shapes(peer)),
+                         strict=True)
+    images = torch.randn(4, 3, 32, 32)
+    tokens = build_tokenizer(evaluation['tokenizer'])(
+        ['a photo of a cat.', 'a dog.', 'x', 'a much longer caption, '
+         'with more words than the others.'])
+    with torch.no_grad():
+        image = pix.embed_image(images) - peer.encode_image(images, True)
+        text = pix.embed_text(tokens) - peer.encode_text(tokens, True)
+    return dict(image=image.abs().max().item(), text=text.abs().max().item())
+
+
 def train_pix(args: argparse.Namespace) -> dict:
     """Train the config with mmengine's Runner; evaluate; the record."""
     import torch
@@ -252,6 +360,16 @@ def train_pix(args: argparse.Namespace) -> dict:
         """Each step's loss and lr, and the first batch's checksum."""
         priority = 'LOW'
 
+        def before_train(self, runner):
+            # After the Runner's own initialisation, before the first step.
+            model = runner.model
+            if args.init_from:
+                state = torch.load(args.init_from, map_location='cpu')
+                model.load_state_dict(
+                    openclip_to_pix(state, _shapes(model)), strict=True)
+            if args.save_init:
+                torch.save(model.state_dict(), args.save_init)
+
         def before_train_iter(self, runner, batch_idx, data_batch=None):
             record.setdefault('loop_start', time.perf_counter())
             record['lrs'].append(runner.optim_wrapper.get_lr()['lr'][0])
@@ -265,6 +383,11 @@ def train_pix(args: argparse.Namespace) -> dict:
             record['loop_end'] = time.perf_counter()
 
     runner = Runner.from_cfg(cfg)
+    if args.init_only:
+        # The weights train() starts from (its init_weights() changes
+        # none of them for this model).
+        torch.save(runner.model.state_dict(), args.save_init)
+        return {}
     runner.register_hook(Recorder())
     start = time.perf_counter()
     runner.train()
@@ -331,6 +454,14 @@ def train_openclip(args: argparse.Namespace) -> dict:
     init_default_scope('pixpretrain')
     set_random_seed(args.seed)  # as the Runner does, before the model
     model = build_openclip(cfg)
+    if args.init_from:
+        state = torch.load(args.init_from, map_location='cpu')
+        model.load_state_dict(pix_to_openclip(state, _shapes(model)),
+                              strict=True)
+    if args.save_init:
+        torch.save(model.state_dict(), args.save_init)
+    if args.init_only:
+        return {}
     preprocess = MODELS.build(cfg.model.data_preprocessor)
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=args.seed,
                                      diff_rank_seed=True)
@@ -409,6 +540,8 @@ def run_worker(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     os.makedirs(args.work_dir, exist_ok=True)
     trained = (train_pix if args.worker == 'pix' else train_openclip)(args)
+    if args.init_only:
+        return {}
     losses = trained.pop('losses')
     lrs = trained.pop('lrs')
     scores = trained.pop('scores')
@@ -416,7 +549,8 @@ def run_worker(args: argparse.Namespace) -> dict:
     # Runner's set-up and final checkpoint (in wall_s).
     trained['loop_s'] = trained.pop('loop_end') - trained.pop('loop_start')
     result = dict(
-        toolbox=args.worker, seed=args.seed, steps=len(losses),
+        toolbox=args.worker, init='peer' if args.init_from else 'own',
+        seed=args.seed, steps=len(losses),
         batch_size=args.batch_size, images_seen=len(losses) * args.batch_size,
         top1=scores['top1'], top5=scores['top5'],
         test_images=scores['test_images'], final_loss=final_loss(losses),
@@ -430,8 +564,24 @@ def run_worker(args: argparse.Namespace) -> dict:
     return result
 
 
-ROW = ('| {seed} | {toolbox} | {steps} | {wall_s:.0f} | {top1:.2f} | '
+ROW = ('| {seed} | {label} | {steps} | {wall_s:.0f} | {top1:.2f} | '
        '{top5:.2f} | {final_loss:.3f} | {logit_scale:.2f} |')
+NAMES_SHOWN = dict(pix='pixpretrain', openclip='OpenCLIP')
+
+
+def label(run: dict) -> str:
+    """'pixpretrain', or 'pixpretrain from OpenCLIP's init' for a
+    ``--cross-init`` run."""
+    name = NAMES_SHOWN[run['toolbox']]
+    if run.get('init', 'own') == 'own':
+        return name
+    peer = [t for t in TOOLBOXES if t != run['toolbox']][0]
+    return f"{name} from {NAMES_SHOWN[peer]}'s init"
+
+
+def row(run: dict) -> str:
+    """One run's table row."""
+    return ROW.format(label=label(run), **run)
 
 
 def table(runs: Sequence[dict]) -> str:
@@ -440,14 +590,16 @@ def table(runs: Sequence[dict]) -> str:
     lines = ['| seed | toolbox | steps | train wall (s) | zero-shot top-1 (%)'
              ' | top-5 (%) | final loss | logit scale |',
              '|---|---|---|---|---|---|---|---|']
-    lines += [ROW.format(**run) for run in runs]
-    for toolbox in TOOLBOXES:
-        mine = [r for r in runs if r['toolbox'] == toolbox]
+    lines += [row(run) for run in runs]
+    groups: Dict[str, List[dict]] = {}
+    for run in runs:
+        groups.setdefault(label(run), []).append(run)
+    for name, mine in groups.items():
         if len(mine) < 2:
             continue
         top1 = [r['top1'] for r in mine]
         lines.append(
-            f'| mean of {len(mine)} | {toolbox} | | | '
+            f'| mean of {len(mine)} | {name} | | | '
             f'{sum(top1) / len(top1):.2f} (spread {max(top1) - min(top1):.2f})'
             f' | {sum(r["top5"] for r in mine) / len(mine):.2f} | '
             f'{sum(r["final_loss"] for r in mine) / len(mine):.3f} | |')
@@ -465,13 +617,15 @@ def write_json(path: str, settings: dict, runs: Sequence[dict]) -> None:
     os.replace(f.name, path)
 
 
-def order(seeds: Sequence[int]) -> List[tuple]:
-    """(seed, toolbox) in run order: both toolboxes per seed, which goes
-    first alternating from seed to seed."""
+def order(seeds: Sequence[int], cross_init: bool = False) -> List[tuple]:
+    """(seed, toolbox, init) in run order: both toolboxes per seed, which
+    goes first alternating from seed to seed; init 'own', or with
+    ``cross_init`` 'peer': each from the other's initial weights."""
+    init = 'peer' if cross_init else 'own'
     runs = []
     for i, seed in enumerate(seeds):
         pair = TOOLBOXES if i % 2 == 0 else TOOLBOXES[::-1]
-        runs += [(seed, toolbox) for toolbox in pair]
+        runs += [(seed, toolbox, init) for toolbox in pair]
     return runs
 
 
@@ -480,16 +634,17 @@ def plot(runs: Sequence[dict], path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    colours = dict(pix='tab:blue', openclip='tab:orange')
-    names = dict(pix='pixpretrain', openclip='OpenCLIP 3.3.0')
+    colours = {('pix', 'own'): 'tab:blue', ('openclip', 'own'): 'tab:orange',
+               ('pix', 'peer'): 'tab:cyan', ('openclip', 'peer'): 'tab:red'}
     fig, ax = plt.subplots(figsize=(7, 4.2))
     styles = ['-', '--', ':', '-.']
     seeds = sorted({r['seed'] for r in runs})
     for run in runs:
         steps, losses = zip(*run['loss_curve'])
         style = styles[seeds.index(run['seed']) % len(styles)]
-        ax.plot(steps, losses, style, color=colours[run['toolbox']],
-                label=f'{names[run["toolbox"]]}, seed {run["seed"]} '
+        colour = colours[run['toolbox'], run.get('init', 'own')]
+        ax.plot(steps, losses, style, color=colour,
+                label=f'{label(run)}, seed {run["seed"]} '
                 f'(top-1 {run["top1"]:.1f} %)')
     ax.set_xlabel('step')
     ax.set_ylabel(f'training loss (mean of {WINDOW} steps)')
@@ -512,23 +667,43 @@ def drive(args: argparse.Namespace) -> List[dict]:
     settings = dict(config=osp.relpath(CONFIG, REPO), steps=args.steps,
                     batch_size=args.batch_size, seeds=args.seeds,
                     threads=args.threads, test_samples=args.test_samples,
+                    cross_init=args.cross_init,
                     warmup_steps=warmup_steps(args.steps),
                     command=' '.join(['python'] + sys.argv))
     runs: List[dict] = []
     work_root = args.work_dir or tempfile.mkdtemp(prefix='quality_clip_')
-    for seed, toolbox in order(args.seeds):
-        out = osp.join(work_root, f'{toolbox}_seed{seed}.json')
-        env = dict(openclip_env if toolbox == 'openclip' else os.environ,
-                   OMP_NUM_THREADS=str(args.threads))
-        env['PYTHONPATH'] = os.pathsep.join(
-            [REPO] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep)
-                      if p])
-        cmd = [sys.executable, osp.abspath(__file__), '--worker', toolbox,
-               '--seed', str(seed), '--steps', str(args.steps),
-               '--batch-size', str(args.batch_size),
-               '--data-root', args.data_root, '--threads', str(args.threads),
-               '--work-dir', osp.join(work_root, f'{toolbox}_seed{seed}'),
-               '--out', out]
+    for seed, toolbox, init in order(args.seeds, args.cross_init):
+        name = f'{toolbox}_seed{seed}' + ('_peer_init' if init == 'peer'
+                                          else '')
+        out = osp.join(work_root, f'{name}.json')
+
+        def worker(toolbox: str, *extra: str) -> List[str]:
+            return [sys.executable, osp.abspath(__file__), '--worker',
+                    toolbox, '--seed', str(seed), '--steps', str(args.steps),
+                    '--batch-size', str(args.batch_size), '--data-root',
+                    args.data_root, '--threads', str(args.threads),
+                    '--work-dir', osp.join(work_root, name), *extra]
+
+        def env_of(toolbox: str) -> Dict[str, str]:
+            env = dict(openclip_env if toolbox == 'openclip' else os.environ,
+                       OMP_NUM_THREADS=str(args.threads))
+            env['PYTHONPATH'] = os.pathsep.join(
+                [REPO] + [p for p in env.get('PYTHONPATH', '').split(
+                    os.pathsep) if p])
+            return env
+
+        env = env_of(toolbox)
+        cmd = worker(toolbox, '--out', out)
+        if init == 'peer':
+            # The other toolbox's initial weights for this seed, as its own
+            # run would start from them.
+            peer = [t for t in TOOLBOXES if t != toolbox][0]
+            weights = osp.join(work_root, f'{peer}_seed{seed}_init.pth')
+            if not osp.isfile(weights):
+                subprocess.run(worker(peer, '--init-only', '--save-init',
+                                      weights), env=env_of(peer),
+                               check=True, stdout=subprocess.DEVNULL)
+            cmd += ['--init-from', weights]
         if args.test_samples:
             cmd += ['--test-samples', str(args.test_samples)]
         load = os.getloadavg()[0]
@@ -540,7 +715,7 @@ def drive(args: argparse.Namespace) -> List[dict]:
             run = json.load(f)
         run['load_before'] = load
         runs.append(run)
-        print(ROW.format(**run), flush=True)
+        print(row(run), flush=True)
         if args.json:
             write_json(args.json, settings, runs)
         if args.plot:
@@ -565,6 +740,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default=DEFAULT_DATA)
     parser.add_argument('--work-dir', default=None)
     parser.add_argument('--out', help="worker: its result's JSON file")
+    parser.add_argument('--save-init', help='worker: save the initial '
+                        'weights (own format) here')
+    parser.add_argument('--init-from', help="worker: start from the other "
+                        "toolbox's initial weights saved by --save-init")
+    parser.add_argument('--init-only', action='store_true',
+                        help='worker: only save the initial weights '
+                        '(--save-init)')
+    parser.add_argument('--cross-init', action='store_true',
+                        help="driver: train each toolbox from the other's "
+                        'initial weights for the seed (same-init '
+                        'diagnostic)')
     parser.add_argument('--json', help='driver: results, after every run')
     parser.add_argument('--plot', help='driver: loss curves (PNG)')
     parser.add_argument('--verbose', action='store_true',
@@ -572,6 +758,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.steps < 8:
         parser.error('--steps must be at least 8 (warm-up, then cosine)')
+    if args.init_only and not args.save_init:
+        parser.error('--init-only needs --save-init')
     return args
 
 
@@ -581,7 +769,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.work_dir is None:
             args.work_dir = tempfile.mkdtemp(prefix=f'quality_{args.worker}_')
         result = run_worker(args)
-        print(ROW.format(**result))
+        if result:
+            print(row(result))
     else:
         drive(args)
     return 0
