@@ -54,12 +54,18 @@ kernels and rounding), the patch embedding's bias (pixpretrain's conv has
 one, OpenCLIP's has none), and the random numbers drawn for the
 initialisation.
 
-Example (CPU, about 25 minutes on 2 shared cores):
+Example (CPU: four runs of 3-4 minutes on 2 shared cores; figures in
+docs/benchmarks.md):
 
-    python benchmarks/quality_openclip.py --seeds 0 1 --steps 150 \\
-        --batch-size 128 --test-samples 2000 \\
-        --json benchmarks/results/quality_clip.json \\
+    python benchmarks/quality_openclip.py --seeds 0 1 --steps 200 \
+        --batch-size 128 --json benchmarks/results/quality_clip.json \
         --plot docs/images/quality_clip_loss.png
+
+``--cross-init`` trains each toolbox from the other's initial weights for
+the seed instead (converted by :func:`pix_to_openclip` /
+:func:`openclip_to_pix`; the same weights give the same embeddings in both
+to float32 rounding): what then remains between them is the code, not the
+initialisation.
 """
 import argparse
 import json
@@ -614,6 +620,7 @@ def write_json(path: str, settings: dict, runs: Sequence[dict]) -> None:
     with tempfile.NamedTemporaryFile('w', dir=folder, delete=False,
                                      suffix='.tmp') as f:
         json.dump(dict(settings=settings, runs=list(runs)), f, indent=1)
+    os.chmod(f.name, 0o644)  # a temporary file is private; results are not
     os.replace(f.name, path)
 
 

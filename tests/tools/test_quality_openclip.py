@@ -163,6 +163,7 @@ def test_json_keeps_the_runs_so_far(tmp_path):
     assert saved['settings'] == dict(steps=10)
     assert [r['toolbox'] for r in saved['runs']] == ['pix', 'openclip']
     assert list(path.parent.iterdir()) == [path]  # no temporary left
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_plot_writes_a_png(tmp_path):
