@@ -49,29 +49,90 @@ def test_initial_scale_is_one_over_0_07():
     assert head.scale().item() == pytest.approx(1 / 0.07, rel=1e-6)
 
 
-def test_logit_scale_never_exceeds_100():
+def _aligned_pairs(sign: float):
+    """A head whose two projections are equal and features where caption i
+    is +/- image i: sign +1 makes a larger scale lower the loss (gradient
+    pushes t up), sign -1 a smaller one (pushes t down)."""
     torch.manual_seed(0)
     head = ContrastiveTextHead(6, 6, embed_dims=6)
-    image_feats, text_feats = torch.randn(8, 6), torch.randn(8, 6)
-    # Plain gradient descent on the scale alone with a huge step: matching
-    # pairs that are already the most similar push the scale up.
     with torch.no_grad():
         head.text_proj.weight.copy_(head.image_proj.weight)
+    image_feats = torch.randn(8, 6)
+    text_feats = sign * image_feats + 0.01 * torch.randn(8, 6)
+    return head, image_feats, text_feats
+
+
+def test_logit_scale_never_exceeds_100():
+    head, image_feats, text_feats = _aligned_pairs(+1.0)
     optimizer = torch.optim.SGD([head.logit_scale], lr=50.0)
-    seen = []
+    seen, raw = [], []
     for _ in range(20):
-        loss = head.loss(image_feats, image_feats + 0.01 * text_feats)
+        loss = head.loss(image_feats, text_feats)
+        seen.append(head.scale().item())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        seen.append(head.scale().item())
-    assert head.logit_scale.item() > math.log(100)  # the raw value did rise
+        raw.append(head.logit_scale.item())
+        seen.append(head.scale().item())  # read between step and loss
+    assert max(raw) > math.log(100)  # a step did overshoot
     assert max(seen) <= 100.0 + 1e-4
-    assert seen[-1] == pytest.approx(100.0)
-    # At the clamp the scale receives no gradient.
-    head.logit_scale.grad = None
-    head.loss(image_feats, text_feats).backward()
-    assert head.logit_scale.grad.item() == 0.0
+    assert seen[-1] == pytest.approx(100.0, rel=1e-3)
+    head.loss(image_feats, text_feats)  # brings t itself back in range
+    assert head.logit_scale.item() <= math.log(100) + 1e-6
+
+
+@pytest.mark.parametrize('optim', ['sgd', 'adamw'])
+def test_scale_above_the_bound_comes_back_in_one_step(optim):
+    # A clamp only inside the loss gives t no gradient beyond ln(100); with
+    # no weight decay on t it would stay there for good.
+    head, image_feats, text_feats = _aligned_pairs(-1.0)
+    with torch.no_grad():
+        head.logit_scale.fill_(math.log(100) + 1.0)
+    optimizer = torch.optim.SGD([head.logit_scale], lr=0.1) \
+        if optim == 'sgd' else torch.optim.AdamW(
+            [head.logit_scale], lr=0.01, weight_decay=0.0)
+    loss = head.loss(image_feats, text_feats)
+    optimizer.zero_grad()
+    loss.backward()
+    assert head.logit_scale.grad.item() > 0  # pushes t down
+    optimizer.step()
+    assert head.scale().item() < 100.0
+    assert head.logit_scale.item() < math.log(100)
+
+
+def test_scale_never_falls_below_one():
+    head, image_feats, text_feats = _aligned_pairs(-1.0)
+    with torch.no_grad():
+        head.logit_scale.fill_(0.5)
+    optimizer = torch.optim.SGD([head.logit_scale], lr=5.0)
+    seen, raw = [], []
+    for _ in range(10):
+        loss = head.loss(image_feats, text_feats)
+        seen.append(head.scale().item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        raw.append(head.logit_scale.item())
+        seen.append(head.scale().item())
+    assert min(raw) < 0  # the steps did push t below 0
+    assert min(seen) >= 1.0
+    head.loss(image_feats, text_feats)
+    assert head.logit_scale.item() == 0.0
+
+
+def test_loss_below_the_lower_bound_uses_scale_1():
+    torch.manual_seed(2)
+    head = ContrastiveTextHead(3, 3, embed_dims=3).double()
+    with torch.no_grad():
+        head.logit_scale.fill_(-3.0)
+    image_feats = torch.randn(4, 3, dtype=torch.float64)
+    text_feats = torch.randn(4, 3, dtype=torch.float64)
+    expected = reference_info_nce(
+        image_feats.numpy(), text_feats.numpy(),
+        head.image_proj.weight.detach().numpy(),
+        head.text_proj.weight.detach().numpy(), 1.0)
+    assert head.loss(image_feats, text_feats).item() == pytest.approx(
+        expected, rel=1e-6)
 
 
 def test_loss_at_the_clamp_uses_scale_100():

@@ -1,6 +1,6 @@
 # CLIP ViT-B/32 (Radford et al. 2021, Table 19-20): 224 px images in 7 x 7
 # patches of 32, a 12 x 512 causal text transformer over 77 tokens, both
-# projected to a 512-d space; logit scale from 1 / 0.07, clamped at 100.
+# projected to a 512-d space; logit scale from 1 / 0.07, kept in [1, 100].
 model = dict(
     type='CLIP',
     mask_ratio=0.0,  # FLIP: 0.5 drops half of the patches during training

@@ -22,7 +22,15 @@ class ContrastiveTextHead(BaseModule):
     Every image is classified among all captions of the global batch and
     every caption among all images; the matching pair is the target. Logits
     are cosine similarities times a learned scale ``exp(t)``, ``t``
-    initialised to ln(1 / 0.07) and clamped at ln(100) (Radford et al.).
+    initialised to ln(1 / 0.07) (Radford et al.).
+
+    ``t`` itself is kept in [0, ln(max_logit_scale)]: every :meth:`loss`
+    first clamps the parameter in place, which equals OpenCLIP's clamp after
+    each optimizer step (nothing reads ``t`` in between) and needs no hook
+    that a config could forget. The loss then uses ``exp(t)`` unclamped, so
+    ``t`` always gets a gradient: a clamp inside the graph would give it
+    none at or beyond the bound (torch's clamp gradient is 0 there), and
+    without weight decay it could never come back.
 
     With several ranks, each scores its own rows against the batch gathered
     from all ranks (:func:`gather_with_grad`), so the loss uses the global
@@ -33,7 +41,7 @@ class ContrastiveTextHead(BaseModule):
         text_dims: Width of the pooled text features.
         embed_dims: Width of the shared embedding space.
         init_temperature: Initial softmax temperature, 1 / exp(t).
-        max_logit_scale: Upper bound of exp(t).
+        max_logit_scale: Upper bound of exp(t); the lower bound is 1.
     """
 
     def __init__(self,
@@ -66,9 +74,18 @@ class ContrastiveTextHead(BaseModule):
         nn.init.normal_(self.image_proj.weight, std=image_dims**-0.5)
         nn.init.normal_(self.text_proj.weight, std=text_dims**-0.5)
 
+    def clamp_logit_scale_(self) -> None:
+        """Clamps the parameter ``t`` in place to [0, ln(max_logit_scale)]
+        (outside autograd: a projection, not part of the loss)."""
+        with torch.no_grad():
+            self.logit_scale.clamp_(0.0, self.max_log_scale)
+
     def scale(self) -> torch.Tensor:
-        """exp(t), t clamped at ln(max_logit_scale); a 0-d tensor."""
-        return self.logit_scale.clamp(max=self.max_log_scale).exp()
+        """The scale the next :meth:`loss` uses: exp(t), t clamped to
+        [0, ln(max_logit_scale)]; a 0-d tensor without gradient, for
+        logging (an optimizer step may have moved ``t`` out of range since
+        the last loss)."""
+        return self.logit_scale.detach().clamp(0.0, self.max_log_scale).exp()
 
     def embed_image(self, feats: torch.Tensor) -> torch.Tensor:
         """(B, image_dims) -> (B, embed_dims), unit length, at least
@@ -84,11 +101,14 @@ class ContrastiveTextHead(BaseModule):
              text_feats: torch.Tensor) -> torch.Tensor:
         """Mean of the image->text and text->image cross-entropies.
 
+        Clamps ``t`` in place first (see the class docstring).
+
         Args:
             image_feats: (B, image_dims) pooled image features; row i
                 matches row i of ``text_feats``.
             text_feats: (B, text_dims) pooled text features.
         """
+        self.clamp_logit_scale_()
         image = self.embed_image(image_feats)  # (B, E)
         text = self.embed_text(text_feats)  # (B, E)
         all_image = gather_with_grad(image)  # (W * B, E)
@@ -96,7 +116,7 @@ class ContrastiveTextHead(BaseModule):
         # This rank's pairs sit at rows rank * B ... rank * B + B - 1.
         labels = torch.arange(image.shape[0], device=image.device) + \
             rank() * image.shape[0]
-        scale = self.scale()
+        scale = self.logit_scale.exp()  # in range: clamped above
         logits_per_image = scale * image @ all_text.t()  # (B, W * B)
         logits_per_text = scale * text @ all_image.t()  # (B, W * B)
         return (F.cross_entropy(logits_per_image, labels) +
