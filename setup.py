@@ -18,10 +18,12 @@ setup(
     packages=find_packages(include=['pixpretrain', 'pixpretrain.*']),
     python_requires='>=3.9',
     install_requires=[
-        # torchvision's compiled ops must match torch's build exactly: pin a
-        # pair known to work together on CPU and GPU.
-        'torch==2.14.1',
-        'torchvision==0.29.1',
+        # A range, so that pip keeps a torch the user installed for their
+        # CUDA: from the oldest pair the tests run against up to the next
+        # major version. Each torchvision release pins the torch it was
+        # built with, so pip picks a consistent pair inside both ranges.
+        'torch>=2.14.1,<3',
+        'torchvision>=0.29.1,<1',
         'mmengine>=0.10.7',
         'mmcv-lite>=2.2',
         'addict',
