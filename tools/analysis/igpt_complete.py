@@ -84,7 +84,7 @@ def complete(args: argparse.Namespace) -> None:
         prefix, H * W, temperature=args.temperature, top_k=args.top_k,
         use_cache=not args.no_cache, generator=generator, progress=True)
     seconds = time.perf_counter() - start
-    print(f'\n{seconds:.1f} s')
+    print(f'{seconds:.1f} s')
     samples = completed.view(B, args.num_samples, H, W).cpu().numpy()
     grid = completion_grid(tokens.numpy(), samples, kept, palette, args.scale)
     out = args.out or osp.join(osp.dirname(osp.abspath(args.checkpoint)),
