@@ -14,11 +14,11 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from pixpretrain.apis.cli import add_cfg_options, run_cli
+from pixpretrain.apis.cli import add_cfg_options, doc_summary, run_cli
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
     parser.add_argument('--out', default=None,
                         help="where to write (default: the config's "

@@ -21,11 +21,11 @@ from typing import List, Optional
 
 import numpy as np
 import torch
-from pixpretrain.apis.cli import add_cfg_options, run_cli
+from pixpretrain.apis.cli import add_cfg_options, doc_summary, run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
     parser.add_argument(
         '--out', default=None,

@@ -24,14 +24,14 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from pixpretrain.apis.cli import run_cli
+from pixpretrain.apis.cli import doc_summary, run_cli
 
 JPEG_EXTS = ('.jpg', '.jpeg')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
+        description=doc_summary(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('out_dir', help='folder for the shards')
     source = parser.add_mutually_exclusive_group(required=True)

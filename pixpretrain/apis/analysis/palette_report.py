@@ -22,12 +22,12 @@ import os.path as osp
 from typing import Any, Dict, List, Optional
 
 import numpy as np
-from pixpretrain.apis.cli import add_cfg_options
+from pixpretrain.apis.cli import add_cfg_options, doc_summary
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The arguments of ``tools/analysis/palette_report.py``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
     parser.add_argument('--num-images', type=int, default=10000,
                         help='images to measure (0: the whole data set)')
