@@ -29,6 +29,8 @@ setup(
         'addict',
         'numpy',
         'pillow',
+        # Progress bars of long loops (pixpretrain/utils/progress.py).
+        'tqdm>=4.60',
     ],
     extras_require={
         # import-linter: `lint-imports` checks the floors (.importlinter).

@@ -36,6 +36,23 @@ def add_cfg_options(parser: argparse.ArgumentParser,
                         default=None, help=help)
 
 
+def doc_summary(doc: Optional[str]) -> str:
+    """A tool's ``--help`` description: the first paragraph of its module
+    docstring, on one line.
+
+    The first *line* is not enough: a summary wrapped over two lines was cut
+    mid-sentence in ``--help``.
+
+    Args:
+        doc: The tool's ``__doc__`` (None under ``python -OO``).
+
+    Returns:
+        str: The text up to the first blank line, whitespace collapsed.
+    """
+    first = (doc or '').strip().split('\n\n')[0]
+    return ' '.join(first.split())
+
+
 def run_cli(body: Callable[..., Optional[int]], *args: Any,
             expected: Tuple[Type[BaseException], ...] = ()) -> int:
     """Run a tool's work and return its exit code.

@@ -11,7 +11,9 @@ from .fileio import (LAST_CHECKPOINT, AtomicLocalBackend, atomic_write,
                      last_checkpoint, remove_partial_writes,
                      torch_save_atomic, write_last_checkpoint)
 from .plugins import Plugin, PluginWarning, load_plugins, loaded_plugins
-from .progress import track_progress
+# Not re-exported: a function `progress` here would hide the module
+# `pixpretrain.utils.progress`; import from that module.
+from . import progress  # noqa: F401
 from .state_dict import changed_entries
 from .pretrained import (LoadedKeys, checkpoint_state_dict,
                          load_pretrained)
@@ -36,7 +38,6 @@ __all__ = [
     'PluginWarning',
     'load_plugins',
     'loaded_plugins',
-    'track_progress',
     'load_pretrained',
     'checkpoint_state_dict',
     'LoadedKeys',

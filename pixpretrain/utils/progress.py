@@ -1,80 +1,109 @@
 """Progress bars with an ETA for long loops outside the Runner.
 
-Feature extraction for probes, palette fitting, sampling, weight conversion:
-wrap the loop's iterable in :func:`track_progress`. tqdm draws the bar when
-it is installed; otherwise mmengine's ``ProgressBar`` (always available)
-does. Only the main process draws, so distributed jobs print one bar.
+Feature extraction for probes, palette fitting, sampling, shard writing,
+weight conversion: wrap the loop's iterable in :func:`progress`, or, for
+work that reports through a callback, use :func:`progress_bar`'s
+``update``. The policy lives here and only here:
 
-    for batch in track_progress(loader, description='extracting'):
+- tqdm draws the bar, on standard error (a tool's results on standard
+  output stay clean when piped);
+- at most ten redraws a second (``mininterval=0.1``), however fast the
+  items come: a redraw per item made a 10,000-image palette fit print
+  10,000 lines' worth of bar into logs;
+- nothing at all when standard error is not a terminal (a log file, CI,
+  ``2> file``), nor on processes other than the main one of a distributed
+  job;
+- ``PIXPRETRAIN_PROGRESS=1`` forces the bar on (e.g. to watch a job whose
+  standard error is piped through ``tee``), ``PIXPRETRAIN_PROGRESS=0`` off.
+
+    for batch in progress(loader, desc='extracting features'):
         ...
 """
+import os
 import sys
-import time
-from typing import Iterable, Iterator, Optional, TextIO, TypeVar
+from typing import Iterable, Optional, TextIO, TypeVar
 
 from mmengine.dist import is_main_process
-from mmengine.utils import ProgressBar
+from tqdm import tqdm
 
 T = TypeVar('T')
 
-
-def _tqdm():
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm
+#: Environment variable that overrides the terminal check: 1 / 0.
+ENV_VAR = 'PIXPRETRAIN_PROGRESS'
+#: Seconds between two redraws at least (ten a second at most).
+MIN_INTERVAL = 0.1
 
 
-def track_progress(iterable: Iterable[T],
-                   total: Optional[int] = None,
-                   description: str = '',
-                   disable: bool = False,
-                   file: Optional[TextIO] = None,
-                   backend: Optional[str] = None,
-                   min_interval: float = 0.1) -> Iterator[T]:
-    """Yield from ``iterable`` while drawing progress, rate and ETA.
+def _disabled(disable: Optional[bool]) -> Optional[bool]:
+    """Resolve ``disable`` for tqdm: True, False, or None (tqdm's own rule:
+    draw only when the file is a terminal).
+
+    Args:
+        disable: The caller's choice; None defers to ``PIXPRETRAIN_PROGRESS``
+            and then to the terminal check.
+
+    Returns:
+        What tqdm's ``disable`` gets.
+    """
+    if not is_main_process():
+        return True  # one bar per job, not one per rank
+    if disable is not None:
+        return disable
+    forced = os.environ.get(ENV_VAR, '').strip().lower()
+    if forced in ('1', 'true', 'yes', 'on'):
+        return False
+    if forced in ('0', 'false', 'no', 'off'):
+        return True
+    return None
+
+
+def progress_bar(iterable: Optional[Iterable[T]] = None,
+                 total: Optional[float] = None,
+                 desc: str = '',
+                 disable: Optional[bool] = None,
+                 file: Optional[TextIO] = None,
+                 unit: str = 'it') -> 'tqdm[T]':
+    """A tqdm bar under pixpretrain's policy (see the module docstring).
+
+    Use it directly where the work reports through a callback
+    (``with progress_bar(total=n) as bar: work(callback=bar.update)``); a
+    disabled bar accepts ``update`` and does nothing.
+
+    Args:
+        iterable: What to loop over, or None for a bar moved by ``update``.
+        total: Number of items; tqdm takes ``len(iterable)`` when it has
+            one. Without it the bar counts and shows the rate, no ETA.
+        desc: Printed before the bar.
+        disable: True: draw nothing; False: draw even when standard error
+            is not a terminal; None (default): ``PIXPRETRAIN_PROGRESS`` if
+            set, else draw only on a terminal.
+        file: Where to draw; the current ``sys.stderr`` by default (read at
+            call time, so redirections and test captures apply).
+        unit: What one item is called in the rate ('img', 'token' ...).
+
+    Returns:
+        The bar; iterating it yields ``iterable``'s items unchanged.
+    """
+    return tqdm(iterable, total=total, desc=desc or None,
+                disable=_disabled(disable),
+                file=file if file is not None else sys.stderr,
+                mininterval=MIN_INTERVAL, dynamic_ncols=True, unit=unit)
+
+
+def progress(iterable: Iterable[T],
+             total: Optional[float] = None,
+             desc: str = '',
+             disable: Optional[bool] = None,
+             file: Optional[TextIO] = None,
+             unit: str = 'it') -> Iterable[T]:
+    """Yield from ``iterable`` while drawing count, rate and ETA.
 
     Args:
         iterable: What to loop over.
-        total: Number of items; taken from ``len(iterable)`` when it has
-            one. Without it the bar counts but shows no ETA.
-        description: Printed before the bar.
-        disable: Draw nothing (the items still pass through).
-        file: Where to draw; standard error by default, which keeps
-            standard output clean for a tool's results.
-        backend: 'tqdm' or 'mmengine'; by default tqdm when installed.
-        min_interval: Seconds between redraws.
+        total, desc, disable, file, unit: See :func:`progress_bar`.
 
-    Yields:
-        The items of ``iterable``, unchanged.
+    Returns:
+        An iterable of ``iterable``'s items, unchanged.
     """
-    if total is None and hasattr(iterable, '__len__'):
-        total = len(iterable)  # type: ignore[arg-type]
-    if disable or not is_main_process():
-        yield from iterable
-        return
-    file = file if file is not None else sys.stderr
-    tqdm = _tqdm() if backend in (None, 'tqdm') else None
-    if backend == 'tqdm' and tqdm is None:
-        raise ImportError("backend='tqdm' needs the tqdm package")
-    if tqdm is not None:
-        yield from tqdm(iterable, total=total, desc=description or None,
-                        file=file, dynamic_ncols=True,
-                        mininterval=min_interval)
-        return
-    if description:
-        file.write(f'{description}\n')
-    bar = ProgressBar(task_num=total or 0, file=file)
-    # mmengine redraws on every update: batch fast items into a few redraws.
-    pending, last_draw = 0, time.monotonic()
-    for item in iterable:
-        yield item
-        pending += 1
-        if time.monotonic() - last_draw >= min_interval:
-            bar.update(pending)
-            pending, last_draw = 0, time.monotonic()
-    if pending:
-        bar.update(pending)
-    file.write('\n')
-    file.flush()
+    return progress_bar(iterable, total=total, desc=desc, disable=disable,
+                        file=file, unit=unit)

@@ -4,6 +4,7 @@ import runpy
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from pixpretrain.apis import init_model
@@ -68,3 +69,26 @@ def test_zero_shot_of_a_clip_checkpoint_loads_the_whole_model(tmp_path,
     torch.save({'state_dict': state}, checkpoint)
     assert probe_tool.main(argv) == 1
     assert 'unexpected text_backbone.extra' in capsys.readouterr().err
+
+
+def test_missing_data_names_the_probes_own_fix(tmp_path, capsys):
+    argv = args(tmp_path)
+    argv[argv.index('shapes')] = 'cifar10'
+    argv += ['--data-root', str(tmp_path / 'nowhere')]
+    assert probe_tool.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('error: ')
+    assert str(tmp_path / 'nowhere') in err
+    assert '--data-root DIR' in err and 'docs/data_preparation.md' in err
+    assert 'download=True' not in err  # a data set flag, not a probe one
+
+
+def test_help_lists_every_data_preset(capsys):
+    from pixpretrain.applications.probe.data import PRESETS
+    with pytest.raises(SystemExit):
+        probe_tool.parse_args(['--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    data_help = text.split('--data DATA ')[-1].split('--data-root')[0]
+    for name in PRESETS:
+        assert name in data_help
+    assert 'shapes (generated in code, nothing to download)' in text

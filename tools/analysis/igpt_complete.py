@@ -21,11 +21,11 @@ from typing import List, Optional
 
 import numpy as np
 
-from pixpretrain.apis.cli import add_cfg_options, run_cli
+from pixpretrain.apis.cli import add_cfg_options, doc_summary, run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--num-images', type=int, default=4)
@@ -84,7 +84,7 @@ def complete(args: argparse.Namespace) -> None:
         prefix, H * W, temperature=args.temperature, top_k=args.top_k,
         use_cache=not args.no_cache, generator=generator, progress=True)
     seconds = time.perf_counter() - start
-    print(f'\n{seconds:.1f} s')
+    print(f'{seconds:.1f} s')
     samples = completed.view(B, args.num_samples, H, W).cpu().numpy()
     grid = completion_grid(tokens.numpy(), samples, kept, palette, args.scale)
     out = args.out or osp.join(osp.dirname(osp.abspath(args.checkpoint)),

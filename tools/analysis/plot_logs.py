@@ -1,4 +1,4 @@
-"""Plot a run's loss and learning rate from mmengine's JSON scalar log.
+r"""Plot a run's loss and learning rate from mmengine's JSON scalar log.
 
     python tools/analysis/plot_logs.py work_dirs/vit-t-p4_cifar10
     python tools/analysis/plot_logs.py \

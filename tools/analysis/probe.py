@@ -15,19 +15,33 @@ Example:
 import argparse
 import os.path as osp
 import sys
+from typing import List, Optional
+
+from pixpretrain.apis.cli import doc_summary, run_cli
+from pixpretrain.applications.probe.data import describe_presets
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The probe's flags.
+
+    Args:
+        argv: The arguments; None reads ``sys.argv``.
+
+    Returns:
+        argparse.Namespace: The parsed flags.
+    """
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config', help='config of the model')
     parser.add_argument('checkpoint', nargs='?', default=None,
                         help='checkpoint; omit to probe the random init')
     parser.add_argument('--layers', default='all',
                         help="'all' or block indices from 0, e.g. 3,6,9")
+    # Listed from the presets themselves, so a new one shows up here.
     parser.add_argument('--data', default='cifar10',
-                        help='cifar10, cifar100 or imagenet')
+                        help=f'data preset: {describe_presets()}')
     parser.add_argument('--data-root', default=None,
-                        help="overrides the data's default root")
+                        help="folder of the data (default: the preset's, "
+                        'e.g. data/cifar10; see docs/data_preparation.md)')
     parser.add_argument('--method', default='both',
                         choices=['linear', 'knn', 'both'])
     parser.add_argument('--pool', default='avg', choices=['avg', 'cls'],
@@ -97,8 +111,8 @@ def probe(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    from pixpretrain.apis.cli import run_cli
+def main(argv: Optional[List[str]] = None) -> int:
+    """Probe; the exit code (1 after a one-line error)."""
     return run_cli(probe, parse_args(argv), expected=(FileNotFoundError, ))
 
 

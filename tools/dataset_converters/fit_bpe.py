@@ -14,11 +14,11 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from pixpretrain.apis.cli import add_cfg_options, run_cli
+from pixpretrain.apis.cli import add_cfg_options, doc_summary, run_cli
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
     parser.add_argument('--out', default=None,
                         help="where to write (default: the config's "
@@ -46,13 +46,12 @@ def fit(args: argparse.Namespace) -> None:
     """Fit the tokenizer on the config's captions and save it."""
     from itertools import islice
 
-    from mmengine.utils import ProgressBar
-
     from pixpretrain.apis import load_config
     from pixpretrain.datasets import BPETokenizer
     from pixpretrain.registry import DATASETS
     from pixpretrain.registry import register_all_modules
     from pixpretrain.utils import ConfigError
+    from pixpretrain.utils.progress import progress_bar
 
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
@@ -75,15 +74,15 @@ def fit(args: argparse.Namespace) -> None:
     captions = list(islice(dataset.iter_captions(), args.max_captions))
     print(f'{len(captions)} captions; fitting up to '
           f'{vocab_size - 259} merges')
-    progress = ProgressBar(vocab_size - 259)
-    tokenizer = BPETokenizer.fit(
-        captions, vocab_size,
-        context_length=tokenizer_cfg.get('context_length', 77),
-        lowercase=tokenizer_cfg.get('lowercase', True),
-        min_frequency=args.min_frequency, progress=progress.update)
+    with progress_bar(total=vocab_size - 259, desc='merges') as bar:
+        tokenizer = BPETokenizer.fit(
+            captions, vocab_size,
+            context_length=tokenizer_cfg.get('context_length', 77),
+            lowercase=tokenizer_cfg.get('lowercase', True),
+            min_frequency=args.min_frequency, progress=bar.update)
     tokenizer.save(out)
     lengths = [len(tokenizer.encode(c)) for c in captions[:10000]]
-    print(f'\n{len(tokenizer.merges)} merges, vocab_size '
+    print(f'{len(tokenizer.merges)} merges, vocab_size '
           f'{tokenizer.vocab_size}; {sum(lengths) / len(lengths):.1f} tokens '
           f'per caption on average; written to {os.path.abspath(out)}')
 

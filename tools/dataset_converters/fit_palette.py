@@ -21,11 +21,11 @@ from typing import List, Optional
 
 import numpy as np
 import torch
-from pixpretrain.apis.cli import add_cfg_options, run_cli
+from pixpretrain.apis.cli import add_cfg_options, doc_summary, run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
     parser.add_argument(
         '--out', default=None,
@@ -54,7 +54,7 @@ def sample_pixels(dataset, num_images: int, pixels_per_image: int,
 
     The data set's pipeline must end with the image at its final size.
     """
-    from mmengine.utils import ProgressBar
+    from pixpretrain.utils.progress import progress
     rng = np.random.default_rng(seed)
     count = min(num_images, len(dataset))
     indices = rng.choice(len(dataset), size=count, replace=False)
@@ -62,15 +62,12 @@ def sample_pixels(dataset, num_images: int, pixels_per_image: int,
     np.random.seed(seed)
     random.seed(seed)
     chunks = []
-    bar = ProgressBar(count)
-    for index in indices:
+    for index in progress(indices, desc='sampling pixels', unit='img'):
         img = dataset[int(index)]['img']
         pixels = img.reshape(-1, 3)
         keep = rng.choice(len(pixels), size=min(pixels_per_image,
                                                 len(pixels)), replace=False)
         chunks.append(pixels[keep])
-        bar.update()
-    sys.stdout.write('\n')
     return torch.from_numpy(np.concatenate(chunks).astype(np.float32))
 
 

@@ -24,14 +24,14 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from pixpretrain.apis.cli import run_cli
+from pixpretrain.apis.cli import doc_summary, run_cli
 
 JPEG_EXTS = ('.jpg', '.jpeg')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
+        description=doc_summary(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('out_dir', help='folder for the shards')
     source = parser.add_mutually_exclusive_group(required=True)
@@ -102,7 +102,7 @@ def write_shards(dataset, out_dir: str, shard_size: int, prefix: str,
     Returns:
         One ``dict(name, samples)`` per shard, in order.
     """
-    from mmengine.utils import ProgressBar
+    from pixpretrain.utils.progress import progress
     if shard_size < 1:
         from pixpretrain.utils.errors import ConfigError
         raise ConfigError(f'--shard-size must be >= 1, got {shard_size}')
@@ -112,8 +112,8 @@ def write_shards(dataset, out_dir: str, shard_size: int, prefix: str,
         order = np.random.default_rng(seed).permutation(order)
     shards: List[dict] = []
     tar = None
-    progress = ProgressBar(len(order))
-    for position, index in enumerate(order):
+    for position, index in enumerate(
+            progress(order, desc='writing shards', unit='sample')):
         if position % shard_size == 0:
             if tar is not None:
                 tar.close()
@@ -125,10 +125,8 @@ def write_shards(dataset, out_dir: str, shard_size: int, prefix: str,
         _add(tar, f'{key}.jpg', image_bytes(info))
         _add(tar, f'{key}.txt', '\n'.join(info['captions']).encode('utf-8'))
         shards[-1]['samples'] += 1
-        progress.update()
     if tar is not None:
         tar.close()
-    sys.stdout.write('\n')
     with open(os.path.join(out_dir, 'index.json'), 'w') as f:
         json.dump(dict(shards=shards, samples=int(len(order))), f, indent=1)
     return shards

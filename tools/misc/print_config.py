@@ -1,4 +1,4 @@
-"""Print a config as the Runner sees it: ``_base_`` files merged, variables
+r"""Print a config as the Runner sees it: ``_base_`` files merged, variables
 substituted and ``--cfg-options`` applied.
 
     python tools/misc/print_config.py configs/mae/vit-t-p4_cifar10.py \

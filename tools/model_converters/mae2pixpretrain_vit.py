@@ -1,4 +1,4 @@
-"""Convert an official MAE checkpoint (facebookresearch/mae) to pixpretrain.
+r"""Convert an official MAE checkpoint (facebookresearch/mae) to pixpretrain.
 
     python tools/model_converters/mae2pixpretrain_vit.py \
         mae_pretrain_vit_base.pth DST.pth

@@ -1,4 +1,4 @@
-"""Convert pixpretrain ViT weights to timm's VisionTransformer layout.
+r"""Convert pixpretrain ViT weights to timm's VisionTransformer layout.
 
     python tools/model_converters/pixpretrain2timm_vit.py \
         work_dirs/vit-b_800e/epoch_800.pth vit_b_mae_timm.pth

@@ -1,4 +1,4 @@
-"""Convert torchvision ResNet weights to pixpretrain's ResNet.
+r"""Convert torchvision ResNet weights to pixpretrain's ResNet.
 
     python tools/model_converters/torchvision2pixpretrain_resnet.py \
         resnet50-11ad3fa6.pth DST.pth

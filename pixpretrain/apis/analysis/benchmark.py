@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from pixpretrain.apis.cli import add_cfg_options
+from pixpretrain.apis.cli import add_cfg_options, doc_summary
 # benchmark.peak_tflops, benchmark.count_train_flops ... stay importable here.
 from .replay import ReplayLoader, preload_batches  # noqa: F401
 from .timing import ProfileHook, StepTimer
@@ -37,7 +37,7 @@ STEP_PARTS = ('forward', 'backward', 'optimizer')
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The benchmark's arguments (``benchmarks/`` builds them too)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
     parser.add_argument('--iters', type=int, default=20,
                         help='timed iterations')

@@ -13,10 +13,12 @@ import platform
 import time
 from typing import List, Optional
 
+from pixpretrain.apis.cli import doc_summary
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The arguments of ``tools/analysis/igpt_sampling_speed.py``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('--arch', default='tiny',
                         help="PixelGPT arch: 'nano', 'tiny', 's', 'm', 'l'")
     parser.add_argument('--img-size', type=int, default=32,

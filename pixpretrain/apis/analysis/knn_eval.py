@@ -10,12 +10,12 @@ import argparse
 import tempfile
 from typing import List, Optional
 
-from pixpretrain.apis.cli import add_cfg_options
+from pixpretrain.apis.cli import add_cfg_options, doc_summary
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The arguments of ``tools/analysis/knn_eval.py``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
     parser.add_argument('--checkpoint', default=None,
                         help='weights to evaluate; none: random init')

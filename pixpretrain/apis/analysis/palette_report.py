@@ -19,16 +19,15 @@ import argparse
 import math
 import os
 import os.path as osp
-import sys
 from typing import Any, Dict, List, Optional
 
 import numpy as np
-from pixpretrain.apis.cli import add_cfg_options
+from pixpretrain.apis.cli import add_cfg_options, doc_summary
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The arguments of ``tools/analysis/palette_report.py``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
     parser.add_argument('--num-images', type=int, default=10000,
                         help='images to measure (0: the whole data set)')
@@ -79,7 +78,6 @@ def palette_report(args: argparse.Namespace) -> Dict[str, Any]:
         dict: The palette, the images measured, the round-trip errors and
         the unigram entropies (see :func:`report_lines`).
     """
-    from mmengine.utils import ProgressBar
     from PIL import Image
 
     from pixpretrain.apis import load_config
@@ -88,6 +86,7 @@ def palette_report(args: argparse.Namespace) -> Dict[str, Any]:
         find_color_quantize
     from pixpretrain.registry import DATASETS, TRANSFORMS
     from pixpretrain.registry import register_all_modules
+    from pixpretrain.utils.progress import progress
 
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
@@ -108,8 +107,7 @@ def palette_report(args: argparse.Namespace) -> Dict[str, Any]:
     counts = np.zeros(len(quantize.palette), np.int64)
     distance_sum, abs_sum, pixels = 0.0, 0.0, 0
     originals, decoded = [], []
-    bar = ProgressBar(count)
-    for i in indices:
+    for i in progress(indices, desc='quantising', unit='img'):
         results = quantize(dataset[int(i)])
         img, tokens = results['img'], results['tokens']
         back = tokens_to_rgb(tokens, quantize.palette)
@@ -121,8 +119,6 @@ def palette_report(args: argparse.Namespace) -> Dict[str, Any]:
         if len(originals) < args.show:
             originals.append(img)
             decoded.append(back)
-        bar.update()
-    sys.stdout.write('\n')
 
     entropy = unigram_entropy(counts)
     result = dict(

@@ -8,7 +8,8 @@ from torch.utils.data import Dataset, Subset
 from pixpretrain.datasets import (CenterCrop, ColorQuantize,
                                   LoadImageFromFile, PackInputs, Resize)
 from pixpretrain.registry import DATASETS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import (DATA_DOCS, ConfigError,
+                                      DataRootNotFoundError)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,39 @@ PRESETS = {
                         dict(split='train', num_samples=2000),
                         dict(split='test', num_samples=500)),
 }
+
+
+def describe_presets() -> str:
+    """The preset names for ``--help``, those generated in code marked.
+
+    Returns:
+        str: e.g. ``cifar10, cifar100, imagenet or shapes (generated in
+        code, nothing to download)``.
+    """
+    names = [name + (' (generated in code, nothing to download)'
+                     if preset.default_root is None else '')
+             for name, preset in PRESETS.items()]
+    return ', '.join(names[:-1]) + ' or ' + names[-1]
+
+
+def missing_data_message(name: str, root: str, error: Exception) -> str:
+    """The probe's own advice for data it cannot find.
+
+    The data set's message suggests its ``download=True``, which the probe
+    does not offer: the probe's fix is its data root.
+
+    Args:
+        name: The preset.
+        root: The root the probe looked in (absolute).
+        error: The data set's error; its first clause says what is missing.
+
+    Returns:
+        str: One line for the user.
+    """
+    what = str(error).split(';')[0]
+    return (f"{what}; the probe's {name!r} data is read from '{root}': "
+            'point it at your copy with --data-root DIR (data_root of '
+            f'ProbeSettings), and see {DATA_DOCS} to fetch and lay it out')
 
 
 def evenly_spaced_indices(total: int, count: Optional[int]) -> List[int]:
@@ -122,9 +156,17 @@ def build_probe_splits(
                        transform=[repr(step) for step in pipeline])
     for split, kwargs, count in (('train', preset.train, train_samples),
                                  ('test', preset.test, test_samples)):
-        dataset = DATASETS.build(
-            dict(type=preset.dataset_type, pipeline=pipeline, **location,
-                 **kwargs))
+        missing = None
+        try:
+            dataset = DATASETS.build(
+                dict(type=preset.dataset_type, pipeline=pipeline,
+                     **location, **kwargs))
+        except DataRootNotFoundError as exc:
+            missing = missing_data_message(name, location['data_root'], exc)
+        if missing is not None:
+            # Raised outside the `except`: the one-line error shows the
+            # innermost pixpretrain error it finds, which must be this one.
+            raise DataRootNotFoundError(missing)
         if split == 'train':
             description['num_classes'] = len(dataset.metainfo['classes'])
         total = len(dataset)

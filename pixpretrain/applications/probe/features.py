@@ -6,12 +6,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.dataset import default_collate
-from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Dataset
 
 from pixpretrain.apis.inference import extract_features
 from pixpretrain.utils.checkpoint import safe_load
 from pixpretrain.utils.fileio import torch_save_atomic
+from pixpretrain.utils.progress import progress_bar
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
@@ -83,17 +83,18 @@ def extract_dataset_features(
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
                         num_workers=num_workers,
                         collate_fn=default_collate)
-    bar = ProgressBar(len(dataset)) if progress else None
     chunks: List[List[torch.Tensor]] = [[] for _ in layers]
     labels = []
-    for batch in loader:
-        features = extract_features(model, batch['inputs'].to(device),
-                                    layers, pool)
-        for store, feature in zip(chunks, features):
-            store.append(feature.cpu())
-        labels.append(torch.stack([s.gt_label for s in batch['data_samples']]))
-        if bar is not None:
+    # Counted in images, not batches: the ETA stays right for a short last
+    # batch. `with` closes the bar (its final line) on errors too.
+    with progress_bar(total=len(dataset), desc='extracting features',
+                      unit='img', disable=None if progress else True) as bar:
+        for batch in loader:
+            features = extract_features(model, batch['inputs'].to(device),
+                                        layers, pool)
+            for store, feature in zip(chunks, features):
+                store.append(feature.cpu())
+            labels.append(
+                torch.stack([s.gt_label for s in batch['data_samples']]))
             bar.update(len(labels[-1]))
-    if bar is not None:
-        print()  # ProgressBar leaves the cursor on its line
     return [torch.cat(store) for store in chunks], torch.cat(labels)

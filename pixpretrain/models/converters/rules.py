@@ -14,7 +14,7 @@ from typing import (Dict, List, Mapping, Optional, Pattern, Sequence, Tuple)
 import torch
 
 from pixpretrain.utils.errors import PixpretrainError
-from pixpretrain.utils.progress import track_progress
+from pixpretrain.utils.progress import progress
 
 Rule = Tuple[str, str]  # (source template, target template)
 StateDict = Mapping[str, torch.Tensor]
@@ -104,9 +104,10 @@ def convert_keys(state_dict: StateDict,
     sources: Dict[str, str] = {}
     reasons: Dict[str, str] = {}
     unknown = []
-    items = track_progress(state_dict.items(), total=len(state_dict),
-                           description=description or '',
-                           disable=description is None)
+    # disable=None: the policy's terminal check; True: no bar asked for.
+    items = progress(state_dict.items(), total=len(state_dict),
+                     desc=description or '',
+                     disable=None if description is not None else True)
     for key, tensor in items:
         for pattern, target in compiled:
             match = pattern.fullmatch(key)

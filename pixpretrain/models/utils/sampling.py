@@ -11,8 +11,9 @@ from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.utils import ProgressBar
 
+# The module, not its function: `progress` is this file's flag's name.
+from pixpretrain.utils import progress as bars
 from pixpretrain.utils.errors import ConfigError
 from .transformer import TransformerBlock
 
@@ -139,8 +140,9 @@ def complete(backbone: torch.nn.Module,
     start = prefix.new_full((B, 1), backbone.start_token)
     feed = torch.cat([start, prefix], dim=1)  # what the next call reads
     cache = backbone.init_cache(B, length) if use_cache else None
-    bar = ProgressBar(length - P) if progress and length > P else None
-    for _ in range(P, length):
+    steps = bars.progress(range(P, length), desc='sampling', unit='token',
+                          disable=None if progress else True)
+    for _ in steps:
         if use_cache:
             features = backbone.decode(feed, cache)[:, -1]
         else:
@@ -150,6 +152,4 @@ def complete(backbone: torch.nn.Module,
                                        generator)
         tokens = torch.cat([tokens, next_token[:, None]], dim=1)
         feed = next_token[:, None]
-        if bar is not None:
-            bar.update()
     return tokens
