@@ -38,14 +38,16 @@ def train(args: argparse.Namespace) -> None:
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from pixpretrain.apis import (init_cpu_distributed, last_checkpoint,
-                                  load_config, prepare_train_config)
+    from pixpretrain.apis import (apply_threads, init_cpu_distributed,
+                                  last_checkpoint, load_config,
+                                  prepare_train_config)
 
     cfg = load_config(args.config, args.cfg_options)
     cfg = prepare_train_config(cfg, args.config, args.work_dir, args.resume,
                                args.amp, args.auto_scale_lr, args.launcher,
                                args.no_validate)
     init_cpu_distributed(cfg)
+    apply_threads(cfg)
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:

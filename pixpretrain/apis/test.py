@@ -123,8 +123,10 @@ def run_test(cfg: Config) -> Dict[str, Any]:
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
+    from .threads import apply_threads
     from .train import init_cpu_distributed
     init_cpu_distributed(cfg)
+    apply_threads(cfg, loader='test_dataloader')
     if 'runner_type' in cfg:
         runner = RUNNERS.build(cfg)
     else:

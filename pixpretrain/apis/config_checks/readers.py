@@ -17,7 +17,8 @@ _RUNNER_EXTRA_KEYS = frozenset({
 # Keys of the Runner's dicts that have no ``type`` (Runner.setup_env,
 # Runner.set_randomness, Runner.scale_lr).
 _PLAIN_DICT_KEYS = {
-    'env_cfg': {'cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'},
+    'env_cfg': {'cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit',
+                'torch_threads'},  # the last: pixpretrain.apis.threads
     'randomness': {'seed', 'deterministic', 'diff_rank_seed'},
     'auto_scale_lr': {'enable', 'base_batch_size'},
 }
