@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 
 from pixpretrain.apis.config_checks import check_resume, check_train_values
 from pixpretrain.apis.config_checks.readers import resolve_class
+from pixpretrain.apis.schedule_length import fit_schedule_to_loop
 from pixpretrain.engine.optimizers import cpu_has_native_bf16
 from pixpretrain.engine.optimizers.skip_nonfinite import (AMP_TO_FP32,
                                                          CPU_AUTOCAST,
@@ -60,6 +61,8 @@ def prepare_train_config(cfg: Config,
     # line, and the work dir stays as it was.
     check_train_values(cfg)
     check_resume(cfg, resume)
+    for note in fit_schedule_to_loop(cfg):
+        print_log(f'schedule follows the loop: {note}', logger='current')
     if amp:
         wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper_type not in AMP_TO_FP32:

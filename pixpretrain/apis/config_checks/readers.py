@@ -11,7 +11,8 @@ from mmengine.registry import Registry
 # (Runner.from_cfg, Runner.wrap_model, tools/train.py, apply_compile_fallback).
 _RUNNER_EXTRA_KEYS = frozenset({
     'work_dir', 'launcher', 'default_scope', 'runner_type',
-    'model_wrapper_cfg', 'compile', 'tta_model', 'tta_pipeline'
+    'model_wrapper_cfg', 'compile', 'tta_model', 'tta_pipeline',
+    'schedule_follows_loop'  # pixpretrain.apis.schedule_length
 })
 
 # Keys of the Runner's dicts that have no ``type`` (Runner.setup_env,
