@@ -364,27 +364,43 @@ def probe_command(args: argparse.Namespace, config: str,
 
 def probe_run(args: argparse.Namespace, key: str, config: str,
               checkpoint: Optional[str], results: dict) -> None:
-    """Probe one checkpoint (None: the random init) with the probe tool."""
+    """Probe one checkpoint (None: the random init) with the probe tool;
+    a report the tool already wrote for this checkpoint is read again."""
     out = osp.abspath(osp.join(args.work_dir, key, 'probe'))
     if checkpoint and key.split('/')[1] == 'mm':
         converted = osp.join(osp.dirname(out), 'converted.pth')
-        subprocess.run([sys.executable, osp.join(
-            REPO, 'tools', 'model_converters', 'mmpretrain2pixpretrain.py'),
-            checkpoint, converted], check=True, cwd=REPO)
+        if not osp.isfile(converted) or args.force:
+            subprocess.run([sys.executable, osp.join(
+                REPO, 'tools', 'model_converters',
+                'mmpretrain2pixpretrain.py'), checkpoint, converted],
+                check=True, cwd=REPO)
         checkpoint = converted
-    print(f'probing {key}', flush=True)
+    command = probe_command(args, config, checkpoint, out)
+    report_path = osp.join(out, 'results.json')
     start = time.perf_counter()
-    subprocess.run(probe_command(args, config, checkpoint, out), check=True,
-                   cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='2'),
-                   stdout=subprocess.DEVNULL)
-    with open(osp.join(out, 'results.json')) as f:
+    if args.force or not _same_probe(report_path, checkpoint):
+        print(f'probing {key}', flush=True)
+        subprocess.run(command, check=True, cwd=REPO,
+                       env=dict(os.environ, OMP_NUM_THREADS='2'),
+                       stdout=subprocess.DEVNULL)
+    with open(report_path) as f:
         report = json.load(f)
     model = report['models']['trained' if checkpoint else 'random-init']
     results['probes'][key] = dict(
         layers=report['layers'], per_layer=model['layers'],
         timing=model['timing'], wall_s=time.perf_counter() - start,
-        command=' '.join(probe_command(args, config, checkpoint, out)))
+        command=' '.join(command))
     save_results(results, args.json)
+
+
+def _same_probe(report_path: str, checkpoint: Optional[str]) -> bool:
+    """Whether the probe tool's report there is of this checkpoint."""
+    if not osp.isfile(report_path):
+        return False
+    with open(report_path) as f:
+        report = json.load(f)
+    return report.get('checkpoint') == (checkpoint and osp.abspath(
+        checkpoint))
 
 
 def summary(probe: dict) -> dict:
