@@ -378,7 +378,7 @@ def probe_run(args: argparse.Namespace, key: str, config: str,
     command = probe_command(args, config, checkpoint, out)
     report_path = osp.join(out, 'results.json')
     start = time.perf_counter()
-    if args.force or not _same_probe(report_path, checkpoint):
+    if args.force or not _same_probe(report_path, checkpoint, args):
         print(f'probing {key}', flush=True)
         subprocess.run(command, check=True, cwd=REPO,
                        env=dict(os.environ, OMP_NUM_THREADS='2'),
@@ -393,14 +393,19 @@ def probe_run(args: argparse.Namespace, key: str, config: str,
     save_results(results, args.json)
 
 
-def _same_probe(report_path: str, checkpoint: Optional[str]) -> bool:
-    """Whether the probe tool's report there is of this checkpoint."""
+def _same_probe(report_path: str, checkpoint: Optional[str],
+                args: argparse.Namespace) -> bool:
+    """Whether the probe tool's report there is of this checkpoint, on as
+    many images, with as many epochs."""
     if not osp.isfile(report_path):
         return False
     with open(report_path) as f:
         report = json.load(f)
-    return report.get('checkpoint') == (checkpoint and osp.abspath(
-        checkpoint))
+    data = report.get('data', {})
+    return (report.get('checkpoint') == (checkpoint and osp.abspath(
+        checkpoint)) and report['linear']['epochs'] == args.probe_epochs
+        and data.get('train', {}).get('used') == args.probe_train_samples
+        and data.get('test', {}).get('used') == args.probe_test_samples)
 
 
 def summary(probe: dict) -> dict:
