@@ -67,7 +67,7 @@ TOOLBOXES = ('pix', 'mm')
 # The recipe each method runs in both toolboxes (``--steps`` etc. override).
 RECIPES = dict(
     mae=dict(steps=800, batch_size=64, lr=1e-3, warmup=40, eta_min=1e-5),
-    moco=dict(steps=500, batch_size=64, lr=0.03, warmup=0, eta_min=0.0),
+    moco=dict(steps=2000, batch_size=64, lr=0.03, warmup=0, eta_min=0.0),
 )
 PIX_CONFIGS = dict(mae='configs/mae/vit-t-p4_cifar10.py',
                    moco='configs/mocov2/resnet18_cifar10.py')
