@@ -4,6 +4,7 @@ merged."""
 import difflib
 import os
 import os.path as osp
+import sys
 from typing import Any, Dict, Optional
 
 from mmengine.config import Config
@@ -33,11 +34,26 @@ def load_config(path: str, options: Optional[Dict[str, Any]] = None
         raise PathNotFoundError(
             f"config file '{path}' does not exist; "
             f'{_closest_file_hint(path)}')
+    _import_from_working_dir()
     cfg = _read_config_file(path)
     if options:
         check_cfg_options(cfg, options)
         cfg.merge_from_dict(options)
     return cfg
+
+
+def _import_from_working_dir() -> None:
+    """Let ``custom_imports`` find packages in the working directory.
+
+    ``python tools/train.py`` puts ``tools/`` first on ``sys.path``, not the
+    directory the user runs it from, so ``custom_imports=['my_package']``
+    of a package beside the config failed unless ``PYTHONPATH=.`` was set;
+    ``python -m`` and the interactive interpreter search it first. The
+    tools search it last, so it never shadows an installed package.
+    """
+    cwd = os.getcwd()
+    if cwd not in (osp.abspath(p or '.') for p in sys.path):
+        sys.path.append(cwd)
 
 
 def _read_config_file(path: str) -> Config:
