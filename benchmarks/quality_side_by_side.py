@@ -465,6 +465,11 @@ def plot_losses(results: dict, method: str, path: str) -> None:
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4))
     styles = dict(pix=dict(color='tab:blue'), mm=dict(color='tab:orange'))
+    # The first steps' losses would flatten the rest: the axis starts
+    # its top at the highest loss after the first 5 % of the run.
+    later = [loss for run in results['runs'].values()
+             if run['method'] == method for step, loss in run['loss_curve']
+             if step >= 0.05 * run['steps']]
     names = dict(pix='pixpretrain', mm='mmpretrain 1.2.0')
     for key, run in sorted(results['runs'].items()):
         if run['method'] != method:
@@ -473,6 +478,9 @@ def plot_losses(results: dict, method: str, path: str) -> None:
         ax.plot(steps, losses, linestyle='-' if run['seed'] % 2 == 0
                 else '--', label=f"{names[run['toolbox']]}, seed "
                 f"{run['seed']}", **styles[run['toolbox']])
+    if later:
+        ax.set_ylim(min(later) - 0.05 * (max(later) - min(later)),
+                    max(later) + 0.05 * (max(later) - min(later)))
     ax.set_xlabel('optimizer step')
     ax.set_ylabel('training loss (mean of 10 steps)')
     ax.set_title(dict(mae='MAE ViT-T/4, CIFAR-10',

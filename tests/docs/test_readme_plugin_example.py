@@ -36,8 +36,8 @@ def test_the_readme_example_trains_from_the_directory_it_is_in(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     result = subprocess.run(
         [sys.executable, str(REPO / 'tools' / 'train.py'), 'my_config.py',
-         "--work-dir", "work"], cwd=tmp_path,
-        env=dict(env, OMP_NUM_THREADS="1"),
+         '--work-dir', 'work'], cwd=tmp_path,
+        env=dict(env, OMP_NUM_THREADS='1'),
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / 'work' / 'iter_2.pth').is_file()
