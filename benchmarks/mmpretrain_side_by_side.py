@@ -260,6 +260,21 @@ def mm_model_config(arch: str, data_root: str, precision: str = 'fp32',
     return cfg
 
 
+def mm_moco_view() -> list:
+    """The MoCo CIFAR demo's view in mmpretrain's transforms: crop (0.08,
+    1) to 32 px, flip, colour jitter p 0.8, grey p 0.2."""
+    return [
+        dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.08, 1.),
+             backend='pillow'),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='RandomApply', prob=0.8, transforms=[dict(
+            type='ColorJitter', brightness=0.4, contrast=0.4,
+            saturation=0.4, hue=0.1)]),
+        dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
+             channel_weights=(0.114, 0.587, 0.2989)),
+    ]
+
+
 def mm_moco_config(data_root: str, precision: str = 'fp32',
                    device: str = 'cpu'):
     """mmpretrain's MoCo v2 config with pixpretrain's CIFAR recipe put in:
@@ -278,16 +293,7 @@ def mm_moco_config(data_root: str, precision: str = 'fp32',
     model.data_preprocessor = dict(
         type='SelfSupDataPreprocessor', to_rgb=True,
         mean=[125.307, 122.961, 113.8575], std=[51.5865, 50.847, 51.255])
-    view = [
-        dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.08, 1.),
-             backend='pillow'),
-        dict(type='RandomFlip', prob=0.5),
-        dict(type='RandomApply', prob=0.8, transforms=[dict(
-            type='ColorJitter', brightness=0.4, contrast=0.4,
-            saturation=0.4, hue=0.1)]),
-        dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-             channel_weights=(0.114, 0.587, 0.2989)),
-    ]
+    view = mm_moco_view()
     cfg.train_dataloader.dataset = dict(
         type='CustomDataset', data_root=osp.join(data_root, 'train'),
         with_label=False, indices=MOCO_IMAGES, pipeline=[

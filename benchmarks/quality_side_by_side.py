@@ -211,18 +211,10 @@ def mm_config(method: str, r: dict, seed: int, data_root: str,
                               with_avg_pool=True)
         cfg.model.head.temperature = 0.1
         cfg.optim_wrapper.optimizer.weight_decay = 5e-4
-        view = [
-            dict(type='RandomResizedCrop', scale=32,
-                 crop_ratio_range=(0.08, 1.), backend='pillow'),
-            dict(type='RandomFlip', prob=0.5),
-            dict(type='RandomApply', prob=0.8, transforms=[dict(
-                type='ColorJitter', brightness=0.4, contrast=0.4,
-                saturation=0.4, hue=0.1)]),
-            dict(type='RandomGrayscale', prob=0.2, keep_channels=True,
-                 channel_weights=(0.114, 0.587, 0.2989)),
-        ]
+        from mmpretrain_side_by_side import mm_moco_view
         pipeline = [dict(type='LoadImageFromFile'),
-                    dict(type='MultiView', num_views=2, transforms=[view]),
+                    dict(type='MultiView', num_views=2,
+                         transforms=[mm_moco_view()]),
                     dict(type='PackInputs')]
     cfg.train_dataloader.dataset = dict(
         type='CustomDataset', data_root=folder, with_label=False,
