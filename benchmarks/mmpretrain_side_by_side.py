@@ -382,8 +382,6 @@ def run_pipeline_worker(args: argparse.Namespace) -> dict:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     if args.worker == 'pix':
-        from mmengine.config import Config
-
         from pixpretrain.registry import DATASETS
         cfg, _ = pix_model_config('b')
         dataset_cfg = cfg.train_dataloader.dataset
