@@ -58,7 +58,7 @@ import time
 from typing import Callable, Dict, List
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from peer_envs import CACHE, ensure_peer  # noqa: E402
+from peer_envs import CACHE, CIFAR, ensure_peer  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -68,8 +68,6 @@ ARCHS = dict(s=dict(pix='s', mm='deit-small', width=384),
              b=dict(pix='b', mm='b', width=768))
 MM_MAE_CONFIG = 'mae/mae_vit-base-p16_8xb512-amp-coslr-800e_in1k.py'
 MM_MOCO_CONFIG = 'mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
-DEFAULT_CIFAR = osp.join(osp.expanduser('~'), '.cache', 'pixpretrain',
-                         'cifar10')
 # Training images listed per MoCo run (both toolboxes), instead of 50,000.
 MOCO_IMAGES = 2048
 DEVICES = ('cpu', 'cuda')
@@ -115,7 +113,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'the timed steps)')
     parser.add_argument('--pipeline-images', type=int, default=200,
                         help='JPEGs decoded per pipeline round')
-    parser.add_argument('--cifar-root', default=DEFAULT_CIFAR,
+    parser.add_argument('--cifar-root', default=CIFAR,
                         help='CIFAR-10 image folder (train/<class>/*.jpg) for '
                         'MoCo; skipped when missing')
     parser.add_argument('--moco-batch-size', type=int, default=64)

@@ -18,6 +18,10 @@ import sys
 from typing import Dict, List
 
 CACHE = osp.join(osp.expanduser('~'), '.cache', 'pixpretrain')
+# The CIFAR-10 image folder the benchmarks read by default
+# (../shared/data/get_cifar10.sh unpacks it there).
+CIFAR = osp.join(CACHE, 'cifar10')
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 PEERS: Dict[str, dict] = {
     'mmpretrain': dict(
@@ -40,10 +44,24 @@ class PeerUnavailable(RuntimeError):
     """The peer could not be installed (no package index, say)."""
 
 
+def toolbox_env(*folders: str) -> Dict[str, str]:
+    """``os.environ`` for a worker of this interpreter: ``folders`` (a
+    peer's), then this repository, then the caller's ``PYTHONPATH`` on the
+    import path, so the worker runs this checkout's pixpretrain."""
+    paths: List[str] = [*folders, REPO]
+    if os.environ.get('PYTHONPATH'):
+        paths.append(os.environ['PYTHONPATH'])
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+
+
+def peer_folder(peer: str, root: str = CACHE) -> str:
+    """The folder ``peer`` is installed into."""
+    return osp.join(root, PEERS[peer]['folder'])
+
+
 def peer_env(peer: str, root: str = CACHE) -> Dict[str, str]:
     """``os.environ`` with the peer's folder first on ``PYTHONPATH``."""
-    folder = osp.join(root, PEERS[peer]['folder'])
-    paths: List[str] = [folder]
+    paths: List[str] = [peer_folder(peer, root)]
     if os.environ.get('PYTHONPATH'):
         paths.append(os.environ['PYTHONPATH'])
     return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
@@ -65,7 +83,7 @@ def ensure_peer(peer: str, root: str = CACHE, quiet: bool = False
     check = [sys.executable, '-W', 'ignore', '-c', spec['check']]
     if subprocess.run(check, env=env, capture_output=True).returncode == 0:
         return env
-    folder = osp.join(root, spec['folder'])
+    folder = peer_folder(peer, root)
     if not quiet:
         print(f'installing {spec["packages"][0]} into {folder}', flush=True)
     install = subprocess.run(

@@ -27,15 +27,15 @@ HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from peer_envs import ensure_peer  # noqa: E402
+from peer_envs import (CIFAR, ensure_peer, peer_folder,  # noqa: E402
+                       toolbox_env)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', nargs='?')
     parser.add_argument('checkpoint', nargs='?')
-    parser.add_argument('--cifar-root', default=osp.join(
-        osp.expanduser('~'), '.cache', 'pixpretrain', 'cifar10'))
+    parser.add_argument('--cifar-root', default=CIFAR)
     parser.add_argument('--images', type=int, default=1000)
     parser.add_argument('--repeats', type=int, default=4)
     parser.add_argument('--worker', choices=['pix', 'mm'],
@@ -63,12 +63,11 @@ def draw(args: argparse.Namespace) -> None:
         from pixpretrain.registry import DATASETS, register_all_modules
         register_all_modules()
         cfg = quality.pix_config('mae', r, 0, args.cifar_root, '/tmp')
-        dataset = DATASETS.build(cfg.train_dataloader.dataset)
     else:
         from mmpretrain.registry import DATASETS
         init_default_scope('mmpretrain')
         cfg = quality.mm_config('mae', r, 0, args.cifar_root, '/tmp')
-        dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
     wanted = relative_paths(args.cifar_root, args.images)
     where = {}
     for i in range(len(dataset)):
@@ -90,13 +89,10 @@ def draw(args: argparse.Namespace) -> None:
     torch.save(torch.stack(images), args.out)
 
 
-def masked_loss(config: str, checkpoint: str, images) -> float:
-    """Mean masked-patch loss of the model over ``images``, same masks for
-    every call (seeded)."""
+def masked_loss(model, images) -> float:
+    """Mean masked-patch loss of ``model`` over ``images``, the same masks
+    for every call (seeded)."""
     import torch
-    from pixpretrain.apis import init_model
-    model = init_model(config, checkpoint)
-    model.eval()
     torch.manual_seed(0)
     losses = []
     with torch.no_grad():
@@ -112,24 +108,25 @@ def main(argv=None) -> int:
         draw(args)
         return 0
     import torch
-    envs = dict(pix=dict(os.environ), mm=ensure_peer('mmpretrain'))
+
+    from pixpretrain.apis import init_model
+    ensure_peer('mmpretrain')
+    envs = dict(pix=toolbox_env(), mm=toolbox_env(peer_folder('mmpretrain')))
+    images = {}
     with tempfile.TemporaryDirectory() as tmp:
-        losses = {}
         for toolbox, env in envs.items():
             out = osp.join(tmp, f'{toolbox}.pt')
             subprocess.run([sys.executable, osp.abspath(__file__), '--worker',
                             toolbox, '--out', out, '--cifar-root',
                             args.cifar_root, '--images', str(args.images),
                             '--repeats', str(args.repeats)],
-                           env=dict(env, PYTHONPATH=os.pathsep.join(filter(
-                               None, [REPO, env.get('PYTHONPATH')]))),
-                           check=True, cwd=REPO)
-            losses[toolbox] = masked_loss(args.config, args.checkpoint,
-                                          torch.load(out))
-        pixels = [torch.load(osp.join(tmp, f'{t}.pt')).float() for t in envs]
-    print(f'mean |pix - mm| pixel difference: '
-          f'{(pixels[0] - pixels[1]).abs().mean().item():.4f} (of 255) over '
-          f'{len(pixels[0])} drawn images')
+                           env=env, check=True, cwd=REPO)
+            images[toolbox] = torch.load(out)
+    model = init_model(args.config, args.checkpoint).eval()
+    losses = {t: masked_loss(model, batch) for t, batch in images.items()}
+    difference = (images['pix'].float() - images['mm'].float()).abs().mean()
+    print(f'mean |pix - mm| pixel difference: {difference.item():.4f} (of '
+          f'255) over {len(images["pix"])} drawn images')
     for toolbox, loss in losses.items():
         print(f'{toolbox} pipeline: masked loss {loss:.4f}')
     print(f'ratio pix / mm: {losses["pix"] / losses["mm"]:.4f}')

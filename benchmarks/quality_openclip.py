@@ -669,8 +669,9 @@ def plot(runs: Sequence[dict], path: str) -> None:
 def drive(args: argparse.Namespace) -> List[dict]:
     """Run every (seed, toolbox) in a fresh process, alternating."""
     sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-    from peer_envs import ensure_peer
-    openclip_env = ensure_peer('open_clip')
+    from peer_envs import ensure_peer, peer_folder, toolbox_env
+    ensure_peer('open_clip')
+    openclip_env = toolbox_env(peer_folder('open_clip'))
     settings = dict(config=osp.relpath(CONFIG, REPO), steps=args.steps,
                     batch_size=args.batch_size, seeds=args.seeds,
                     threads=args.threads, test_samples=args.test_samples,
@@ -692,12 +693,9 @@ def drive(args: argparse.Namespace) -> List[dict]:
                     '--work-dir', osp.join(work_root, name), *extra]
 
         def env_of(toolbox: str) -> Dict[str, str]:
-            env = dict(openclip_env if toolbox == 'openclip' else os.environ,
-                       OMP_NUM_THREADS=str(args.threads))
-            env['PYTHONPATH'] = os.pathsep.join(
-                [REPO] + [p for p in env.get('PYTHONPATH', '').split(
-                    os.pathsep) if p])
-            return env
+            return dict(openclip_env if toolbox == 'openclip'
+                        else toolbox_env(),
+                        OMP_NUM_THREADS=str(args.threads))
 
         env = env_of(toolbox)
         cmd = worker(toolbox, '--out', out)

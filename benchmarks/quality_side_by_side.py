@@ -57,10 +57,8 @@ HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from peer_envs import ensure_peer  # noqa: E402
+from peer_envs import CIFAR, ensure_peer, toolbox_env  # noqa: E402
 
-DEFAULT_CIFAR = osp.join(osp.expanduser('~'), '.cache', 'pixpretrain',
-                         'cifar10')
 MEAN = [125.307, 122.961, 113.8575]
 STD = [51.5865, 50.847, 51.255]
 TOOLBOXES = ('pix', 'mm')
@@ -86,7 +84,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--steps', type=int, default=None,
                         help="optimizer steps (default: the method's)")
     parser.add_argument('--batch-size', type=int, default=None)
-    parser.add_argument('--cifar-root', default=DEFAULT_CIFAR)
+    parser.add_argument('--cifar-root', default=CIFAR)
     parser.add_argument('--work-dir', default='work_dirs/quality')
     parser.add_argument('--json', default='benchmarks/results/quality.json',
                         help='results, rewritten after every run')
@@ -225,18 +223,13 @@ def mm_config(method: str, r: dict, seed: int, data_root: str,
 
 
 def loss_curve(work_dir: str) -> List[List[float]]:
-    """[step, loss] of every logged step, from mmengine's scalars.json."""
-    curve = []
-    for stamp in sorted(os.listdir(work_dir)):
-        path = osp.join(work_dir, stamp, 'vis_data', 'scalars.json')
-        if osp.isfile(path):
-            with open(path) as f:
-                for line in f:
-                    record = json.loads(line)
-                    if 'loss' in record:
-                        curve.append([record.get('iter', record.get('step')),
-                                      record['loss']])
-    return curve
+    """[step, loss] of every logged step; a step logged by two launches
+    into the same work dir (a rerun) keeps the later one."""
+    from pixpretrain.apis.analysis.training_logs import (
+        find_logs, load_training_records)
+    return [[r['iter'], r['loss']]
+            for r in load_training_records(find_logs(work_dir))
+            if 'loss' in r]
 
 
 def run_worker(args: argparse.Namespace) -> dict:
@@ -284,14 +277,12 @@ def load_results(path: str) -> dict:
 def save_results(results: dict, path: str) -> None:
     """Write ``results`` over what the file holds now, run by run, so a
     probe stage and a training stage may run at the same time."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    from pixpretrain.utils import atomic_write
     on_disk = load_results(path)
     for part in ('runs', 'probes'):
         on_disk.setdefault(part, {}).update(results.get(part, {}))
         results[part] = on_disk[part]
-    with open(f'{path}.{os.getpid()}.tmp', 'w') as f:
-        json.dump(results, f, indent=1)
-    os.replace(f'{path}.{os.getpid()}.tmp', path)
+    atomic_write(json.dumps(results, indent=1).encode(), path)
 
 
 def run_key(method: str, toolbox: str, seed: int) -> str:
@@ -368,15 +359,15 @@ def probe_run(args: argparse.Namespace, key: str, config: str,
                 check=True, cwd=REPO)
         checkpoint = converted
     command = probe_command(args, config, checkpoint, out)
-    report_path = osp.join(out, 'results.json')
     start = time.perf_counter()
-    if args.force or not _same_probe(report_path, checkpoint, args):
+    report = None if args.force else _earlier_probe(out, checkpoint, args)
+    if report is None:
         print(f'probing {key}', flush=True)
         subprocess.run(command, check=True, cwd=REPO,
                        env=dict(os.environ, OMP_NUM_THREADS='2'),
                        stdout=subprocess.DEVNULL)
-    with open(report_path) as f:
-        report = json.load(f)
+        with open(osp.join(out, 'results.json')) as f:
+            report = json.load(f)
     model = report['models']['trained' if checkpoint else 'random-init']
     results['probes'][key] = dict(
         layers=report['layers'], per_layer=model['layers'],
@@ -385,19 +376,21 @@ def probe_run(args: argparse.Namespace, key: str, config: str,
     save_results(results, args.json)
 
 
-def _same_probe(report_path: str, checkpoint: Optional[str],
-                args: argparse.Namespace) -> bool:
-    """Whether the probe tool's report there is of this checkpoint, on as
-    many images, with as many epochs."""
-    if not osp.isfile(report_path):
-        return False
-    with open(report_path) as f:
+def _earlier_probe(out: str, checkpoint: Optional[str],
+                   args: argparse.Namespace) -> Optional[dict]:
+    """The probe tool's report in ``out`` when it is of this checkpoint, on
+    as many images, with as many epochs; else None."""
+    path = osp.join(out, 'results.json')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
         report = json.load(f)
     data = report.get('data', {})
-    return (report.get('checkpoint') == (checkpoint and osp.abspath(
+    same = (report.get('checkpoint') == (checkpoint and osp.abspath(
         checkpoint)) and report['linear']['epochs'] == args.probe_epochs
         and data.get('train', {}).get('used') == args.probe_train_samples
         and data.get('test', {}).get('used') == args.probe_test_samples)
+    return report if same else None
 
 
 def summary(probe: dict) -> dict:
@@ -498,12 +491,11 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     results = load_results(args.json)
+    from pixpretrain.apis.analysis.benchmark import cpu_name
     results.setdefault('machine', dict(cores=os.cpu_count(),
-                                       cpu=_cpu_name()))
+                                       cpu=cpu_name()))
     if 'train' in args.stages:
-        envs = dict(pix=dict(os.environ, PYTHONPATH=os.pathsep.join(
-            filter(None, [REPO, os.environ.get('PYTHONPATH')]))),
-            mm=ensure_peer('mmpretrain'))
+        envs = dict(pix=toolbox_env(), mm=ensure_peer('mmpretrain'))
         for method in args.methods:
             for seed in args.seeds:
                 train_pair(args, method, seed, envs, results)
@@ -518,8 +510,7 @@ def main(argv=None) -> int:
             for key, checkpoint in [(baseline, None)] + [
                     (k, results['runs'][k]['checkpoint']) for k in keys
                     if k in results['runs']]:
-                if key not in results['probes'] or args.force:
-                    probe_run(args, key, config, checkpoint, results)
+                probe_run(args, key, config, checkpoint, results)
     if 'report' in args.stages:
         print('\n'.join(report(results, args.methods)))
         if args.plot_dir:
@@ -527,11 +518,6 @@ def main(argv=None) -> int:
                 plot_losses(results, method, osp.join(
                     args.plot_dir, f'quality_{method}_loss.png'))
     return 0
-
-
-def _cpu_name() -> str:
-    from pixpretrain.apis.analysis import benchmark
-    return benchmark.cpu_name()
 
 
 if __name__ == '__main__':

@@ -1,11 +1,11 @@
 """Test a trained checkpoint with its config's test loop and metrics
 (fine-tuned classifiers, CLIP zero-shot, kNN), through mmengine's Runner."""
 import argparse
-import os
 import sys
 from typing import List, Optional
 
-from pixpretrain.apis.cli import add_cfg_options, emit_json, run_cli
+from pixpretrain.apis.cli import (add_cfg_options, emit_json, parse_launched,
+                                 run_cli)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -18,13 +18,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add_cfg_options(
         parser,
         help='override config keys, e.g. test_dataloader.batch_size=64')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm'])
-    # torch.distributed.launch passes --local-rank; torchrun sets the env.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_launched(parser, argv)
 
 
 def test(args: argparse.Namespace) -> None:

@@ -1,10 +1,9 @@
 """Train a pretrainer from a config: single device, torchrun or slurm."""
 import argparse
-import os
 import sys
 from typing import List, Optional
 
-from pixpretrain.apis.cli import add_cfg_options, run_cli
+from pixpretrain.apis.cli import add_cfg_options, parse_launched, run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -24,34 +23,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'val_cfg, val_dataloader and val_evaluator)')
     add_cfg_options(
         parser, help='override config keys, e.g. train_cfg.max_iters=100')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm'])
-    # torch.distributed.launch passes --local-rank; torchrun sets the env.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_launched(parser, argv)
 
 
 def train(args: argparse.Namespace) -> None:
     """Build the Runner the config names, train, and name what it wrote."""
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    from pixpretrain.apis import (apply_threads, init_cpu_distributed,
-                                  last_checkpoint, load_config,
+    from pixpretrain.apis import (build_runner, last_checkpoint, load_config,
                                   prepare_train_config)
 
     cfg = load_config(args.config, args.cfg_options)
     cfg = prepare_train_config(cfg, args.config, args.work_dir, args.resume,
                                args.amp, args.auto_scale_lr, args.launcher,
                                args.no_validate)
-    init_cpu_distributed(cfg)
-    apply_threads(cfg)
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     if runner.rank == 0:
         checkpoint = last_checkpoint(runner.work_dir)

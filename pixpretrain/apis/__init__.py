@@ -5,11 +5,11 @@ from .config_checks import (check_cfg_options, check_resume,
                             check_train_values, load_config)
 from .inference import extract_features, init_model
 from .threads import apply_threads, choose_threads
-from .train import init_cpu_distributed, prepare_train_config
+from .train import build_runner, init_cpu_distributed, prepare_train_config
 
 __all__ = [
     'init_model', 'extract_features', 'prepare_train_config',
     'init_cpu_distributed', 'last_checkpoint', 'load_config',
     'check_cfg_options', 'check_train_values', 'check_resume',
-    'apply_threads', 'choose_threads'
+    'apply_threads', 'choose_threads', 'build_runner'
 ]

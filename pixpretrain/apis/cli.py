@@ -36,6 +36,24 @@ def add_cfg_options(parser: argparse.ArgumentParser,
                         default=None, help=help)
 
 
+def parse_launched(parser: argparse.ArgumentParser,
+                   argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Add the options of a tool torchrun or slurm may start (``--launcher``,
+    ``--local-rank``), parse, and export ``LOCAL_RANK`` for mmengine.
+
+    Args:
+        parser: The tool's parser, its own options added.
+        argv: The arguments (``sys.argv[1:]`` when None).
+    """
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm'])
+    # torch.distributed.launch passes --local-rank; torchrun sets the env.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
 def doc_summary(doc: Optional[str]) -> str:
     """A tool's ``--help`` description: the first paragraph of its module
     docstring, on one line.

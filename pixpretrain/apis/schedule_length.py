@@ -43,8 +43,10 @@ def fit_schedule_to_loop(cfg: Config) -> List[str]:
 
     Returns:
         list[str]: One note per changed phase (empty when the schedule
-        already ends with the loop, or when units cannot be compared: a
-        per-epoch phase in an iteration loop or the reverse).
+        already ends with the loop or the config sets
+        ``schedule_follows_loop = False``; phases whose unit is not the
+        loop's, a per-epoch phase in an iteration loop or the reverse, are
+        left alone).
 
     Raises:
         ConfigError: A phase of the schedule that cannot follow (it would
@@ -57,15 +59,14 @@ def fit_schedule_to_loop(cfg: Config) -> List[str]:
         return []
     length, by_epoch = loop
     phases = schedulers if isinstance(schedulers, list) else [schedulers]
-    ends = [p.get('end') for p in phases
-            if p.get('by_epoch', True) == by_epoch and _finite(p.get('end'))]
-    if not ends or max(ends) == length:
-        return []
-    planned = max(ends)
-    unit = 'max_epochs' if by_epoch else 'max_iters'
+    # Phases in the loop's unit with a finite end; others are left alone.
     comparable = [(i, p) for i, p in enumerate(phases)
                   if p.get('by_epoch', True) == by_epoch
                   and _finite(p.get('end'))]
+    planned = max((p['end'] for _, p in comparable), default=length)
+    if planned == length:
+        return []
+    unit = 'max_epochs' if by_epoch else 'max_iters'
     if any(length <= p['end'] < planned for _, p in comparable):
         return [_scale(i, p, length / planned)
                 for i, p in comparable] + [
@@ -73,10 +74,10 @@ def fit_schedule_to_loop(cfg: Config) -> List[str]:
             f'the whole schedule was scaled by {length}/{planned})']
     notes = []
     for i, phase in comparable:
+        if phase['end'] < planned:
+            continue  # a warm-up: it fits, and keeps its length
         where = f'param_scheduler[{i}] ({phase.get("type")})'
         begin = phase.get('begin', 0)
-        if phase['end'] < planned:
-            continue
         if begin >= length:
             raise ConfigError(
                 f'{where} begins at {begin}, at or after the loop\'s end '

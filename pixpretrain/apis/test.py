@@ -120,15 +120,6 @@ def run_test(cfg: Config) -> Dict[str, Any]:
     # Importing registers pixpretrain's safe loader as mmengine's handler
     # for local paths, so load_from never unpickles code.
     import pixpretrain.utils.checkpoint  # noqa: F401
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
 
-    from .threads import apply_threads
-    from .train import init_cpu_distributed
-    init_cpu_distributed(cfg)
-    apply_threads(cfg, loader='test_dataloader')
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    return dict(runner.test())
+    from .train import build_runner
+    return dict(build_runner(cfg, loader='test_dataloader').test())

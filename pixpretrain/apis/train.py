@@ -102,6 +102,27 @@ def set_work_dir_and_launcher(cfg: Config, config_path: str,
                                 osp.splitext(osp.basename(config_path))[0])
 
 
+def build_runner(cfg: Config, loader: str = 'train_dataloader'):
+    """The Runner the config names (``runner_type``, else mmengine's), built
+    after what a run needs first on this machine: a CPU process group for a
+    launched job (:func:`init_cpu_distributed`) and torch's thread count
+    (:func:`~pixpretrain.apis.threads.apply_threads`).
+
+    Args:
+        cfg: A prepared config.
+        loader: The data loader whose workers run beside this process.
+    """
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from .threads import apply_threads
+    init_cpu_distributed(cfg)
+    apply_threads(cfg, loader=loader)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
 def launched_world_size(launcher: str) -> int:
     """The number of processes the launcher started (1 without one), read
     from the environment before any process group exists."""

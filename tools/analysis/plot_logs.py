@@ -12,14 +12,15 @@ logged key containing 'loss' (``--keys`` picks others); the lower panel the
 learning rate. matplotlib comes with mmengine.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from pixpretrain.apis.analysis.training_logs import (
+    find_logs, load_training_records)
 from pixpretrain.apis.cli import run_cli
 
 
@@ -37,37 +38,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'first log)')
     parser.add_argument('--title', default=None, help='figure title')
     return parser.parse_args(argv)
-
-
-def find_logs(path: str) -> List[Path]:
-    """The JSON logs a path names: itself, or a work dir's
-    ``*/vis_data/scalars.json`` in launch order."""
-    target = Path(path)
-    if target.is_file():
-        return [target]
-    logs = sorted(target.glob('*/vis_data/scalars.json'))
-    if not logs:
-        logs = sorted(target.glob('vis_data/scalars.json'))
-    if not logs:
-        raise FileNotFoundError(
-            f"no '*/vis_data/scalars.json' under '{path}': is it an mmengine "
-            'work dir with LocalVisBackend (the default runtime) enabled?')
-    return logs
-
-
-def load_training_records(logs: Sequence[Path]) -> List[dict]:
-    """Training records (those with an 'iter'), merged by iteration."""
-    by_iter: Dict[int, dict] = {}
-    for log in logs:
-        for line in log.read_text().splitlines():
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            if 'iter' in record:
-                by_iter[int(record['iter'])] = record
-    if not by_iter:
-        raise ValueError(f'no training records in {", ".join(map(str, logs))}')
-    return [by_iter[i] for i in sorted(by_iter)]
 
 
 def plot_curves(records: Sequence[dict],

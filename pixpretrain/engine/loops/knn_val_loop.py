@@ -43,6 +43,32 @@ def _attach_bank(loop, runner, bank_dataloader: Union[DataLoader, Dict],
     loop.bank_dataloader = bank_dataloader
 
 
+def _run_with_bank(loop, stage: str, losses: dict) -> dict:
+    """mmengine's ValLoop / TestLoop ``run`` with the bank filled after the
+    model is put in eval mode (and after the stage's ``before_*`` hooks,
+    e.g. EMA weights swapped in), before the first query batch.
+
+    Args:
+        loop: A :class:`KNNValLoop` or :class:`KNNTestLoop`.
+        stage: 'val' or 'test': the hooks called and the loss prefix.
+        losses: The loop's ``val_loss`` / ``test_loss`` dict.
+    """
+    runner = loop.runner
+    runner.call_hook(f'before_{stage}')
+    runner.call_hook(f'before_{stage}_epoch')
+    runner.model.eval()
+    loop.fill_banks()
+    losses.clear()
+    for idx, data_batch in enumerate(loop.dataloader):
+        loop.run_iter(idx, data_batch)
+    metrics = loop.evaluator.evaluate(len(loop.dataloader.dataset))
+    if losses:
+        metrics.update(_parse_losses(losses, stage))
+    runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
+    runner.call_hook(f'after_{stage}')
+    return metrics
+
+
 @LOOPS.register_module()
 class KNNValLoop(ValLoop):
     """mmengine's ValLoop, preceded by a pass over ``bank_dataloader``.
@@ -126,19 +152,7 @@ class KNNValLoop(ValLoop):
 
     def run(self) -> dict:
         """Launch validation: bank, then ValLoop's queries and metrics."""
-        self.runner.call_hook('before_val')
-        self.runner.call_hook('before_val_epoch')
-        self.runner.model.eval()
-        self.fill_banks()
-        self.val_loss.clear()
-        for idx, data_batch in enumerate(self.dataloader):
-            self.run_iter(idx, data_batch)
-        metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
-        if self.val_loss:
-            metrics.update(_parse_losses(self.val_loss, 'val'))
-        self.runner.call_hook('after_val_epoch', metrics=metrics)
-        self.runner.call_hook('after_val')
-        return metrics
+        return _run_with_bank(self, 'val', self.val_loss)
 
 
 @LOOPS.register_module()
@@ -168,16 +182,4 @@ class KNNTestLoop(TestLoop):
 
     def run(self) -> dict:
         """Launch the test: bank, then TestLoop's queries and metrics."""
-        self.runner.call_hook('before_test')
-        self.runner.call_hook('before_test_epoch')
-        self.runner.model.eval()
-        self.fill_banks()
-        self.test_loss.clear()
-        for idx, data_batch in enumerate(self.dataloader):
-            self.run_iter(idx, data_batch)
-        metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
-        if self.test_loss:
-            metrics.update(_parse_losses(self.test_loss, 'test'))
-        self.runner.call_hook('after_test_epoch', metrics=metrics)
-        self.runner.call_hook('after_test')
-        return metrics
+        return _run_with_bank(self, 'test', self.test_loss)
