@@ -21,6 +21,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-validate', action='store_true',
                         help='do not validate during training (drops '
                         'val_cfg, val_dataloader and val_evaluator)')
+    parser.add_argument('--verbose', action='store_true',
+                        help="mmengine's full console: environment, config "
+                        'and every log line (by default they go to the log '
+                        'file only, and the console shows warnings and '
+                        'progress)')
     add_cfg_options(
         parser, help='override config keys, e.g. train_cfg.max_iters=100')
     return parse_launched(parser, argv)
@@ -30,12 +35,17 @@ def train(args: argparse.Namespace) -> None:
     """Build the Runner the config names, train, and name what it wrote."""
     from pixpretrain.apis import (build_runner, last_checkpoint, load_config,
                                   prepare_train_config)
+    from pixpretrain.apis.console import hand_over, held_back_log, run_header
 
-    cfg = load_config(args.config, args.cfg_options)
-    cfg = prepare_train_config(cfg, args.config, args.work_dir, args.resume,
-                               args.amp, args.auto_scale_lr, args.launcher,
-                               args.no_validate)
-    runner = build_runner(cfg)
+    with held_back_log() as setup_notes:
+        cfg = load_config(args.config, args.cfg_options)
+        cfg = prepare_train_config(cfg, args.config, args.work_dir,
+                                   args.resume, args.amp, args.auto_scale_lr,
+                                   args.launcher, args.no_validate)
+        runner = build_runner(cfg, brief_console=not args.verbose)
+    if runner.rank == 0:
+        print(run_header(runner, args.config), flush=True)
+    hand_over(setup_notes, runner.logger)
     runner.train()
     if runner.rank == 0:
         checkpoint = last_checkpoint(runner.work_dir)

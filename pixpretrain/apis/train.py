@@ -1,4 +1,5 @@
 """Turn a config plus command-line choices into one the Runner can run here."""
+import logging
 import os
 import os.path as osp
 from typing import Optional
@@ -8,6 +9,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from pixpretrain.apis.config_checks import check_resume, check_train_values
+from pixpretrain.apis.console import add_progress_bar
 from pixpretrain.apis.config_checks.readers import resolve_class
 from pixpretrain.apis.schedule_length import fit_schedule_to_loop
 from pixpretrain.engine.optimizers import cpu_has_native_bf16
@@ -79,6 +81,7 @@ def prepare_train_config(cfg: Config,
     _adapt_to_cpu(cfg, amp)
     apply_compile_fallback(cfg)
     check_method_config(cfg)
+    add_progress_bar(cfg)
     return cfg
 
 
@@ -102,25 +105,31 @@ def set_work_dir_and_launcher(cfg: Config, config_path: str,
                                 osp.splitext(osp.basename(config_path))[0])
 
 
-def build_runner(cfg: Config, loader: str = 'train_dataloader'):
-    """The Runner the config names (``runner_type``, else mmengine's), built
-    after what a run needs first on this machine: a CPU process group for a
-    launched job (:func:`init_cpu_distributed`) and torch's thread count
+def build_runner(cfg: Config, loader: str = 'train_dataloader',
+                 brief_console: bool = True):
+    """The Runner the config names (``runner_type``), else mmengine's with
+    a brief console (:class:`~pixpretrain.engine.BriefConsoleRunner`) or,
+    without ``brief_console``, as it is. Built after what a run needs first
+    on this machine: a CPU process group for a launched job
+    (:func:`init_cpu_distributed`) and torch's thread count
     (:func:`~pixpretrain.apis.threads.apply_threads`).
 
     Args:
         cfg: A prepared config.
         loader: The data loader whose workers run beside this process.
+        brief_console: Warnings and progress on the console, the rest in
+            the log file only (``tools/train.py --verbose`` turns it off).
     """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
+    from pixpretrain.engine import BriefConsoleRunner
     from .threads import apply_threads
     init_cpu_distributed(cfg)
     apply_threads(cfg, loader=loader)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return (BriefConsoleRunner if brief_console else Runner).from_cfg(cfg)
 
 
 def launched_world_size(launcher: str) -> int:
@@ -178,9 +187,12 @@ def _adapt_to_cpu(cfg: Config, amp: bool = False) -> None:
             return
         hint = (' (--amp trains in bf16 autocast on this CPU)'
                 if cpu_has_native_bf16() else '')
+        # A warning only for a user who asked (--amp): a GPU recipe that
+        # trains in float32 on a CPU is the documented default.
         print_log(
             f'mixed precision ({wrapper.type}) needs a GPU; training in '
-            f'float32 on the CPU{hint}', logger='current', level=30)
+            f'float32 on the CPU{hint}', logger='current',
+            level=logging.WARNING if amp else logging.INFO)
         wrapper.type = AMP_TO_FP32[wrapper.type]
 
 

@@ -62,7 +62,8 @@ def progress_bar(iterable: Optional[Iterable[T]] = None,
                  desc: str = '',
                  disable: Optional[bool] = None,
                  file: Optional[TextIO] = None,
-                 unit: str = 'it') -> 'tqdm[T]':
+                 unit: str = 'it',
+                 initial: int = 0) -> 'tqdm[T]':
     """A tqdm bar under pixpretrain's policy (see the module docstring).
 
     Use it directly where the work reports through a callback
@@ -80,6 +81,8 @@ def progress_bar(iterable: Optional[Iterable[T]] = None,
         file: Where to draw; the current ``sys.stderr`` by default (read at
             call time, so redirections and test captures apply).
         unit: What one item is called in the rate ('img', 'token' ...).
+        initial: Items already done (a resumed run): counted in the total,
+            not in the rate.
 
     Returns:
         The bar; iterating it yields ``iterable``'s items unchanged.
@@ -87,7 +90,8 @@ def progress_bar(iterable: Optional[Iterable[T]] = None,
     return tqdm(iterable, total=total, desc=desc or None,
                 disable=_disabled(disable),
                 file=file if file is not None else sys.stderr,
-                mininterval=MIN_INTERVAL, dynamic_ncols=True, unit=unit)
+                mininterval=MIN_INTERVAL, dynamic_ncols=True, unit=unit,
+                initial=initial)
 
 
 def progress(iterable: Iterable[T],

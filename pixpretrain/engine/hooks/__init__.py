@@ -1,6 +1,7 @@
 from .checkpoint_hook import AtomicCheckpointHook
 from .frozen_check_hook import FrozenBackboneCheckHook, changed_entries
 from .nonfinite_loss_hook import NonFiniteLossHook
+from .progress_bar_hook import ProgressBarHook
 from .reconstruction_hook import ReconstructionHook, model_pictures
 from .time_budget_hook import TimeBudgetHook
 from .zero_shot_hook import ZeroShotHook
@@ -13,5 +14,6 @@ __all__ = [
     'FrozenBackboneCheckHook',
     'changed_entries',
     'TimeBudgetHook',
-    'AtomicCheckpointHook'
+    'AtomicCheckpointHook',
+    'ProgressBarHook'
 ]

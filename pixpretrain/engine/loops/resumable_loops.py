@@ -188,6 +188,11 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         self.runner.call_hook('before_train_epoch')
         if self._iter > 0:
             self._continue_data()
+        else:
+            # Pass after pass without mmengine's iterator, which warns at
+            # every pass's end and sleeps two seconds before the next.
+            self.dataloader_iterator = _Passes(self.dataloader, 0,
+                                               iter(self.dataloader))
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
             seed_iteration(self.runner.seed, self._iter)
