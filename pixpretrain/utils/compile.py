@@ -12,6 +12,7 @@ import shutil
 from typing import Optional
 
 import torch
+import torch._dynamo  # noqa: F401  (its config, not through the lazy import)
 from mmengine.config import Config
 from mmengine.logging import print_log
 

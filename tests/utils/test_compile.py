@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import torch
+import torch._dynamo  # noqa: F401  (the config the tests patch)
 from mmengine.config import Config
 from mmengine.runner import Runner
 
