@@ -20,6 +20,7 @@ from .transforms import (CenterCrop, ColorJitter, ColorQuantize, GaussianBlur,
                          TokenizeText, load_palette,
                          pil_to_rgb_array, tokens_to_rgb)
 from .webdataset import WebDatasetShards
+from .wds_stream import WebDatasetStream
 
 __all__ = [
     'DATA_DOCS',
@@ -51,6 +52,7 @@ __all__ = [
     'build_tokenizer',
     'TokenizeText',
     'WebDatasetShards',
+    'WebDatasetStream',
     'ColorQuantize',
     'load_palette',
     'tokens_to_rgb',
