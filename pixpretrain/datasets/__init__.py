@@ -19,6 +19,7 @@ from .transforms import (CenterCrop, ColorJitter, ColorQuantize, GaussianBlur,
                          RandomGrayscale, RandomResizedCrop, Resize, Solarize,
                          TokenizeText, load_palette,
                          pil_to_rgb_array, tokens_to_rgb)
+from .openclip_tokenizer import OpenCLIPTokenizer
 from .webdataset import WebDatasetShards
 from .wds_stream import WebDatasetStream
 
@@ -50,6 +51,7 @@ __all__ = [
     'BPETokenizer',
     'ByteTokenizer',
     'build_tokenizer',
+    'OpenCLIPTokenizer',
     'TokenizeText',
     'WebDatasetShards',
     'WebDatasetStream',
