@@ -118,3 +118,22 @@ def test_the_openclip_config_holds_what_the_weights_need():
     MODELS.build(cfg.model).load_state_dict(converted, strict=True)
     assert cfg.test_evaluator.tokenizer.type == 'OpenCLIPTokenizer'
     assert cfg.test_dataloader.dataset.pipeline[0]['size'] == 224
+
+
+def test_zero_shot_classifier_equals_open_clips_prompt_ensemble():
+    from pixpretrain.evaluation import ZeroShotAccuracy
+    source = tiny_openclip()
+    model, _, _ = converted_model(source, 32, 32)
+    templates = ['a photo of a {}.', 'a blurry photo of the {}.']
+    metric = ZeroShotAccuracy(templates, dict(type='OpenCLIPTokenizer'),
+                              class_names=['cat', 'traffic light'])
+    metric.prepare(model)
+    # OpenCLIP's recipe by hand: mean of the unit prompt embeddings.
+    rows = []
+    with torch.no_grad():
+        for name in ['cat', 'traffic light']:
+            tokens = open_clip.tokenize([t.format(name) for t in templates])
+            prompts = F.normalize(source.encode_text(tokens), dim=-1)
+            rows.append(F.normalize(prompts.mean(0), dim=-1))
+    torch.testing.assert_close(metric.classifier, torch.stack(rows),
+                               atol=2e-5, rtol=1e-4)
