@@ -9,7 +9,7 @@ data set is built. Shards written by ``make_shards.py`` (``key.jpg`` +
 import functools
 import os
 import sys
-from typing import Callable, Dict, Iterator, Sequence, Union
+from typing import Callable, Dict, Iterator, Optional, Sequence, Union
 from urllib.parse import urlparse
 
 from mmengine.dataset import Compose
@@ -96,6 +96,10 @@ class WebDatasetStream(IterableDataset):
         repeat: Without ``resampled``: start a new pass after the last
             shard, for ever.
         seed: Seed of the shard order, the resampling and the buffer.
+        length: Samples a pass is taken to hold, for whatever asks the
+            data loader its length (mmengine's Runner does, to build param
+            schedulers); the stream does not stop there. ``None``: asking
+            fails with a message naming this argument.
     """
 
     def __init__(self,
@@ -104,7 +108,8 @@ class WebDatasetStream(IterableDataset):
                  shuffle_buffer: int = 1000,
                  resampled: bool = False,
                  repeat: bool = True,
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 length: Optional[int] = None) -> None:
         wds = _webdataset()
         if shuffle_buffer < 0:
             raise ConfigError(
@@ -124,7 +129,16 @@ class WebDatasetStream(IterableDataset):
         self.resampled = resampled
         self.repeat = repeat
         self.seed = seed
+        self.length = length
         self._stream = self._build(wds)
+
+    def __len__(self) -> int:
+        if self.length is None:
+            raise TypeError(
+                'WebDatasetStream has no length; set its length to the '
+                'samples of one pass (mmengine asks the data loader for it '
+                'to build param schedulers)')
+        return self.length
 
     @property
     def metainfo(self) -> dict:

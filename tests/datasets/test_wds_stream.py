@@ -167,3 +167,10 @@ def test_missing_webdataset_names_the_extra(shards, monkeypatch):
     with pytest.raises(MissingDependencyError,
                        match=r'pixpretrain\[webdataset\]'):
         WebDatasetStream(str(shards.dir / shards.names))
+
+
+def test_length_is_nominal_and_asking_without_one_explains(shards):
+    urls = str(shards.dir / shards.names)
+    assert len(WebDatasetStream(urls, length=5)) == 5
+    with pytest.raises(TypeError, match='set its length'):
+        len(WebDatasetStream(urls))
