@@ -8,6 +8,13 @@ def read_version() -> str:
     return namespace['__version__']
 
 
+# Optional libraries of the field, one extra each (docs/field_libraries.md).
+TIMM = ['timm>=1.0']
+WEBDATASET = ['webdataset>=0.2.86', 'fsspec']
+OPENCLIP = ['open_clip_torch>=2.24']
+FIELD_LIBRARIES = TIMM + WEBDATASET + OPENCLIP
+
+
 setup(
     name='pixpretrain',
     version=read_version(),
@@ -34,7 +41,15 @@ setup(
     ],
     extras_require={
         # import-linter: `lint-imports` checks the floors (.importlinter).
-        'tests': ['pytest>=7', 'import-linter>=2.0'],
+        # The field's libraries too (below): they install in seconds on a
+        # CPU, so CI runs their tests instead of skipping them.
+        'tests': ['pytest>=7', 'import-linter>=2.0'] + FIELD_LIBRARIES,
+        # Any timm model as a backbone (TimmBackbone).
+        'timm': TIMM,
+        # Shards from URLs (pipe:, http(s), fsspec) through webdataset.
+        'webdataset': WEBDATASET,
+        # OpenCLIP's tokenizer and weights (docs/field_libraries.md).
+        'openclip': OPENCLIP,
         # Loss curves and pictures in TensorBoard (TensorboardVisBackend).
         'tensorboard': ['tensorboard>=2.10'],
     },

@@ -19,7 +19,9 @@ from .transforms import (CenterCrop, ColorJitter, ColorQuantize, GaussianBlur,
                          RandomGrayscale, RandomResizedCrop, Resize, Solarize,
                          TokenizeText, load_palette,
                          pil_to_rgb_array, tokens_to_rgb)
+from .openclip_tokenizer import OpenCLIPTokenizer
 from .webdataset import WebDatasetShards
+from .wds_stream import WebDatasetStream
 
 __all__ = [
     'DATA_DOCS',
@@ -49,8 +51,10 @@ __all__ = [
     'BPETokenizer',
     'ByteTokenizer',
     'build_tokenizer',
+    'OpenCLIPTokenizer',
     'TokenizeText',
     'WebDatasetShards',
+    'WebDatasetStream',
     'ColorQuantize',
     'load_palette',
     'tokens_to_rgb',

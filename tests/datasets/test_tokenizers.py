@@ -1,5 +1,7 @@
 """Tokenizers and TokenizeText: layout, truncation, BPE fitting."""
 import json
+import random
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -8,7 +10,8 @@ import torch
 from pixpretrain.datasets import (BPETokenizer, ByteTokenizer, PackInputs,
                                   TokenizeText)
 from pixpretrain.datasets.bpe import fit_bpe_merges
-from pixpretrain.datasets.tokenizers import EOT_ID, PAD_ID, SOT_ID
+from pixpretrain.datasets.tokenizers import (EOT_ID, PAD_ID, SOT_ID,
+                                             normalize_text, split_words)
 from pixpretrain.registry import TOKENIZERS
 from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
@@ -52,6 +55,50 @@ def test_first_merge_is_the_most_frequent_pair():
                             min_frequency=1)
     a, b = ord('a') + 3, ord('b') + 3
     assert merges == [(a, b)]
+
+
+def naive_bpe(captions, num_merges, min_frequency=2):
+    """BPE the slow, obvious way: count every adjacent pair inside every
+    word, merge the most frequent (ties: the smallest ids) everywhere."""
+    words = [[b + 3 for b in w.encode()] for c in captions
+             for w in split_words(normalize_text(c))]
+    merges = []
+    while len(merges) < num_merges:
+        counts = Counter(p for w in words for p in zip(w, w[1:]))
+        if not counts:
+            break
+        best = min(counts, key=lambda p: (-counts[p], p))
+        if counts[best] < min_frequency:
+            break
+        merges.append(best)
+        new = 259 + len(merges) - 1
+        for i, w in enumerate(words):
+            out, j = [], 0
+            while j < len(w):
+                if j + 1 < len(w) and (w[j], w[j + 1]) == best:
+                    out.append(new)
+                    j += 2
+                else:
+                    out.append(w[j])
+                    j += 1
+            words[i] = out
+    return merges
+
+
+def test_merges_equal_a_naive_bpe_ties_included():
+    rng = random.Random(0)
+    syllables = ['ka', 'ta', 'na', 'ma', 'ki', 'to', 'ba', 'ab', 'aa', 'é']
+    captions = [' '.join(''.join(rng.choice(syllables)
+                                 for _ in range(rng.randint(1, 4)))
+                         for _ in range(rng.randint(1, 6))) + rng.choice(
+                             ['.', '!', ' 42', ''])
+                for _ in range(300)]
+    expected = naive_bpe(captions, 120)
+    assert len(expected) == 120
+    assert fit_bpe_merges(captions, 259 + 120) == expected
+    # and when no pair repeats often enough before the target size
+    assert fit_bpe_merges(captions, 259 + 5000, min_frequency=20) == \
+        naive_bpe(captions, 5000, min_frequency=20)
 
 
 def test_bpe_compresses_and_round_trips(tmp_path):

@@ -33,6 +33,7 @@ class TextTransformer(BaseModule):
         context_length: Longest token sequence (the tokenizer's).
         eot_id: Id of the end-of-text token (2 in pixpretrain's tokenizers).
         drop_path_rate: Stochastic depth, linearly increasing over blocks.
+        layer_norm_eps: Epsilon of every LayerNorm (1e-5 in CLIP).
         init_cfg: mmengine init config.
     """
 
@@ -42,6 +43,7 @@ class TextTransformer(BaseModule):
                  context_length: int = 77,
                  eot_id: int = 2,
                  drop_path_rate: float = 0.0,
+                 layer_norm_eps: float = 1e-6,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         settings = resolve_arch(arch, ARCHS, ARCH_ALIASES,
@@ -65,8 +67,9 @@ class TextTransformer(BaseModule):
         self.blocks = nn.ModuleList(
             TransformerBlock(self.embed_dims, settings['num_heads'],
                              settings['mlp_ratio'], causal=True,
-                             drop_path=rate) for rate in rates)
-        self.norm = nn.LayerNorm(self.embed_dims, eps=1e-6)
+                             drop_path=rate, layer_norm_eps=layer_norm_eps)
+            for rate in rates)
+        self.norm = nn.LayerNorm(self.embed_dims, eps=layer_norm_eps)
 
         self.apply(init_transformer_weights)
         # CLIP's embedding initialisation.

@@ -66,6 +66,10 @@ class VisionTransformer(BaseModule):
             indices count from the end); the last block's output is normed.
         drop_path_rate: Stochastic depth, linearly increasing over blocks.
         qkv_bias: Bias in the attention QKV projection.
+        pre_norm: A LayerNorm on the tokens before the first block (CLIP's
+            ``ln_pre``; OpenCLIP weights need it).
+        layer_norm_eps: Epsilon of every LayerNorm (1e-5 in CLIP).
+        patch_bias: Bias in the patch projection (CLIP's has none).
         init_cfg: mmengine init config, e.g. ``dict(type='Pretrained', ...)``.
     """
 
@@ -82,6 +86,9 @@ class VisionTransformer(BaseModule):
                  out_indices: Union[int, Sequence[int]] = -1,
                  drop_path_rate: float = 0.0,
                  qkv_bias: bool = True,
+                 pre_norm: bool = False,
+                 layer_norm_eps: float = 1e-6,
+                 patch_bias: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         settings = set_arch(self, arch, ARCHS, ARCH_ALIASES)
@@ -95,7 +102,8 @@ class VisionTransformer(BaseModule):
         self.in_channels = in_channels
 
         self.patch_embed = nn.Conv2d(in_channels, self.embed_dims,
-                                     patch_size, stride=patch_size)
+                                     patch_size, stride=patch_size,
+                                     bias=patch_bias)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
         if pos_embed == 'sincos':
             self.register_buffer(
@@ -113,8 +121,12 @@ class VisionTransformer(BaseModule):
         self.blocks = nn.ModuleList(
             TransformerBlock(self.embed_dims, self.num_heads,
                              settings['mlp_ratio'], qkv_bias=qkv_bias,
-                             drop_path=rate) for rate in rates)
-        self.norm = nn.LayerNorm(self.embed_dims, eps=1e-6)
+                             drop_path=rate, layer_norm_eps=layer_norm_eps)
+            for rate in rates)
+        self.norm = nn.LayerNorm(self.embed_dims, eps=layer_norm_eps)
+        # An Identity has no state, so checkpoints without it keep loading.
+        self.pre_norm = nn.LayerNorm(self.embed_dims, eps=layer_norm_eps) \
+            if pre_norm else nn.Identity()
         self.out_indices = resolve_out_indices(out_indices, self.num_layers)
         self._init_as_mae()
 
@@ -123,7 +135,8 @@ class VisionTransformer(BaseModule):
         # The patch projection is a linear map of each patch: init it as one.
         w = self.patch_embed.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
-        nn.init.zeros_(self.patch_embed.bias)
+        if self.patch_embed.bias is not None:
+            nn.init.zeros_(self.patch_embed.bias)
         nn.init.normal_(self.cls_token, std=0.02)
         if isinstance(self.pos_embed, nn.Parameter):
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
@@ -140,7 +153,7 @@ class VisionTransformer(BaseModule):
     def _prepend_cls(self, tokens: torch.Tensor) -> torch.Tensor:
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(
             tokens.shape[0], -1, -1)
-        return torch.cat([cls, tokens], dim=1)
+        return self.pre_norm(torch.cat([cls, tokens], dim=1))
 
     def encode(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, L', D) tokens (all or a visible subset) -> (B, 1 + L', D).

@@ -5,6 +5,8 @@ from .files import convert_file
 from .mmpretrain import (MMPRETRAIN_RESNET_RULES, MMPRETRAIN_VIT_RULES,
                          describe_mmpretrain, mmpretrain_arch_of,
                          mmpretrain_to_pixpretrain)
+from .openclip import (OPENCLIP_RULES, describe_openclip_clip,
+                       openclip_clip_config, openclip_to_pixpretrain_clip)
 from .resnet import (TORCHVISION_RESNET_RULES, describe_resnet,
                      resnet_config_of, resnet_depth_of,
                      torchvision_to_pixpretrain_resnet)
@@ -24,5 +26,7 @@ __all__ = [
     'vit_config_of', 'resnet_depth_of', 'convert_file', 'describe_vit',
     'describe_timm_vit', 'describe_resnet', 'resnet_config_of',
     'MMPRETRAIN_VIT_RULES', 'MMPRETRAIN_RESNET_RULES',
-    'mmpretrain_to_pixpretrain', 'mmpretrain_arch_of', 'describe_mmpretrain'
+    'mmpretrain_to_pixpretrain', 'mmpretrain_arch_of', 'describe_mmpretrain',
+    'OPENCLIP_RULES', 'openclip_to_pixpretrain_clip', 'openclip_clip_config',
+    'describe_openclip_clip'
 ]

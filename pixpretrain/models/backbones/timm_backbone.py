@@ -1,0 +1,126 @@
+"""Any timm model as a backbone, its layers read through timm's feature API.
+
+timm (``pip install 'pixpretrain[timm]'``) is imported when the backbone is
+built, so configs without it never need the library.
+"""
+import difflib
+from typing import List, Optional, Sequence, Union
+
+import torch
+from mmengine.model import BaseModule
+
+from pixpretrain.registry import MODELS
+from pixpretrain.utils.errors import bad_value
+from pixpretrain.utils.optional import require
+from ..utils import layer_index, resolve_out_indices
+
+FEATURE_APIS = ('auto', 'forward_intermediates', 'features_only')
+WORDS = dict(kind='feature', of='timm feature levels')
+
+
+@MODELS.register_module()
+class TimmBackbone(BaseModule):
+    """A ``timm.create_model`` model whose feature levels are the layers.
+
+    The levels are the entries of the model's ``feature_info``: the stem and
+    the stages of a CNN (5 for a ResNet), every block of a ViT. Each level's
+    output is a map (B, C_i, H_i, W_i): timm hands token models' blocks out
+    with the prefix (class) tokens dropped and the patch tokens on their
+    grid, so ``num_prefix_tokens`` is 0 and pooling averages the map.
+
+    Args:
+        model_name: A timm model name, e.g. ``'resnet50'``,
+            ``'vit_small_patch16_224'``, ``'convnext_tiny'``.
+        pretrained: Load timm's published weights (downloaded from the
+            Hugging Face Hub by timm). Off by default.
+        out_indices: Levels :meth:`forward` returns (negative counts from
+            the end).
+        feature_api: 'forward_intermediates' (timm's method on the full
+            model; stops after the deepest level asked for),
+            'features_only' (timm's feature-extraction wrapper, for models
+            without that method), or 'auto' (the first when the model has
+            it).
+        init_cfg: mmengine init config, e.g. ``dict(type='Pretrained',
+            checkpoint=..., prefix='backbone.')``.
+        **model_kwargs: Passed to ``timm.create_model`` (``img_size``,
+            ``drop_path_rate``, ``in_chans`` ...).
+    """
+
+    def __init__(self,
+                 model_name: str,
+                 pretrained: bool = False,
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 feature_api: str = 'auto',
+                 init_cfg: Optional[dict] = None,
+                 **model_kwargs) -> None:
+        super().__init__(init_cfg=init_cfg)
+        timm = require('timm', 'timm', 'TimmBackbone')
+        if feature_api not in FEATURE_APIS:
+            raise bad_value('backbone.feature_api', feature_api,
+                            f"unknown (allowed: {', '.join(FEATURE_APIS)})")
+        if not timm.is_model(model_name):
+            close = difflib.get_close_matches(
+                model_name.split('.')[0], timm.list_models(), n=5)
+            raise bad_value(
+                'backbone.model_name', model_name,
+                'not a timm model (close: '
+                f"{', '.join(close) if close else 'none'}; all: "
+                'timm.list_models())')
+        self.model_name = model_name
+        model = timm.create_model(model_name, pretrained=pretrained,
+                                  num_classes=0, **model_kwargs)
+        if feature_api == 'auto':
+            feature_api = ('forward_intermediates' if hasattr(
+                model, 'forward_intermediates') else 'features_only')
+        if feature_api == 'features_only':
+            model = timm.create_model(model_name, pretrained=pretrained,
+                                      features_only=True, **model_kwargs)
+            self.out_channels = tuple(model.feature_info.channels())
+        else:
+            self.out_channels = tuple(
+                level['num_chs'] for level in model.feature_info)
+        self.feature_api = feature_api
+        # timm initialised (or loaded) the weights in create_model; mmengine
+        # would otherwise call the timm model's own init_weights() again
+        # and overwrite them.
+        model.is_init = True
+        self.model = model
+        self.num_stages = len(self.out_channels)
+        self.num_features = self.out_channels[-1]
+        self.num_prefix_tokens = 0
+        # A token model's position embedding fixes its input size; the
+        # probe and get_flops read it.
+        img_size = getattr(getattr(model, 'patch_embed', None), 'img_size',
+                           None)
+        if img_size is not None:
+            self.img_size = tuple(img_size)
+        self.out_indices = resolve_out_indices(out_indices, self.num_stages,
+                                               **WORDS)
+
+    def forward_intermediates(self, images: torch.Tensor,
+                              layers: Sequence[int]) -> List[torch.Tensor]:
+        """Outputs of the given feature levels, each (B, C_i, H_i, W_i).
+
+        Args:
+            images: (B, C, H, W) normalised images.
+            layers: Level indices (negative counts from the end), in the
+                order the outputs are returned; repeats are allowed.
+        """
+        positions = [layer_index(i, self.num_stages, **WORDS)
+                     for i in layers]
+        wanted = sorted(set(positions))
+        if self.feature_api == 'features_only':
+            levels = self.model(images)
+            outputs = {p: levels[p] for p in wanted}
+        else:
+            # timm returns the levels in network order, whatever the order
+            # asked; stop_early skips the blocks after the deepest.
+            levels = self.model.forward_intermediates(
+                images, indices=wanted, stop_early=True,
+                intermediates_only=True)
+            outputs = dict(zip(wanted, levels))
+        return [outputs[p] for p in positions]
+
+    def forward(self, images: torch.Tensor) -> tuple:
+        """Outputs of the ``out_indices`` levels, each (B, C_i, H_i, W_i)."""
+        return tuple(self.forward_intermediates(images, self.out_indices))
