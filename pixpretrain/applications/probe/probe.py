@@ -20,7 +20,8 @@ from pixpretrain.models.utils import check_pool
 from pixpretrain.utils.errors import ConfigError
 from pixpretrain.utils.pretrained import load_pretrained
 from .data import build_probe_splits
-from .features import FeatureCache, file_sha256
+from .features import file_sha256
+from .store import FeatureCache
 from .layers import METHODS, backbone_depth, parse_layers, probe_model
 from .linear import DEFAULT_WEIGHT_DECAYS
 from .zero_shot import zero_shot_probe, zero_shot_settings
