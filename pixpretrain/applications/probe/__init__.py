@@ -12,7 +12,8 @@ from .rows import StandardisedRows, feature_statistics
 from .store import FeatureCache, FeatureFile
 from .knn import knn_probe
 from .layers import METHODS, backbone_depth, parse_layers, probe_model
-from .probe import ProbeSettings, build_probe_model, run_probe
+from .probe import ProbeSettings, build_probe_model, random_init, run_probe
+from .sources import LabelledSplits, TensorImages
 from .report import format_table, plot_accuracy, write_json
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     'linear_probe', 'StandardisedRows', 'feature_statistics',
     'train_softmax_classifiers', 'METHODS',
     'ProbeSettings', 'backbone_depth', 'build_probe_model', 'knn_probe',
-    'parse_layers', 'probe_model', 'run_probe', 'format_table', 'plot_accuracy', 'write_json'
+    'parse_layers', 'probe_model', 'random_init', 'run_probe',
+    'LabelledSplits', 'TensorImages', 'format_table', 'plot_accuracy', 'write_json'
 ]
