@@ -98,17 +98,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def probe(args: argparse.Namespace) -> int:
     """Probe every layer, print the table, write the JSON and the plot."""
     import torch
-    from mmengine.dist import get_dist_info, init_dist
+    from mmengine.dist import get_dist_info
 
     from pixpretrain.applications.probe import (DEFAULT_WEIGHT_DECAYS,
                                                 ProbeSettings, format_table,
+                                                init_distributed,
                                                 plot_accuracy, run_probe,
                                                 write_json)
 
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    if args.launcher != 'none':
-        init_dist(args.launcher,
-                  backend='nccl' if device.startswith('cuda') else 'gloo')
+    init_distributed(args.launcher, device)
     out = args.out or osp.join(
         'work_dirs', 'probe', osp.splitext(osp.basename(args.config))[0])
     methods = ['linear', 'knn'] if args.method == 'both' else [args.method]

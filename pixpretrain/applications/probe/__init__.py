@@ -4,7 +4,7 @@ evaluation library (kNN, zero-shot classifiers); ``tools/analysis/probe.py``
 is its command line."""
 from .data import (PRESETS, build_probe_splits, eval_pipeline,
                    evenly_spaced_indices)
-from .features import extract_to_cache, file_sha256
+from .features import extract_to_cache, file_sha256, init_distributed
 from .linear import (DEFAULT_WEIGHT_DECAYS, LinearProbeResult,
                      classifier_accuracy, linear_probe,
                      train_softmax_classifiers)
@@ -19,6 +19,7 @@ from .report import format_table, plot_accuracy, write_json
 __all__ = [
     'PRESETS', 'build_probe_splits', 'eval_pipeline', 'evenly_spaced_indices',
     'FeatureCache', 'FeatureFile', 'extract_to_cache', 'file_sha256',
+    'init_distributed',
     'DEFAULT_WEIGHT_DECAYS', 'LinearProbeResult', 'classifier_accuracy',
     'linear_probe', 'StandardisedRows', 'feature_statistics',
     'train_softmax_classifiers', 'METHODS',

@@ -5,11 +5,13 @@ from typing import Sequence
 
 import torch
 from mmengine.dataset import default_collate
-from mmengine.dist import barrier, get_dist_info
+from mmengine.config import Config
+from mmengine.dist import barrier, get_dist_info, init_dist
 from mmengine.logging import print_log
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from pixpretrain.apis.inference import extract_features
+from pixpretrain.apis.train import init_cpu_distributed
 from pixpretrain.utils.progress import progress_bar
 from .store import FeatureCache
 
@@ -21,6 +23,18 @@ def file_sha256(path: str, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b''):
             digest.update(block)
     return digest.hexdigest()
+
+
+def init_distributed(launcher: str, device: str) -> None:
+    """Join the job torchrun or slurm started (``launcher`` 'pytorch' or
+    'slurm'; 'none' does nothing): nccl on GPUs, gloo on CPU."""
+    if launcher == 'none':
+        return
+    if device.startswith('cuda'):
+        init_dist(launcher, backend='nccl')
+    else:  # mmengine's launcher would call torch.cuda.set_device
+        init_cpu_distributed(Config(dict(
+            launcher=launcher, env_cfg=dict(dist_cfg=dict(backend='gloo')))))
 
 
 @torch.no_grad()
