@@ -8,7 +8,7 @@ from mmengine.dataset import default_collate
 from mmengine.config import Config
 from mmengine.dist import barrier, get_dist_info, init_dist
 from mmengine.logging import print_log
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset
 
 from pixpretrain.apis.inference import extract_features
 from pixpretrain.apis.train import init_cpu_distributed
@@ -96,21 +96,25 @@ def extract_to_cache(model: torch.nn.Module,
     with progress_bar(total=total, desc='extracting features', unit='img',
                       disable=None if progress and rank == 0 else True
                       ) as bar:
-        for shard, rows in zip(shards, ranges):
-            loader = DataLoader(Subset(dataset, rows), batch_size=batch_size,
-                                shuffle=False, num_workers=num_workers,
-                                collate_fn=default_collate)
-            start = rows.start
-            for batch in loader:
-                features = extract_features(
-                    model, batch['inputs'].to(device), layers, pool)
-                labels = torch.stack(
-                    [s.gt_label for s in batch['data_samples']]).view(-1)
-                for key, feature in zip(keys, features):
-                    cache.write_rows(key, start, feature.cpu(), labels)
-                start += len(labels)
-                bar.update(len(labels))
-            for key in keys:
-                cache.mark_done(key, shard)
+        # One loader for all of this rank's shards (its workers start
+        # once); no batch crosses a shard's end.
+        batches = [range(start, min(start + batch_size, rows.stop))
+                   for rows in ranges
+                   for start in range(rows.start, rows.stop, batch_size)]
+        ends = {rows.stop: shard for shard, rows in zip(shards, ranges)}
+        loader = DataLoader(dataset, batch_sampler=batches,
+                            num_workers=num_workers,
+                            collate_fn=default_collate)
+        for indices, batch in zip(batches, loader):
+            features = extract_features(model, batch['inputs'].to(device),
+                                        layers, pool)
+            labels = torch.stack(
+                [s.gt_label for s in batch['data_samples']]).view(-1)
+            for key, feature in zip(keys, features):
+                cache.write_rows(key, indices[0], feature.cpu(), labels)
+            bar.update(len(labels))
+            if indices[-1] + 1 in ends:
+                for key in keys:
+                    cache.mark_done(key, ends[indices[-1] + 1])
     barrier()
     return total

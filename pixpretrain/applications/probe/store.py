@@ -30,15 +30,16 @@ class FeatureFile:
     Indexing (an int tensor of rows, or a slice) returns a float32 torch
     tensor holding a copy of those rows only. Pages the map has read are
     handed back to the kernel (``MADV_DONTNEED``) after every ``release_mb``
-    read, so the process's resident memory does not grow with N; the page
-    cache keeps them for the next pass.
+    of pages touched, so the mapped part of the process's resident memory
+    stays under ``release_mb`` per file whatever N; the page cache keeps
+    them for the next pass.
 
     Args:
         path: The ``.npy`` file.
-        release_mb: Megabytes read between two hand-backs.
+        release_mb: Megabytes of pages touched between two hand-backs.
     """
 
-    def __init__(self, path: str, release_mb: float = 64.0) -> None:
+    def __init__(self, path: str, release_mb: float = 4.0) -> None:
         with open(path, 'rb') as f:
             version = np.lib.format.read_magic(f)
             shape, fortran, dtype = _read_header(f, version)
@@ -57,10 +58,15 @@ class FeatureFile:
         return self.shape[0]
 
     def __getitem__(self, rows: Union[torch.Tensor, slice]) -> torch.Tensor:
+        row_bytes = self.array.itemsize * self.shape[1]
         if isinstance(rows, torch.Tensor):
             rows = rows.numpy()
+            # Scattered rows touch a page each.
+            touched = len(rows) * max(row_bytes, mmap.PAGESIZE)
+        else:
+            touched = len(range(*rows.indices(self.shape[0]))) * row_bytes
         block = np.array(self.array[rows], dtype=np.float32)
-        self._unreleased += block.nbytes // 2
+        self._unreleased += touched
         if self._unreleased >= self._release_bytes:
             self.release()
         return torch.from_numpy(block)
