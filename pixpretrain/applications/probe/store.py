@@ -39,7 +39,7 @@ class FeatureFile:
         release_mb: Megabytes of pages touched between two hand-backs.
     """
 
-    def __init__(self, path: str, release_mb: float = 4.0) -> None:
+    def __init__(self, path: str, release_mb: float = 1.0) -> None:
         with open(path, 'rb') as f:
             version = np.lib.format.read_magic(f)
             shape, fortran, dtype = _read_header(f, version)
