@@ -31,8 +31,8 @@ class FeatureFile:
     tensor holding a copy of those rows only. Pages the map has read are
     handed back to the kernel (``MADV_DONTNEED``) after every ``release_mb``
     of pages touched, so the mapped part of the process's resident memory
-    stays under ``release_mb`` per file whatever N; the page cache keeps
-    them for the next pass.
+    stays under ``release_mb`` (or the largest single read) per file,
+    whatever N; the page cache keeps the pages for the next pass.
 
     Args:
         path: The ``.npy`` file.
