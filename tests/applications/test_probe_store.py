@@ -110,6 +110,8 @@ def test_features_are_stored_in_half_precision(tmp_path):
     assert stored.array.dtype == 'float16'
     assert torch.equal(stored[torch.tensor([4, 0])],
                        features[[4, 0]].half().float())
+    with pytest.raises(IndexError, match='row 5 of 5'):
+        stored[torch.tensor([5])]
     stored.release()   # the pages go back; the rows stay readable
     assert torch.equal(stored[1:3], features[1:3].half().float())
     assert torch.equal(cache.labels('k'), torch.arange(5))

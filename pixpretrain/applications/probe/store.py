@@ -28,11 +28,15 @@ class FeatureFile:
     """Rows of an (N, D) ``.npy`` file, read through a memory map.
 
     Indexing (an int tensor of rows, or a slice) returns a float32 torch
-    tensor holding a copy of those rows only. Pages the map has read are
-    handed back to the kernel (``MADV_DONTNEED``) after every ``release_mb``
-    of pages touched, so the mapped part of the process's resident memory
-    stays under ``release_mb`` (or the largest single read) per file,
-    whatever N; the page cache keeps the pages for the next pass.
+    tensor holding a copy of those rows only. A slice is read through the
+    map, whose pages are handed back to the kernel (``MADV_DONTNEED``)
+    after every ``release_mb`` read, so the mapped part of the process's
+    resident memory stays under ``release_mb`` (or the largest single
+    read) per file, whatever N; the page cache keeps the pages for the
+    next pass. Scattered rows (a mini-batch) are read with ``pread``
+    instead: a fault on a mapped file can map a whole large folio of the
+    page cache (up to 2 MB), so each scattered row read through the map
+    could make megabytes resident.
 
     Args:
         path: The ``.npy`` file.
@@ -45,6 +49,8 @@ class FeatureFile:
             shape, fortran, dtype = _read_header(f, version)
             offset = f.tell()
             self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._fd = os.open(path, os.O_RDONLY)
+        self._offset = offset
         if fortran:
             raise ValueError(f'{path} is stored column-major')
         self.path = path
@@ -58,18 +64,25 @@ class FeatureFile:
         return self.shape[0]
 
     def __getitem__(self, rows: Union[torch.Tensor, slice]) -> torch.Tensor:
-        row_bytes = self.array.itemsize * self.shape[1]
         if isinstance(rows, torch.Tensor):
-            rows = rows.numpy()
-            # Scattered rows touch a page each.
-            touched = len(rows) * max(row_bytes, mmap.PAGESIZE)
-        else:
-            touched = len(range(*rows.indices(self.shape[0]))) * row_bytes
+            return torch.from_numpy(self._gather(rows.numpy()))
         block = np.array(self.array[rows], dtype=np.float32)
-        self._unreleased += touched
+        self._unreleased += block.nbytes // 2
         if self._unreleased >= self._release_bytes:
             self.release()
         return torch.from_numpy(block)
+
+    def _gather(self, rows: np.ndarray) -> np.ndarray:
+        """(B, D) float32 copies of ``rows``, read with ``pread``."""
+        row_bytes = self.array.itemsize * self.shape[1]
+        out = np.empty((len(rows), self.shape[1]), dtype=self.array.dtype)
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        for i, row in enumerate(rows.tolist()):
+            if not 0 <= row < self.shape[0]:
+                raise IndexError(f'row {row} of {self.shape[0]}')
+            os.preadv(self._fd, [view[i * row_bytes:(i + 1) * row_bytes]],
+                      self._offset + row * row_bytes)
+        return out.astype(np.float32)
 
     def release(self) -> None:
         """Drop the mapped pages from this process (not from the disk)."""
@@ -80,6 +93,12 @@ class FeatureFile:
     def close(self) -> None:
         self.array = None
         self._map.close()
+        self.__del__()
+
+    def __del__(self) -> None:
+        if getattr(self, '_fd', None) is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _read_header(f, version: tuple) -> tuple:
