@@ -10,7 +10,7 @@ epoch) and kNN-20 on every block. The child reports its peak resident set
 phase and the cache's size on disk.
 
     OMP_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/probe_memory.py \
-        --data-root ~/.cache/pixpretrain/cifar10 --sizes 2000,20000,200000 \
+        --data-root ~/.cache/pixpretrain/cifar10 --sizes 1000,10000,100000 \
         --out benchmarks/results/probe_memory.json \
         --plot docs/images/probe_memory.png
 
@@ -174,7 +174,7 @@ def plot(results, path):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--data-root', default='data/cifar10')
-    parser.add_argument('--sizes', default='2000,20000,200000')
+    parser.add_argument('--sizes', default='1000,10000,100000')
     parser.add_argument('--test', type=int, default=1000)
     parser.add_argument('--tmp', default=None, help='folder of the caches')
     parser.add_argument('--out', default=None)
