@@ -263,7 +263,9 @@ def test_igpt_configs_are_probed_on_palette_tokens(tmp_path):
         dict(weights=weights_id, **key_parts),
         dict(test=test_set), [1], 'avg', 10, 0, 'cpu')
     assert extracted == []  # run_probe cached them
-    torch.testing.assert_close(features['test'][0], expected)
+    # Cached in float16: equal to its rounding.
+    torch.testing.assert_close(features['test'][0][:], expected,
+                               rtol=2 ** -10, atol=1e-6)
 
 
 def test_a_resnet_is_probed_per_stage_at_the_size_asked(tmp_path):

@@ -7,17 +7,23 @@ table, ``results.json`` and ``accuracy_by_layer.png`` to the output folder.
 Without a checkpoint it probes the random init; with one, the random init
 too unless --no-baseline.
 
+Features are cached on disk in float16, shard by shard: an interrupted
+run resumes from its last finished shard, and under torchrun
+(``--launcher pytorch``) every rank extracts its share of the shards.
+
 Example:
     python tools/analysis/probe.py configs/mae/vit-t-p4_cifar10.py \
         work_dirs/vit-t-p4_cifar10/epoch_200.pth --layers all \
         --data cifar10 --data-root data/cifar10
+    torchrun --nproc-per-node 8 tools/analysis/probe.py CONFIG CKPT \
+        --data data/my_images --launcher pytorch
 """
 import argparse
 import os.path as osp
 import sys
 from typing import List, Optional
 
-from pixpretrain.apis.cli import doc_summary, run_cli
+from pixpretrain.apis.cli import doc_summary, parse_launched, run_cli
 from pixpretrain.applications.probe.data import describe_presets
 
 
@@ -38,7 +44,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="'all' or block indices from 0, e.g. 3,6,9")
     # Listed from the presets themselves, so a new one shows up here.
     parser.add_argument('--data', default='cifar10',
-                        help=f'data preset: {describe_presets()}')
+                        help=f'data preset: {describe_presets()}; or a '
+                        'labelled image folder (DIR/train/<class>/<image> '
+                        'and DIR/val/<class>/<image>); or a config file '
+                        'whose train_dataloader and test_dataloader hold '
+                        'labelled data sets')
+    parser.add_argument('--crop-ratio', type=float, default=None,
+                        help='evaluation crop: 1 resizes straight to the '
+                        'input size, 0.875 resizes to size / 0.875 and '
+                        "centre-crops (default: the preset's; 1 for folders "
+                        'and configs)')
     parser.add_argument('--data-root', default=None,
                         help="folder of the data (default: the preset's, "
                         'e.g. data/cifar10; see docs/data_preparation.md)')
@@ -55,6 +70,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='an evenly spaced subset of the train split')
     parser.add_argument('--test-samples', type=int, default=None)
     parser.add_argument('--cache-dir', default='work_dirs/feature_cache')
+    parser.add_argument('--shard-size', type=int, default=4096,
+                        help='images per cache shard: the unit an '
+                        'interrupted extraction resumes from and ranks '
+                        'share out')
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--num-workers', type=int, default=2)
     parser.add_argument('--device', default=None,
@@ -73,18 +92,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='also classify the test split zero-shot (CLIP '
                         "configs: prompts and tokenizer from the config's "
                         'ZeroShotAccuracy); loads the whole checkpoint')
-    return parser.parse_args(argv)
+    return parse_launched(parser, argv)
 
 
 def probe(args: argparse.Namespace) -> int:
     """Probe every layer, print the table, write the JSON and the plot."""
     import torch
+    from mmengine.dist import get_dist_info
 
     from pixpretrain.applications.probe import (DEFAULT_WEIGHT_DECAYS,
                                                 ProbeSettings, format_table,
+                                                init_distributed,
                                                 plot_accuracy, run_probe,
                                                 write_json)
 
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    init_distributed(args.launcher, device)
     out = args.out or osp.join(
         'work_dirs', 'probe', osp.splitext(osp.basename(args.config))[0])
     methods = ['linear', 'knn'] if args.method == 'both' else [args.method]
@@ -92,17 +115,19 @@ def probe(args: argparse.Namespace) -> int:
                      else [float(x) for x in args.weight_decays.split(',')])
     settings = ProbeSettings(
         args.config, args.checkpoint, layers=args.layers, data=args.data,
-        data_root=args.data_root, methods=methods, pool=args.pool,
+        data_root=args.data_root, crop_ratio=args.crop_ratio,
+        methods=methods, pool=args.pool,
         baseline=not args.no_baseline, train_samples=args.train_samples,
         test_samples=args.test_samples, cache_dir=args.cache_dir,
-        batch_size=args.batch_size, num_workers=args.num_workers,
-        device=args.device or
-        ('cuda' if torch.cuda.is_available() else 'cpu'),
+        shard_size=args.shard_size, batch_size=args.batch_size,
+        num_workers=args.num_workers, device=device,
         seed=args.seed, weight_decays=weight_decays, epochs=args.epochs,
         knn_ks=[int(k) for k in args.knn_k.split(',')],
         knn_temperature=args.knn_temperature, zero_shot=args.zero_shot,
         img_size=args.img_size)
     report = run_probe(settings)
+    if get_dist_info()[0] != 0:
+        return 0  # rank 0 reports
     print(format_table(report))
     write_json(report, osp.join(out, 'results.json'))
     plot_accuracy(report, osp.join(out, 'accuracy_by_layer.png'))

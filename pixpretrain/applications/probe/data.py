@@ -1,7 +1,7 @@
 """The labelled train / test splits a probe reads, by preset name."""
 import os.path as osp
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from torch.utils.data import Dataset, Subset
 
@@ -10,6 +10,8 @@ from pixpretrain.datasets import (CenterCrop, ColorQuantize,
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import (DATA_DOCS, ConfigError,
                                       DataRootNotFoundError)
+from .sources import (FOLDER_LAYOUT, LabelledSplits, config_splits,
+                      folder_splits)
 
 
 @dataclass(frozen=True)
@@ -120,55 +122,87 @@ def eval_pipeline(img_size: Sequence[int], crop_ratio: float = 1.0,
     return steps + [ColorQuantize(**quantize), PackInputs(inputs_key='tokens')]
 
 
+def resolve_data(data: str, data_root: Optional[str]
+                 ) -> Tuple[ProbeData, Optional[str], dict]:
+    """What ``data`` names: a preset, a labelled image folder, or a config
+    file's data sets.
+
+    Returns:
+        How to build the splits, the data root, and what the description
+        (and so the cache key) records beyond name and root.
+    """
+    if data in PRESETS:
+        return PRESETS[data], data_root or PRESETS[data].default_root, {}
+    if data.endswith('.py'):
+        train, test, from_files = config_splits(data)
+        preset = ProbeData(train['type'], None, train, test,
+                           from_files=from_files)
+        return preset, None, dict(datasets=dict(train=train, test=test))
+    if osp.isdir(data):
+        train, test = folder_splits(data)
+        return ProbeData('ImageFolder', data, train, test,
+                         from_files=True), data, {}
+    raise ConfigError(
+        f'unknown probe data {data!r}: give a preset '
+        f'({", ".join(sorted(PRESETS))}), a labelled image folder '
+        f'({FOLDER_LAYOUT}), or a config file (.py) with train_dataloader '
+        'and test_dataloader data sets')
+
+
 def build_probe_splits(
-        name: str,
+        name: Union[str, LabelledSplits],
         img_size: Sequence[int],
         data_root: Optional[str] = None,
         train_samples: Optional[int] = None,
         test_samples: Optional[int] = None,
-        quantize: Optional[dict] = None
+        quantize: Optional[dict] = None,
+        crop_ratio: Optional[float] = None
 ) -> Tuple[Dataset, Dataset, dict]:
-    """The train and test splits of a preset, and a description of them.
+    """The train and test splits of the probe's data, and a description.
 
     Args:
-        name: A key of :data:`PRESETS`.
+        name: A key of :data:`PRESETS`, a labelled image folder, a config
+            file (see :func:`resolve_data`), or splits from the caller.
         img_size: (h, w) the model takes.
         data_root: Overrides the preset's default root.
         train_samples: Keep this many evenly spaced training images.
         test_samples: Keep this many evenly spaced test images.
         quantize: ``ColorQuantize`` arguments for token models (iGPT).
+        crop_ratio: The evaluation crop (see :class:`ProbeData`); None
+            keeps the preset's (1, a plain resize, for folders and
+            configs). Not used for splits from the caller.
 
     Returns:
         train set, test set, and a dict naming the data, root, subsets and
         transforms (part of the feature cache key, and of the report).
     """
-    if name not in PRESETS:
-        raise ConfigError(
-            f'unknown probe data {name!r}; choose one of {sorted(PRESETS)}')
-    preset = PRESETS[name]
-    root = data_root or preset.default_root
-    location = {} if root is None else dict(
-        data_root=osp.abspath(osp.expanduser(root)))
-    pipeline = eval_pipeline(img_size, preset.crop_ratio, preset.from_files,
-                             quantize)
+    if isinstance(name, LabelledSplits):
+        description = dict(name=name.name, root=None, cache_id=name.cache_id,
+                           transform=['as given'],
+                           num_classes=name.num_classes)
+        given = (('train', name.train, train_samples),
+                 ('test', name.test, test_samples))
+    else:
+        preset, root, extra = resolve_data(name, data_root)
+        if crop_ratio is not None and not 0.0 < crop_ratio <= 1.0:
+            raise ConfigError(f'crop_ratio must lie in (0, 1], got '
+                              f'{crop_ratio}')
+        ratio = preset.crop_ratio if crop_ratio is None else crop_ratio
+        pipeline = eval_pipeline(img_size, ratio, preset.from_files,
+                                 quantize)
+        location = {} if root is None else dict(
+            data_root=osp.abspath(osp.expanduser(root)))
+        description = dict(name=name, root=location.get('data_root'),
+                           transform=[repr(step) for step in pipeline],
+                           **extra)
+        given = [(split, build_split(name, preset, kwargs, pipeline,
+                                     location), count)
+                 for split, kwargs, count in (
+                     ('train', preset.train, train_samples),
+                     ('test', preset.test, test_samples))]
+        description['num_classes'] = len(given[0][1].metainfo['classes'])
     splits = []
-    description = dict(name=name, root=location.get('data_root'),
-                       transform=[repr(step) for step in pipeline])
-    for split, kwargs, count in (('train', preset.train, train_samples),
-                                 ('test', preset.test, test_samples)):
-        missing = None
-        try:
-            dataset = DATASETS.build(
-                dict(type=preset.dataset_type, pipeline=pipeline,
-                     **location, **kwargs))
-        except DataRootNotFoundError as exc:
-            missing = missing_data_message(name, location['data_root'], exc)
-        if missing is not None:
-            # Raised outside the `except`: the one-line error shows the
-            # innermost pixpretrain error it finds, which must be this one.
-            raise DataRootNotFoundError(missing)
-        if split == 'train':
-            description['num_classes'] = len(dataset.metainfo['classes'])
+    for split, dataset, count in given:
         total = len(dataset)
         indices = evenly_spaced_indices(total, count)
         if len(indices) < total:
@@ -179,3 +213,19 @@ def build_probe_splits(
         description[split] = dict(total=total, used=len(indices))
         splits.append(dataset)
     return splits[0], splits[1], description
+
+
+def build_split(name: str, preset: ProbeData, kwargs: dict,
+                pipeline: List[Callable], location: dict) -> Dataset:
+    """One split's data set, with the probe's pipeline."""
+    missing = None
+    try:
+        return DATASETS.build({**dict(type=preset.dataset_type),
+                               **location, **kwargs, 'pipeline': pipeline})
+    except DataRootNotFoundError as exc:
+        if not location:
+            raise
+        missing = missing_data_message(name, location['data_root'], exc)
+    # Raised outside the `except`: the one-line error shows the innermost
+    # pixpretrain error it finds, which must be this one.
+    raise DataRootNotFoundError(missing)

@@ -5,13 +5,15 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmengine.dist import broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
 
-from pixpretrain.evaluation.functional import knn_accuracy
 from pixpretrain.utils.errors import ConfigError
 from pixpretrain.utils.state_dict import changed_entries
-from .features import FeatureCache, extract_dataset_features
+from .features import extract_to_cache
+from .knn import knn_probe
 from .linear import linear_probe
+from .store import FeatureCache, FeatureFile
 
 METHODS = ('linear', 'knn')
 
@@ -46,46 +48,26 @@ def parse_layers(layers: Union[str, Sequence[int]], depth: int) -> List[int]:
     return sorted({i % depth for i in layers})
 
 
-def knn_probe(train_features: Sequence[torch.Tensor],
-              train_labels: torch.Tensor,
-              test_features: Sequence[torch.Tensor],
-              test_labels: torch.Tensor,
-              num_classes: int,
-              ks: Sequence[int] = (20, 200),
-              temperature: float = 0.07) -> List[Dict[int, float]]:
-    """Per layer, test accuracy (%) of the weighted kNN for each k.
-
-    Cosine similarity to the training features; each neighbour votes for
-    its class with ``exp(similarity / temperature)`` (Wu et al. 2018).
-    """
-    results = []
-    for train, test in zip(train_features, test_features):
-        results.append({
-            k: knn_accuracy(train, train_labels, test, test_labels,
-                            num_classes, k=k, temperature=temperature)
-            for k in ks
-        })
-    return results
-
-
 def cached_features(model: torch.nn.Module, cache: FeatureCache,
                     key_parts: dict, datasets: Dict[str, object],
                     layers: Sequence[int], pool: str,
                     batch_size: int, num_workers: int, device: str
-                    ) -> Tuple[Dict[str, List[torch.Tensor]],
+                    ) -> Tuple[Dict[str, List[FeatureFile]],
                                Dict[str, torch.Tensor], List[int], float]:
-    """Features of every split and layer: from the cache where present,
-    the rest extracted in one pass per split and then cached.
+    """Features of every split and layer: from the cache where complete,
+    the rest extracted (resuming unfinished shards) in one pass per split,
+    shared among the ranks of ``torch.distributed`` when it is running.
 
     Returns:
-        features[split][i] (N, D) for ``layers[i]``, labels[split], the
-        layers that had to be extracted, and the seconds extraction took.
+        features[split][i], the memory-mapped (N, D) features of
+        ``layers[i]``; labels[split]; the layers that had to be extracted;
+        and the seconds extraction took.
     """
     keys = {(split, layer): cache.key(layer=layer, split=split, pool=pool,
                                       **key_parts)
             for split in datasets for layer in layers}
-    stored = {sk: cache.load(key) for sk, key in keys.items()}
-    missing = sorted({layer for (_, layer), v in stored.items() if v is None})
+    missing = sorted({layer for (_, layer), key in keys.items()
+                      if not cache.is_complete(key)})
     seconds = 0.0
     if missing:
         before = {k: v.detach().cpu().clone()
@@ -94,22 +76,18 @@ def cached_features(model: torch.nn.Module, cache: FeatureCache,
         for split, dataset in datasets.items():
             print_log(f'extracting {split} features of layers {missing}',
                       logger='current')
-            features, labels = extract_dataset_features(
-                model, dataset, missing, pool, batch_size, num_workers,
-                device)
-            for layer, feature in zip(missing, features):
-                entry = dict(features=feature, labels=labels)
-                cache.save(keys[(split, layer)], entry)
-                stored[(split, layer)] = entry
+            extract_to_cache(model, dataset, missing,
+                             [keys[(split, layer)] for layer in missing],
+                             cache, pool, batch_size, num_workers, device)
         seconds = time.perf_counter() - start
         changed = changed_entries(before, model.backbone)
         if changed:
             raise RuntimeError(
                 'the backbone changed while extracting features: '
                 f'{", ".join(changed[:10])}')
-    features = {split: [stored[(split, layer)]['features'] for layer in
+    features = {split: [cache.open(keys[(split, layer)]) for layer in
                         layers] for split in datasets}
-    labels = {split: stored[(split, layers[0])]['labels']
+    labels = {split: cache.labels(keys[(split, layers[0])])
               for split in datasets}
     return features, labels, missing, seconds
 
@@ -132,8 +110,26 @@ def probe_model(model: torch.nn.Module, weights_id: str, key_parts: dict,
     features, labels, extracted, extract_s = cached_features(
         model, cache, dict(weights=weights_id, **key_parts), datasets,
         layers, pool, batch_size, num_workers, device)
+    # The classifiers are cheap next to extraction: rank 0 fits them and
+    # the other ranks receive its result.
+    result = [None]
+    if get_dist_info()[0] == 0:
+        result[0] = fit_probes(features, labels, num_classes, layers,
+                               methods, linear_cfg, knn_cfg)
+    broadcast_object_list(result)
+    rows, timing = result[0]
+    timing.update(extraction_s=extract_s, extracted_layers=extracted)
+    return dict(weights=weights_id, layers=rows, timing=timing)
+
+
+def fit_probes(features: Dict[str, list], labels: Dict[str, torch.Tensor],
+               num_classes: int, layers: Sequence[int],
+               methods: Sequence[str], linear_cfg: Optional[dict],
+               knn_cfg: Optional[dict]) -> Tuple[List[dict], dict]:
+    """The linear and kNN probes on cached features: one row per layer,
+    and the seconds each method took."""
     rows = [dict(layer=layer) for layer in layers]
-    timing = dict(extraction_s=extract_s, extracted_layers=extracted)
+    timing = {}
     if 'linear' in methods:
         start = time.perf_counter()
         for row, result in zip(rows, linear_probe(
@@ -153,5 +149,5 @@ def probe_model(model: torch.nn.Module, weights_id: str, key_parts: dict,
                 labels['test'], num_classes, **(knn_cfg or {}))):
             row['knn'] = {str(k): v for k, v in result.items()}
         timing['knn_s'] = time.perf_counter() - start
-    return dict(weights=weights_id, layers=rows, timing=timing)
+    return rows, timing
 

@@ -5,6 +5,10 @@ regression on standardised features. They share one optimisation: the
 summed loss separates into the pairs' losses, and Adam's update of each
 weight depends on that weight's gradient only, so training them together
 gives each exactly what training it alone would.
+
+Features are read row by row from their sources (the memory-mapped cache,
+or tensors): the statistics in one streaming pass, each mini-batch
+gathered when it is needed, so memory does not grow with N.
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
@@ -12,6 +16,7 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 
 from pixpretrain.utils.errors import ConfigError
+from .rows import StandardisedRows, feature_statistics
 
 #: L2 penalties swept on the held-out part of the training split.
 DEFAULT_WEIGHT_DECAYS = (0.0, 1e-4, 1e-3, 1e-2)
@@ -28,18 +33,8 @@ class LinearProbeResult:
     val_by_weight_decay: Dict[float, float] = field(default_factory=dict)
 
 
-def standardise(fit: torch.Tensor,
-                *others: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-    """Zero mean, unit variance per feature, with ``fit``'s statistics.
-
-    Tensors are (L, N, D); statistics are per layer and feature.
-    """
-    mean = fit.mean(dim=1, keepdim=True)
-    std = fit.std(dim=1, keepdim=True).clamp_min(1e-6)
-    return tuple((x - mean) / std for x in (fit, ) + others)
-
-
-def train_softmax_classifiers(features: torch.Tensor, labels: torch.Tensor,
+def train_softmax_classifiers(features: StandardisedRows,
+                              labels: torch.Tensor,
                               weight_decays: torch.Tensor, num_classes: int,
                               epochs: int = 20, batch_size: int = 256,
                               lr: float = 1e-2, seed: int = 0
@@ -47,7 +42,8 @@ def train_softmax_classifiers(features: torch.Tensor, labels: torch.Tensor,
     """Fit L x W logistic regressions with mini-batch Adam, cosine lr.
 
     Pair (l, w) minimises ``mean CE(x_l W_lw + b_lw, y) + wd_lw / 2 *
-    ||W_lw||^2`` over the training features of layer l.
+    ||W_lw||^2`` over the training features of layer l. Each step gathers
+    its mini-batch from the sources, so only (L, batch, D) is in memory.
 
     Args:
         features: (L, N, D) standardised features.
@@ -74,11 +70,11 @@ def train_softmax_classifiers(features: torch.Tensor, labels: torch.Tensor,
         optimizer, T_max=epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(seed)
     # wd / 2 per column: (L, 1, W * C)
-    decay = weight_decays.to(features.dtype).repeat_interleave(
+    decay = weight_decays.float().repeat_interleave(
         num_classes, dim=1)[:, None] / 2
     for _ in range(epochs):
         for idx in torch.randperm(N, generator=generator).split(batch_size):
-            x = features[:, idx]                                # (L, B, D)
+            x = features.take(idx)                              # (L, B, D)
             logits = torch.baddbmm(bias, x, weight).view(
                 L, len(idx), W, num_classes)                   # (L, B, W, C)
             target = labels[idx].view(1, -1, 1, 1).expand(L, -1, W, 1)
@@ -93,13 +89,13 @@ def train_softmax_classifiers(features: torch.Tensor, labels: torch.Tensor,
 
 
 @torch.no_grad()
-def classifier_accuracy(features: torch.Tensor, labels: torch.Tensor,
+def classifier_accuracy(features: StandardisedRows, labels: torch.Tensor,
                         weight: torch.Tensor, bias: torch.Tensor,
                         chunk_size: int = 4096) -> torch.Tensor:
     """(L, W) accuracies in % of (L, W, D, C) classifiers on (L, N, D)."""
     correct = torch.zeros(weight.shape[:2])
-    for x, y in zip(features.split(chunk_size, dim=1),
-                    labels.split(chunk_size)):
+    for positions in torch.arange(len(features)).split(chunk_size):
+        x, y = features.take(positions), labels[positions]
         logits = torch.einsum('lbd,lwdc->lwbc', x, weight) + bias[:, :, None]
         correct += (logits.argmax(-1) == y).sum(-1)
     return 100.0 * correct / labels.shape[0]
@@ -128,9 +124,10 @@ def linear_probe(train_features: Sequence[torch.Tensor],
     width.
 
     Args:
-        train_features: One (N, D_l) tensor per layer.
+        train_features: One (N, D_l) row source per layer: a tensor or a
+            :class:`~.store.FeatureFile`.
         train_labels: (N,) class indices.
-        test_features: One (M, D_l) tensor per layer.
+        test_features: One (M, D_l) row source per layer.
         test_labels: (M,) class indices.
         num_classes: C.
         weight_decays: L2 penalties to choose from.
@@ -161,12 +158,17 @@ def linear_probe(train_features: Sequence[torch.Tensor],
     by_width: Dict[int, List[int]] = {}
     for i, feature in enumerate(train_features):
         by_width.setdefault(feature.shape[1], []).append(i)
+    held_out = torch.zeros(n, dtype=torch.bool)
+    held_out[val_idx] = True
+    every = torch.arange(n)
     for group in by_width.values():
-        train = torch.stack([train_features[i].float() for i in group])
-        test = torch.stack([test_features[i].float() for i in group])
+        train = [train_features[i] for i in group]
+        test = [test_features[i] for i in group]
         L = len(group)
 
-        fit, val = standardise(train[:, fit_idx], train[:, val_idx])
+        (fit_mean, fit_std), (mean, std) = feature_statistics(train, held_out)
+        fit = StandardisedRows(train, fit_idx, fit_mean, fit_std)
+        val = StandardisedRows(train, val_idx, fit_mean, fit_std)
         sweep = torch.tensor(weight_decays, dtype=torch.float32)
         weight, bias = train_softmax_classifiers(
             fit, train_labels[fit_idx], sweep.expand(L, -1), **fit_kwargs)
@@ -174,10 +176,13 @@ def linear_probe(train_features: Sequence[torch.Tensor],
                                       bias)                     # (L, W)
         best = val_acc.argmax(dim=1)                            # (L,)
 
-        full, held_out = standardise(train, test)
+        full = StandardisedRows(train, every, mean, std)
+        held_out_test = StandardisedRows(
+            test, torch.arange(test_labels.shape[0]), mean, std)
         weight, bias = train_softmax_classifiers(
             full, train_labels, sweep[best][:, None], **fit_kwargs)
-        test_acc = classifier_accuracy(held_out, test_labels, weight, bias)
+        test_acc = classifier_accuracy(held_out_test, test_labels, weight,
+                                       bias)
         for row, i in enumerate(group):
             results[i] = LinearProbeResult(
                 weight_decay=float(weight_decays[int(best[row])]),

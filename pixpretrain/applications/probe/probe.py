@@ -20,10 +20,31 @@ from pixpretrain.models.utils import check_pool
 from pixpretrain.utils.errors import ConfigError
 from pixpretrain.utils.pretrained import load_pretrained
 from .data import build_probe_splits
-from .features import FeatureCache, file_sha256
+from .sources import LabelledSplits
+from .features import file_sha256
+from .store import FeatureCache
 from .layers import METHODS, backbone_depth, parse_layers, probe_model
 from .linear import DEFAULT_WEIGHT_DECAYS
 from .zero_shot import zero_shot_probe, zero_shot_settings
+
+
+def random_init(config: Union[str, Config], seed: int = 0,
+                device: str = 'cpu') -> Tuple[torch.nn.Module, str]:
+    """The config's model as its seeded random initialisation, in eval
+    mode: the baseline a trained checkpoint has to beat.
+
+    The model is built right after ``torch.manual_seed(seed)``, inside
+    ``torch.random.fork_rng`` (the caller's CPU random state is left as it
+    was), so one seed gives the same weights in every process and run;
+    models built on CPU and then moved are the same on any device.
+
+    Returns:
+        The model, and ``'random-init:seed=<seed>'``, its id in the cache.
+    """
+    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG be
+        torch.manual_seed(seed)
+        model = init_model(config, None, device='cpu')
+    return model.to(device).eval(), f'random-init:seed={seed}'
 
 
 def build_probe_model(config: Union[str, Config],
@@ -38,18 +59,14 @@ def build_probe_model(config: Union[str, Config],
     checkpoint (decoder, heads) is expected and skipped. With
     ``whole_model`` every key is loaded, strictly (zero-shot needs the text
     tower and the projections too). Without a checkpoint the weights are
-    the seeded random initialisation.
+    the seeded random initialisation (:func:`random_init`).
 
     Returns:
         The model and an id of its weights (the checkpoint's SHA-256, or
         the random-init seed) for the feature cache.
     """
-    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG be
-        torch.manual_seed(seed)
-        model = init_model(config, None, device='cpu')
-    if checkpoint is None:
-        weights_id = f'random-init:seed={seed}'
-    else:
+    model, weights_id = random_init(config, seed, 'cpu')
+    if checkpoint is not None:
         loaded = (load_pretrained(model, checkpoint, '') if whole_model else
                   load_pretrained(model.backbone, checkpoint, 'backbone.'))
         prefixes = sorted({k.split('.')[0] + '.*' for k in loaded.skipped})
@@ -81,18 +98,28 @@ class ProbeSettings:
             the loaded config.
         checkpoint: Its checkpoint; None probes the random init only.
         layers: 'all', '3,6,9' or a list of block / stage indices.
-        data: A probe data preset (:data:`PRESETS`).
+        data: A probe data preset (:data:`PRESETS`), a labelled image
+            folder (``train/<class>/...`` and ``val/`` or ``test/``), a
+            config file whose ``train_dataloader`` and ``test_dataloader``
+            hold labelled data sets, or :class:`LabelledSplits`.
         data_root: Overrides the preset's root.
+        crop_ratio: Evaluation crop: 1 resizes straight to the input size,
+            below 1 resizes the shorter side to ``size / crop_ratio`` and
+            centre-crops; None keeps the preset's (0.875 for imagenet, 1
+            otherwise).
         methods: Any of 'linear', 'knn'.
         pool: 'avg' (mean of patch tokens / global average pool) or 'cls'.
         baseline: With a checkpoint, also probe the random init.
         train_samples: An evenly spaced subset of the train split.
         test_samples: An evenly spaced subset of the test split.
-        cache_dir: Where features are cached.
+        cache_dir: Where features are cached (float16 ``.npy`` files).
+        shard_size: Images per cache shard: the unit an interrupted
+            extraction resumes from, and that ranks share out.
         batch_size: Images per extraction batch.
         num_workers: Data loader workers of the extraction.
         device: Where the model runs.
-        seed: Seed of the random init, the held-out split, batch orders.
+        seed: Seed of the random init (see :func:`random_init`), the
+            held-out split and the batch orders.
         weight_decays: The linear probes' L2 sweep.
         epochs: The linear probes' length.
         knn_ks: The kNN's neighbour counts.
@@ -107,14 +134,16 @@ class ProbeSettings:
     config: Union[str, Config]
     checkpoint: Optional[str] = None
     layers: Union[str, Sequence[int]] = 'all'
-    data: str = 'cifar10'
+    data: Union[str, LabelledSplits] = 'cifar10'
     data_root: Optional[str] = None
+    crop_ratio: Optional[float] = None
     methods: Sequence[str] = METHODS
     pool: str = 'avg'
     baseline: bool = True
     train_samples: Optional[int] = None
     test_samples: Optional[int] = None
     cache_dir: str = 'work_dirs/feature_cache'
+    shard_size: int = 4096
     batch_size: int = 256
     num_workers: int = 2
     device: str = 'cpu'
@@ -173,7 +202,8 @@ def run_probe(settings: ProbeSettings) -> dict:
                     'for CIFAR, 224 for ImageNet)')
             train_set, test_set, description = build_probe_splits(
                 s.data, img_size, s.data_root, s.train_samples,
-                s.test_samples, quantize=token_settings(cfg))
+                s.test_samples, quantize=token_settings(cfg),
+                crop_ratio=s.crop_ratio)
             datasets = dict(train=train_set, test=test_set)
             report['data'] = description
             report['layers'] = probed
@@ -182,7 +212,8 @@ def run_probe(settings: ProbeSettings) -> dict:
                          data=description)
         report['models'][name] = probe_model(
             model, weights_id, key_parts, datasets,
-            description['num_classes'], probed, FeatureCache(s.cache_dir),
+            description['num_classes'], probed,
+            FeatureCache(s.cache_dir, s.shard_size),
             s.methods, s.pool, s.batch_size, s.num_workers, s.device,
             linear_cfg=dict(weight_decays=s.weight_decays, epochs=s.epochs,
                             seed=s.seed),

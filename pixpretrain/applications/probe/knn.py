@@ -1,0 +1,66 @@
+"""The weighted kNN probe over a bank of any size, in chunks."""
+from typing import Dict, List, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .store import chunks
+
+
+@torch.no_grad()
+def knn_probe(train_features: Sequence,
+              train_labels: torch.Tensor,
+              test_features: Sequence,
+              test_labels: torch.Tensor,
+              num_classes: int,
+              ks: Sequence[int] = (20, 200),
+              temperature: float = 0.07,
+              query_chunk: int = 2048,
+              bank_chunk: int = 8192) -> List[Dict[int, float]]:
+    """Per layer, test accuracy (%) of the weighted kNN for each k.
+
+    Cosine similarity to the training features; each neighbour votes for
+    its class with ``exp(similarity / temperature)`` (Wu et al. 2018), the
+    rule of :func:`pixpretrain.evaluation.functional.knn_class_scores`.
+    The bank is read ``bank_chunk`` rows at a time and each chunk's
+    nearest neighbours are merged into the running top-k, so memory is
+    ``query_chunk x (bank_chunk + 2 max(ks))`` whatever the bank's size.
+
+    Args:
+        train_features: Per layer, the (N, D) bank: tensors or
+            :class:`~.store.FeatureFile` s.
+        train_labels: (N,) labels of the bank.
+        test_features: Per layer, (M, D) queries.
+        test_labels: (M,) their labels.
+        num_classes: C.
+        ks: Neighbour counts (each clipped to N).
+        temperature: Vote temperature.
+        query_chunk: Queries scored at once.
+        bank_chunk: Bank rows read at once.
+    """
+    n, m = train_labels.shape[0], test_labels.shape[0]
+    most = min(max(ks), n)
+    results = []
+    for bank, queries in zip(train_features, test_features):
+        correct = dict.fromkeys(ks, 0)
+        for q in chunks(m, query_chunk):
+            query = F.normalize(queries[q].float(), dim=1)
+            top_sim = query.new_empty(len(query), 0)
+            top_idx = torch.empty(len(query), 0, dtype=torch.long)
+            for b in chunks(n, bank_chunk):
+                similarity = query @ F.normalize(bank[b].float(), dim=1).T
+                sim, idx = similarity.topk(min(most, b.stop - b.start),
+                                           dim=1)
+                sim = torch.cat([top_sim, sim], dim=1)
+                idx = torch.cat([top_idx, idx + b.start], dim=1)
+                top_sim, order = sim.topk(min(most, sim.shape[1]), dim=1)
+                top_idx = idx.gather(1, order)
+            neighbour_labels = train_labels.long()[top_idx]      # (q, most)
+            for k in ks:
+                weights = (top_sim[:, :k] / temperature).exp()
+                votes = weights.new_zeros(len(query), num_classes)
+                votes.scatter_add_(1, neighbour_labels[:, :k], weights)
+                correct[k] += int((votes.argmax(1) ==
+                                   test_labels[q].long()).sum())
+        results.append({k: 100.0 * correct[k] / m for k in ks})
+    return results
