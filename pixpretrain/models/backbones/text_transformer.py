@@ -33,6 +33,9 @@ class TextTransformer(BaseModule):
         context_length: Longest token sequence (the tokenizer's).
         eot_id: Id of the end-of-text token (2 in pixpretrain's tokenizers).
         drop_path_rate: Stochastic depth, linearly increasing over blocks.
+        with_cp: Activation checkpointing of every block: keep only each
+            block's input for the backward pass and recompute the rest
+            there (less memory, about a third more compute).
         init_cfg: mmengine init config.
     """
 
@@ -42,6 +45,7 @@ class TextTransformer(BaseModule):
                  context_length: int = 77,
                  eot_id: int = 2,
                  drop_path_rate: float = 0.0,
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         settings = resolve_arch(arch, ARCHS, ARCH_ALIASES,
@@ -65,7 +69,8 @@ class TextTransformer(BaseModule):
         self.blocks = nn.ModuleList(
             TransformerBlock(self.embed_dims, settings['num_heads'],
                              settings['mlp_ratio'], causal=True,
-                             drop_path=rate) for rate in rates)
+                             drop_path=rate, with_cp=with_cp)
+            for rate in rates)
         self.norm = nn.LayerNorm(self.embed_dims, eps=1e-6)
 
         self.apply(init_transformer_weights)

@@ -66,6 +66,9 @@ class VisionTransformer(BaseModule):
             indices count from the end); the last block's output is normed.
         drop_path_rate: Stochastic depth, linearly increasing over blocks.
         qkv_bias: Bias in the attention QKV projection.
+        with_cp: Activation checkpointing of every block: keep only each
+            block's input for the backward pass and recompute the rest
+            there (less memory, about a third more compute).
         init_cfg: mmengine init config, e.g. ``dict(type='Pretrained', ...)``.
     """
 
@@ -82,6 +85,7 @@ class VisionTransformer(BaseModule):
                  out_indices: Union[int, Sequence[int]] = -1,
                  drop_path_rate: float = 0.0,
                  qkv_bias: bool = True,
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         settings = set_arch(self, arch, ARCHS, ARCH_ALIASES)
@@ -113,7 +117,8 @@ class VisionTransformer(BaseModule):
         self.blocks = nn.ModuleList(
             TransformerBlock(self.embed_dims, self.num_heads,
                              settings['mlp_ratio'], qkv_bias=qkv_bias,
-                             drop_path=rate) for rate in rates)
+                             drop_path=rate, with_cp=with_cp)
+            for rate in rates)
         self.norm = nn.LayerNorm(self.embed_dims, eps=1e-6)
         self.out_indices = resolve_out_indices(out_indices, self.num_layers)
         self._init_as_mae()

@@ -1,4 +1,6 @@
 from .batch_shuffle import batch_shuffle, batch_unshuffle
+from .checkpointing import (checkpointed, checkpointed_sequence,
+                            running_stats_kept)
 from .batch_augments import MixupCutmix, cutmix, cutmix_box, mixup
 from .data_preprocessor import PixelDataPreprocessor
 from .distributed import concat_all_gather, gather_with_grad, rank, world_size
@@ -49,5 +51,8 @@ __all__ = [
     'tokens_to_map',
     'layer_index',
     'resolve_out_indices',
-    'run_intermediates'
+    'run_intermediates',
+    'checkpointed',
+    'checkpointed_sequence',
+    'running_stats_kept',
 ]
