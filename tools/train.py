@@ -21,6 +21,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-validate', action='store_true',
                         help='do not validate during training (drops '
                         'val_cfg, val_dataloader and val_evaluator)')
+    parser.add_argument(
+        '--strategy', choices=['ddp', 'fsdp'], default=None,
+        help='distributed strategy of a launched run: ddp (default), or '
+        'fsdp (FSDP2 sharding of weights, gradients and optimizer state); '
+        "the config's strategy dict when not given")
     add_cfg_options(
         parser, help='override config keys, e.g. train_cfg.max_iters=100')
     return parse_launched(parser, argv)
@@ -34,7 +39,7 @@ def train(args: argparse.Namespace) -> None:
     cfg = load_config(args.config, args.cfg_options)
     cfg = prepare_train_config(cfg, args.config, args.work_dir, args.resume,
                                args.amp, args.auto_scale_lr, args.launcher,
-                               args.no_validate)
+                               args.no_validate, args.strategy)
     runner = build_runner(cfg)
     runner.train()
     if runner.rank == 0:

@@ -10,6 +10,7 @@ from mmengine.logging import print_log
 from pixpretrain.apis.config_checks import check_resume, check_train_values
 from pixpretrain.apis.config_checks.readers import resolve_class
 from pixpretrain.apis.schedule_length import fit_schedule_to_loop
+from pixpretrain.apis.strategy import apply_strategy
 from pixpretrain.engine.optimizers import cpu_has_native_bf16
 from pixpretrain.engine.optimizers.skip_nonfinite import (AMP_TO_FP32,
                                                          CPU_AUTOCAST,
@@ -24,7 +25,8 @@ def prepare_train_config(cfg: Config,
                          amp: bool = False,
                          auto_scale_lr: bool = False,
                          launcher: str = 'none',
-                         no_validate: bool = False) -> Config:
+                         no_validate: bool = False,
+                         strategy: Optional[str] = None) -> Config:
     """Apply ``tools/train.py``'s flags and adapt the config to this machine.
 
     Args:
@@ -41,6 +43,9 @@ def prepare_train_config(cfg: Config,
         launcher: 'none', 'pytorch' or 'slurm'.
         no_validate: ``--no-validate``: drop the val loop, data loader and
             evaluator (as mmpretrain does), so training never validates.
+        strategy: ``--strategy``: 'ddp', 'fsdp' (FSDP2 sharding under
+            FlexibleRunner) or None (as the config says); see
+            :func:`~pixpretrain.apis.strategy.apply_strategy`.
 
     Raises:
         ConfigError: A value training cannot use (lr, batch size, length,
@@ -49,6 +54,7 @@ def prepare_train_config(cfg: Config,
         CheckpointError: ``--resume`` names a weights-only file.
     """
     set_work_dir_and_launcher(cfg, config_path, work_dir, launcher)
+    apply_strategy(cfg, strategy)
     if no_validate:
         # mmengine's Runner skips validation when all three are None (the
         # train loops test `runner.val_loop is not None`).
