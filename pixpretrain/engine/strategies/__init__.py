@@ -1,3 +1,3 @@
-from .fsdp2 import BLOCK_TYPES, FSDP2Strategy, model_parts
+from .fsdp2 import BLOCK_TYPES, FSDP2Strategy, sharding_units
 
-__all__ = ['FSDP2Strategy', 'BLOCK_TYPES', 'model_parts']
+__all__ = ['FSDP2Strategy', 'BLOCK_TYPES', 'sharding_units']

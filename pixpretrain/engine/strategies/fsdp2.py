@@ -14,7 +14,7 @@ same atomic save as a DDP run: one process loads them like any other
 (``init_model``, the probe, converters).
 """
 import itertools
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Set
 
 import torch
 import torch.distributed as dist
@@ -26,8 +26,7 @@ from torch.distributed.checkpoint.state_dict import (
     StateDictOptions, get_model_state_dict, get_optimizer_state_dict,
     set_model_state_dict, set_optimizer_state_dict)
 from torch.distributed.device_mesh import init_device_mesh
-from torch.distributed.fsdp import (MixedPrecisionPolicy, fully_shard,
-                                    register_fsdp_forward_method)
+from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from pixpretrain.models.utils import TransformerBlock
@@ -38,31 +37,38 @@ from pixpretrain.utils.errors import bad_value
 #: backbone (and of the MAE decoder), so only one block's full weights
 #: exist at a time.
 BLOCK_TYPES = (TransformerBlock, BasicBlock, Bottleneck)
-#: Methods the algorithms call on a part (backbone, neck, head) instead of
-#: its ``forward``; FSDP2 gathers a part's weights only around calls it
-#: knows, so these are registered as forward methods where a part has them.
-FORWARD_METHODS = ('embed', 'encode', 'forward_intermediates', 'loss',
-                   'embed_image', 'embed_text', 'scale', 'pool')
 MIXED_PRECISION = {None: None, 'bf16': torch.bfloat16}
 FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
 
-def model_parts(model: nn.Module) -> List[nn.Module]:
-    """The parts of an algorithm sharded as units: its children with
-    parameters (backbone, neck, head, text backbone), and the members of a
-    child container (MoCo's momentum encoder's backbone and neck).
+def sharding_units(model: nn.Module) -> List[nn.Module]:
+    """The model's own units besides the blocks: the submodules its
+    ``sharding_units`` names (MoCo's key encoder).
 
-    Each part is its own unit, not left to the root's: the root's weights
-    stay gathered for the whole step, and an in-place update of gathered
-    weights (MoCo's momentum update) would be lost when they are freed.
+    Everything else stays in the root's unit, gathered for the whole step,
+    so an algorithm may call any method of its parts (``backbone.embed``,
+    ``head.loss``); FSDP2 gathers a unit's weights only around its
+    ``forward``.
     """
-    parts = []
-    for child in model.children():
-        members = (list(child.children()) if isinstance(
-            child, (nn.ModuleDict, nn.ModuleList)) else [child])
-        parts += [m for m in members
-                  if next(m.parameters(), None) is not None]
-    return parts
+    return [model.get_submodule(name)
+            for name in getattr(model, 'sharding_units', ())]
+
+
+def replicate_scalars(model: nn.Module) -> Set[nn.Parameter]:
+    """The model's 0-d parameters (CLIP's logit scale), which FSDP2 cannot
+    shard: each rank keeps them whole, as DDP does, and averages their
+    gradients over the ranks once backward has written them."""
+    scalars = {p for p in model.parameters() if p.ndim == 0}
+    world = dist.get_world_size()
+
+    def average(param: nn.Parameter) -> None:
+        dist.all_reduce(param.grad)  # gloo has no AVG
+        param.grad.div_(world)
+
+    for param in scalars:
+        if param.requires_grad:
+            param.register_post_accumulate_grad_hook(average)
+    return scalars
 
 
 @STRATEGIES.register_module()
@@ -75,8 +81,9 @@ class FSDP2Strategy(DDPStrategy):
 
     Args:
         shard_blocks: Shard every block (:data:`BLOCK_TYPES`) as its own
-            unit, besides each part and the root; a rank then holds the
-            full weights of one block at a time.
+            unit, besides the model's ``sharding_units`` and the root; a
+            rank then holds the full weights of one block at a time, plus
+            the root's (embeddings, stems, heads) for the step.
         reshard_after_forward: Free each unit's gathered weights after its
             forward and gather them again for backward (ZeRO-3); ``False``
             keeps them to the backward (ZeRO-2: more memory, less
@@ -113,8 +120,9 @@ class FSDP2Strategy(DDPStrategy):
                                     reduce_dtype=torch.float32)
 
     def _wrap_model(self, model: nn.Module) -> nn.Module:
-        """Shard blocks, then parts, then the root (bottom up, as FSDP2
-        asks); the model keeps its class and parameter names."""
+        """Shard blocks, then the model's :func:`sharding_units`, then the
+        root (bottom up, as FSDP2 asks); the model keeps its class and
+        parameter names."""
         model = self.convert_model(model.to(get_device()))
         # Each rank keeps its slice of its own weights: start every rank
         # from rank 0's (as DDP does), whatever seed each rank initialised
@@ -125,18 +133,16 @@ class FSDP2Strategy(DDPStrategy):
                 dist.broadcast(tensor, src=0)
         device_type = 'cuda' if get_device() == 'cuda' else 'cpu'
         mesh = init_device_mesh(device_type, (self.world_size, ))
+        scalars = replicate_scalars(model)
         shard = dict(mesh=mesh,
                      reshard_after_forward=self.reshard_after_forward,
-                     mp_policy=self._mp_policy())
+                     mp_policy=self._mp_policy(), ignored_params=scalars)
         if self.shard_blocks:
             for module in list(model.modules()):
                 if isinstance(module, BLOCK_TYPES):
                     fully_shard(module, **shard)
-        for part in model_parts(model):
-            fully_shard(part, **shard)
-            for method in FORWARD_METHODS:
-                if callable(getattr(part, method, None)):
-                    register_fsdp_forward_method(part, method)
+        for unit in sharding_units(model):
+            fully_shard(unit, **shard)
         fully_shard(model, **shard)
         return model
 
