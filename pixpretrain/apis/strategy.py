@@ -39,16 +39,15 @@ def apply_strategy(cfg: Config, strategy: Optional[str] = None) -> None:
         cfg.strategy = None
         if STRATEGY_CHOICES[strategy] is not None:
             cfg.strategy = dict(settings, type=STRATEGY_CHOICES[strategy])
+    if cfg.get('strategy') and cfg.get('launcher', 'none') == 'none':
+        print_log(f"strategy {cfg.strategy.get('type')} shards a run over "
+                  'launched processes; one process trains without it',
+                  logger='current', level=30)
+        cfg.strategy = None
     if not cfg.get('strategy'):
         cfg.pop('strategy', None)
         if cfg.get('runner_type') == 'FlexibleRunner':
             cfg.pop('runner_type')
-        return
-    if cfg.get('launcher', 'none') == 'none':
-        print_log(f"strategy {cfg.strategy.get('type')} shards a run over "
-                  'launched processes; one process trains without it',
-                  logger='current', level=30)
-        cfg.pop('strategy')
         return
     cfg.setdefault('runner_type', 'FlexibleRunner')
     # FlexibleRunner builds the strategy before it enters the config's
