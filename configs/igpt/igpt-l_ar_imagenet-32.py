@@ -8,7 +8,15 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-model = dict(backbone=dict(arch='l'), head=dict(ar=dict(embed_dims=1536)))
+# DDP cannot hold it on an 80 GB GPU (weights, gradients and Adam state
+# alone take 22 GB a GPU, the activations of 16 images more than the rest):
+# FSDP2 shards the first over the GPUs, activation checkpointing keeps one
+# input per block (docs/distributed.md; the predicted memory per GPU is in
+# docs/benchmarks.md). A launched run shards; one process trains without.
+model = dict(backbone=dict(arch='l', with_cp=True),
+             head=dict(ar=dict(embed_dims=1536)))
+strategy = dict(type='FSDP2Strategy', shard_blocks=True,
+                reshard_after_forward=True)
 
 default_hooks = dict(
     logger=dict(interval=100),

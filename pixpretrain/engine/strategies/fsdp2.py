@@ -71,6 +71,39 @@ def replicate_scalars(model: nn.Module) -> Set[nn.Parameter]:
     return scalars
 
 
+def shard_model(model: nn.Module, shard_blocks: bool = True,
+                reshard_after_forward: bool = True,
+                mp_policy: Optional[MixedPrecisionPolicy] = None
+                ) -> nn.Module:
+    """Shard ``model`` (on this rank's device) over every rank: blocks,
+    then the model's :func:`sharding_units`, then the root (bottom up, as
+    FSDP2 asks); 0-d parameters replicated (:func:`replicate_scalars`).
+    Every rank starts from rank 0's weights and buffers, as under DDP,
+    whatever seed each rank initialised with (``diff_rank_seed``).
+
+    Args:
+        model: The model, in place; it keeps its class and parameter names.
+        shard_blocks, reshard_after_forward: See :class:`FSDP2Strategy`.
+        mp_policy: FSDP2's mixed precision; float32 when ``None``.
+    """
+    with torch.no_grad():
+        for tensor in itertools.chain(model.parameters(), model.buffers()):
+            dist.broadcast(tensor, src=0)
+    device_type = next(model.parameters()).device.type
+    mesh = init_device_mesh(device_type, (dist.get_world_size(), ))
+    shard = dict(mesh=mesh, reshard_after_forward=reshard_after_forward,
+                 mp_policy=mp_policy or MixedPrecisionPolicy(),
+                 ignored_params=replicate_scalars(model))
+    if shard_blocks:
+        for module in list(model.modules()):
+            if isinstance(module, BLOCK_TYPES):
+                fully_shard(module, **shard)
+    for unit in sharding_units(model):
+        fully_shard(unit, **shard)
+    fully_shard(model, **shard)
+    return model
+
+
 @STRATEGIES.register_module()
 class FSDP2Strategy(DDPStrategy):
     """Shard parameters, gradients and optimizer state over the ranks.
@@ -120,31 +153,11 @@ class FSDP2Strategy(DDPStrategy):
                                     reduce_dtype=torch.float32)
 
     def _wrap_model(self, model: nn.Module) -> nn.Module:
-        """Shard blocks, then the model's :func:`sharding_units`, then the
-        root (bottom up, as FSDP2 asks); the model keeps its class and
-        parameter names."""
+        """The model on this rank's device, SyncBN converted when asked,
+        sharded by :func:`shard_model`."""
         model = self.convert_model(model.to(get_device()))
-        # Each rank keeps its slice of its own weights: start every rank
-        # from rank 0's (as DDP does), whatever seed each rank initialised
-        # with (diff_rank_seed).
-        with torch.no_grad():
-            for tensor in itertools.chain(model.parameters(),
-                                          model.buffers()):
-                dist.broadcast(tensor, src=0)
-        device_type = 'cuda' if get_device() == 'cuda' else 'cpu'
-        mesh = init_device_mesh(device_type, (self.world_size, ))
-        scalars = replicate_scalars(model)
-        shard = dict(mesh=mesh,
-                     reshard_after_forward=self.reshard_after_forward,
-                     mp_policy=self._mp_policy(), ignored_params=scalars)
-        if self.shard_blocks:
-            for module in list(model.modules()):
-                if isinstance(module, BLOCK_TYPES):
-                    fully_shard(module, **shard)
-        for unit in sharding_units(model):
-            fully_shard(unit, **shard)
-        fully_shard(model, **shard)
-        return model
+        return shard_model(model, self.shard_blocks,
+                           self.reshard_after_forward, self._mp_policy())
 
     # Checkpoints: gathered by every rank, written by rank 0.
 
