@@ -167,15 +167,9 @@ def width_tokens(batch: int, stacks) -> int:
                for layers, tokens, width in stacks)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--config',
-                        default='configs/igpt/igpt-s_ar_imagenet-32.py')
-    parser.add_argument('--batch', type=int, default=1)
-    parser.add_argument('--steps', type=int, default=2)
-    parser.add_argument('--out', default=None)
-    args = parser.parse_args(argv)
-
+def measure(args) -> tuple:
+    """Per setting: the larger rank's peak and forward keep (GB), rank
+    0's fastest step (s)."""
     manager = mp.Manager()
     results = manager.dict()
     for setting in SETTINGS:
@@ -186,7 +180,28 @@ def main(argv=None) -> int:
     step_s = {s: results[(s, 0)]['step_s'] for s in SETTINGS}
     forward_keeps = {s: max(results[(s, r)]['forward_keeps_gb']
                             for r in range(WORLD)) for s in SETTINGS}
+    return measured, step_s, forward_keeps
 
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--config',
+                        default='configs/igpt/igpt-s_ar_imagenet-32.py')
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--steps', type=int, default=2)
+    parser.add_argument('--out', default=None)
+    parser.add_argument('--measured', metavar='JSON',
+                        help="an earlier run's --out: predict from its "
+                        'figures without measuring again')
+    args = parser.parse_args(argv)
+
+    if args.measured:  # predictions again from an earlier run's figures
+        with open(args.measured) as earlier:
+            report = json.load(earlier)
+        measured, step_s, forward_keeps = (report[key] for key in (
+            'measured_peak_gb', 'step_s', 'measured_forward_keeps_gb'))
+    else:
+        measured, step_s, forward_keeps = measure(args)
     small = build(args.config, False)
     net = shape(small)
     stacks = [(small.backbone.num_layers, small.backbone.seq_len,
@@ -203,6 +218,8 @@ def main(argv=None) -> int:
     for name, config, arch, changes, batch, layer_stacks in (
             ('iGPT-L', 'configs/igpt/igpt-l_ar_imagenet-32.py',
              (1536, 48, 16), {}, 16, [(48, 1024, 1536)]),
+            ('iGPT-L 48 px', 'configs/igpt/igpt-l_ar_imagenet-48.py',
+             (1536, 48, 16), {}, 16, [(48, 2304, 1536)]),
             # encoder: cls + 25 % of 256 patches; decoder: 8 x 512 over 257
             ('MAE ViT-H/14', 'configs/mae/vit-b_800e.py', (1280, 32, 16), {
                 'model.backbone.patch_size': 14, 'model.neck.num_patches':

@@ -8,13 +8,11 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# DDP cannot hold it on an 80 GB GPU (weights, gradients and Adam state
-# alone take 22 GB a GPU, the activations of 16 images more than the rest):
-# FSDP2 shards the first over the GPUs, activation checkpointing keeps one
-# input per block (docs/distributed.md; the predicted memory per GPU is in
-# docs/benchmarks.md). A launched run shards; one process trains without.
-model = dict(backbone=dict(arch='l', with_cp=True),
-             head=dict(ar=dict(embed_dims=1536)))
+# Under DDP an 80 GB GPU cannot hold it (predicted 80 GB a GPU at 16
+# images, docs/benchmarks.md): FSDP2 shards weights, gradients and Adam state
+# over the GPUs (predicted 58 GB; docs/distributed.md). A launched run
+# shards; one process trains without. with_cp=True (9 GB) fits 24 GB GPUs.
+model = dict(backbone=dict(arch='l'), head=dict(ar=dict(embed_dims=1536)))
 strategy = dict(type='FSDP2Strategy', shard_blocks=True,
                 reshard_after_forward=True)
 

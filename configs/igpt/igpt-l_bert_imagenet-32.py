@@ -7,10 +7,9 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# Sharded with activation checkpointing, as igpt-l_ar_imagenet-32.py
-# (docs/distributed.md, docs/benchmarks.md).
-model = dict(backbone=dict(arch='l', with_cp=True),
-             head=dict(bert=dict(embed_dims=1536)))
+# Sharded with FSDP2, as igpt-l_ar_imagenet-32.py (docs/distributed.md,
+# docs/benchmarks.md).
+model = dict(backbone=dict(arch='l'), head=dict(bert=dict(embed_dims=1536)))
 strategy = dict(type='FSDP2Strategy', shard_blocks=True,
                 reshard_after_forward=True)
 
