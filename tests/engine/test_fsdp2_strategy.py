@@ -121,6 +121,25 @@ def test_fsdp2_steps_equal_ddp_steps(ddp_and_fsdp):
     assert moved > len(ddp) // 2, f'{name}: training changed few tensors'
 
 
+def test_moco_without_resharding_after_forward_equals_ddp(ddp_and_fsdp,
+                                                        tmp_path):
+    # reshard_after_forward=False (ZeRO-2: gathered weights kept from
+    # forward to backward) with the one method whose weights change in
+    # place in a step: the key encoder's update must still reach the shards.
+    name, config, extra, runs = ddp_and_fsdp
+    if name != 'moco':
+        pytest.skip("the in-place update under test is MoCo's")
+    initial = runs['ddp'].parent / 'initial.pth'
+    result = torchrun(config, tmp_path, 'fsdp', f'load_from={initial}',
+                      'strategy.reshard_after_forward=False')
+    assert result.returncode == 0, result.stderr[-3000:]
+    ddp = state(runs['ddp'] / f'iter_{STEPS}.pth')['state_dict']
+    kept = state(tmp_path / f'iter_{STEPS}.pth')['state_dict']
+    for key, value in ddp.items():
+        torch.testing.assert_close(kept[key], value, rtol=RTOL, atol=ATOL,
+                                   msg=key)
+
+
 def test_sharded_checkpoint_loads_into_one_process(ddp_and_fsdp):
     name, config, extra, runs = ddp_and_fsdp
     sharded = [torch.load(runs['fsdp'] / f'outputs_rank{rank}.pth')
