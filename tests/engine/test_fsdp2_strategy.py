@@ -188,3 +188,14 @@ def test_killed_sharded_run_resumes_bitwise(tmp_path):
     for key in first:
         for slot, value in first[key].items():
             assert torch.equal(second[key][slot], value), (key, slot)
+
+
+def test_pictures_are_skipped_in_a_sharded_run_not_waited_for(tmp_path):
+    # Drawing on rank 0 alone would wait forever for rank 1's shards.
+    config = write_config(tmp_path, 'mae', "custom_hooks = [dict(type="
+                          "'ReconstructionHook', interval=2)]\n")
+    result = torchrun(config, tmp_path / 'w', 'fsdp',
+                      'train_cfg.max_iters=2')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'ReconstructionHook draws nothing in a sharded' in result.stdout
+    assert not (tmp_path / 'w' / 'reconstructions').exists()
