@@ -30,9 +30,10 @@ PRETEXTS = dict(
     mae=('tiny_mae.py', '', 'images'),
     # the momentum encoder's EMA, the key queue, split BN, a kNN val pass
     moco=('tiny_moco.py', '', 'images'),
-    # image and text towers, features gathered across ranks with gradients
-    clip=('tiny_clip.py', 'val_cfg = None\nval_dataloader = None\n'
-          'val_evaluator = None\n', 'images'),
+    # image and text towers, features gathered across ranks with gradients,
+    # a zero-shot validation (ZeroShotHook embeds prompts on every rank)
+    clip=('tiny_clip.py', "custom_hooks.append(dict(type='ZeroShotHook'))\n",
+          'images'),
     # iGPT with an AR and a BERT head on one backbone
     igpt=('tiny_igpt.py', '', 'tokens'),
 )

@@ -26,7 +26,8 @@ from torch.distributed.checkpoint.state_dict import (
     StateDictOptions, get_model_state_dict, get_optimizer_state_dict,
     set_model_state_dict, set_optimizer_state_dict)
 from torch.distributed.device_mesh import init_device_mesh
-from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+from torch.distributed.fsdp import (MixedPrecisionPolicy, fully_shard,
+                                    register_fsdp_forward_method)
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from pixpretrain.models.utils import TransformerBlock
@@ -37,6 +38,12 @@ from pixpretrain.utils.errors import bad_value
 #: backbone (and of the MAE decoder), so only one block's full weights
 #: exist at a time.
 BLOCK_TYPES = (TransformerBlock, BasicBlock, Bottleneck)
+#: Methods of an algorithm that the engine calls on every rank outside its
+#: forward (ZeroShotHook embeds the class prompts with ``embed_text``):
+#: FSDP2 gathers the root unit's weights around them too. None of them
+#: calls the algorithm's forward (a nested call would free the weights
+#: early).
+ROOT_FORWARD_METHODS = ('embed_text', 'embed_image')
 MIXED_PRECISION = {None: None, 'bf16': torch.bfloat16}
 FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
@@ -101,6 +108,9 @@ def shard_model(model: nn.Module, shard_blocks: bool = True,
     for unit in sharding_units(model):
         fully_shard(unit, **shard)
     fully_shard(model, **shard)
+    for method in ROOT_FORWARD_METHODS:
+        if callable(getattr(model, method, None)):
+            register_fsdp_forward_method(model, method)
     return model
 
 
