@@ -21,6 +21,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-validate', action='store_true',
                         help='do not validate during training (drops '
                         'val_cfg, val_dataloader and val_evaluator)')
+    parser.add_argument(
+        '--strategy', choices=['ddp', 'fsdp'], default=None,
+        help='distributed strategy of a launched run: ddp (default), or '
+        'fsdp (FSDP2 sharding of weights, gradients and optimizer state); '
+        "the config's strategy dict when not given")
     parser.add_argument('--verbose', action='store_true',
                         help="mmengine's full console: environment, config "
                         'and every log line (by default they go to the log '
@@ -41,7 +46,8 @@ def train(args: argparse.Namespace) -> None:
         cfg = load_config(args.config, args.cfg_options)
         cfg = prepare_train_config(cfg, args.config, args.work_dir,
                                    args.resume, args.amp, args.auto_scale_lr,
-                                   args.launcher, args.no_validate)
+                                   args.launcher, args.no_validate,
+                                   args.strategy)
         runner = build_runner(cfg, brief_console=not args.verbose)
     if runner.rank == 0:
         print(run_header(runner, args.config), flush=True)

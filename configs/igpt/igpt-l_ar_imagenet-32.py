@@ -8,7 +8,13 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
+# Under DDP an 80 GB GPU cannot hold it (predicted 80 GB a GPU at 16
+# images, docs/benchmarks.md): FSDP2 shards weights, gradients and Adam state
+# over the GPUs (predicted 58 GB; docs/distributed.md). A launched run
+# shards; one process trains without. with_cp=True (9 GB) fits 24 GB GPUs.
 model = dict(backbone=dict(arch='l'), head=dict(ar=dict(embed_dims=1536)))
+strategy = dict(type='FSDP2Strategy', shard_blocks=True,
+                reshard_after_forward=True)
 
 default_hooks = dict(
     logger=dict(interval=100),

@@ -7,7 +7,11 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
+# Sharded with FSDP2, as igpt-l_ar_imagenet-32.py (docs/distributed.md,
+# docs/benchmarks.md).
 model = dict(backbone=dict(arch='l'), head=dict(bert=dict(embed_dims=1536)))
+strategy = dict(type='FSDP2Strategy', shard_blocks=True,
+                reshard_after_forward=True)
 
 default_hooks = dict(
     logger=dict(interval=100),

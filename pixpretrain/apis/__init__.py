@@ -5,7 +5,8 @@ from .config_checks import (check_cfg_options, check_resume,
                             check_train_values, load_config)
 from .inference import extract_features, init_model
 from .threads import apply_threads, choose_threads
-from .train import build_runner, init_cpu_distributed, prepare_train_config
+from .runner import build_runner, init_cpu_distributed
+from .train import prepare_train_config
 
 __all__ = [
     'init_model', 'extract_features', 'prepare_train_config',

@@ -121,5 +121,5 @@ def run_test(cfg: Config) -> Dict[str, Any]:
     # for local paths, so load_from never unpickles code.
     import pixpretrain.utils.checkpoint  # noqa: F401
 
-    from .train import build_runner
+    from .runner import build_runner
     return dict(build_runner(cfg, loader='test_dataloader').test())

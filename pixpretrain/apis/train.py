@@ -12,6 +12,7 @@ from pixpretrain.apis.config_checks import check_resume, check_train_values
 from pixpretrain.apis.console import add_progress_bar
 from pixpretrain.apis.config_checks.readers import resolve_class
 from pixpretrain.apis.schedule_length import fit_schedule_to_loop
+from pixpretrain.apis.strategy import apply_strategy
 from pixpretrain.engine.optimizers import cpu_has_native_bf16
 from pixpretrain.engine.optimizers.skip_nonfinite import (AMP_TO_FP32,
                                                          CPU_AUTOCAST,
@@ -26,7 +27,8 @@ def prepare_train_config(cfg: Config,
                          amp: bool = False,
                          auto_scale_lr: bool = False,
                          launcher: str = 'none',
-                         no_validate: bool = False) -> Config:
+                         no_validate: bool = False,
+                         strategy: Optional[str] = None) -> Config:
     """Apply ``tools/train.py``'s flags and adapt the config to this machine.
 
     Args:
@@ -43,6 +45,9 @@ def prepare_train_config(cfg: Config,
         launcher: 'none', 'pytorch' or 'slurm'.
         no_validate: ``--no-validate``: drop the val loop, data loader and
             evaluator (as mmpretrain does), so training never validates.
+        strategy: ``--strategy``: 'ddp', 'fsdp' (FSDP2 sharding under
+            FlexibleRunner) or None (as the config says); see
+            :func:`~pixpretrain.apis.strategy.apply_strategy`.
 
     Raises:
         ConfigError: A value training cannot use (lr, batch size, length,
@@ -51,6 +56,7 @@ def prepare_train_config(cfg: Config,
         CheckpointError: ``--resume`` names a weights-only file.
     """
     set_work_dir_and_launcher(cfg, config_path, work_dir, launcher)
+    apply_strategy(cfg, strategy)
     if no_validate:
         # mmengine's Runner skips validation when all three are None (the
         # train loops test `runner.val_loop is not None`).
@@ -103,33 +109,6 @@ def set_work_dir_and_launcher(cfg: Config, config_path: str,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(config_path))[0])
-
-
-def build_runner(cfg: Config, loader: str = 'train_dataloader',
-                 brief_console: bool = True):
-    """The Runner the config names (``runner_type``), else mmengine's with
-    a brief console (:class:`~pixpretrain.engine.BriefConsoleRunner`) or,
-    without ``brief_console``, as it is. Built after what a run needs first
-    on this machine: a CPU process group for a launched job
-    (:func:`init_cpu_distributed`) and torch's thread count
-    (:func:`~pixpretrain.apis.threads.apply_threads`).
-
-    Args:
-        cfg: A prepared config.
-        loader: The data loader whose workers run beside this process.
-        brief_console: Warnings and progress on the console, the rest in
-            the log file only (``tools/train.py --verbose`` turns it off).
-    """
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    from pixpretrain.engine import BriefConsoleRunner
-    from .threads import apply_threads
-    init_cpu_distributed(cfg)
-    apply_threads(cfg, loader=loader)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return (BriefConsoleRunner if brief_console else Runner).from_cfg(cfg)
 
 
 def launched_world_size(launcher: str) -> int:
@@ -222,26 +201,3 @@ def adapt_loaders_and_dist_to_cpu(cfg: Config) -> None:
             type='MMDistributedDataParallel', broadcast_buffers=False)
         wrapper_cfg['device_ids'] = None
         cfg.model_wrapper_cfg = wrapper_cfg
-
-
-def init_cpu_distributed(cfg: Config) -> None:
-    """Start the process group ourselves where mmengine's launcher would call
-    ``torch.cuda.set_device`` on a machine with no GPU."""
-    import torch.distributed as dist
-    if cfg.launcher == 'none' or torch.cuda.is_available() or \
-            dist.is_initialized():
-        return
-    backend = cfg.env_cfg.dist_cfg.get('backend', 'gloo')
-    if cfg.launcher == 'slurm':
-        # Translate slurm's variables into torch's env:// ones.
-        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
-        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
-        os.environ.setdefault('LOCAL_RANK', os.environ['SLURM_LOCALID'])
-        os.environ.setdefault('MASTER_PORT', '29500')
-        if 'MASTER_ADDR' not in os.environ:
-            import subprocess
-            nodes = os.environ['SLURM_NODELIST']
-            os.environ['MASTER_ADDR'] = subprocess.getoutput(
-                f'scontrol show hostname {nodes} | head -n1')
-    dist.init_process_group(backend=backend)
-

@@ -1,4 +1,6 @@
-from .console import BriefConsoleRunner, keep_console_brief
+from .console import (BriefConsoleFlexibleRunner, BriefConsoleRunner,
+                      keep_console_brief)
 from .hooks import *  # noqa: F401,F403
 from .loops import *  # noqa: F401,F403
 from .optimizers import *  # noqa: F401,F403
+from .strategies import *  # noqa: F401,F403

@@ -18,7 +18,7 @@ import re
 from typing import Optional, Tuple
 
 from mmengine.logging import MMLogger
-from mmengine.runner import Runner
+from mmengine.runner import FlexibleRunner, Runner
 from tqdm import tqdm
 
 from pixpretrain.registry import RUNNERS
@@ -92,13 +92,23 @@ def keep_console_brief(logger: logging.Logger) -> None:
     logger.handlers[logger.handlers.index(original)] = brief
 
 
-@RUNNERS.register_module()
-class BriefConsoleRunner(Runner):
-    """mmengine's Runner (same arguments) with a brief console: see the
-    module's documentation. ``tools/train.py --verbose`` uses the plain
-    Runner instead."""
+class _BriefConsole:
+    """Mixed in before a runner class: its logger's console is brief."""
 
     def build_logger(self, *args, **kwargs) -> MMLogger:
         logger = super().build_logger(*args, **kwargs)
         keep_console_brief(logger)
         return logger
+
+
+@RUNNERS.register_module()
+class BriefConsoleRunner(_BriefConsole, Runner):
+    """mmengine's Runner (same arguments) with a brief console: see the
+    module's documentation. ``tools/train.py --verbose`` uses the plain
+    Runner instead."""
+
+
+@RUNNERS.register_module()
+class BriefConsoleFlexibleRunner(_BriefConsole, FlexibleRunner):
+    """mmengine's FlexibleRunner (strategies such as FSDP2; same arguments)
+    with a brief console."""

@@ -11,13 +11,13 @@ from .registries import (DATA_SAMPLERS, DATASETS, EVALUATOR, HOOKS,
                          LOG_PROCESSORS, LOOPS, METRICS, MODELS,
                          OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS,
                          OPTIMIZERS, PARAM_SCHEDULERS, RUNNERS, SCOPE,
-                         TRANSFORMS,
+                         STRATEGIES, TRANSFORMS,
                          TOKENIZERS, VISBACKENDS, VISUALIZERS,
                          WEIGHT_INITIALIZERS, find_registry, our_registries)
 from .setup_env import register_all_modules
 
 __all__ = [
-    'SCOPE', 'RUNNERS', 'LOOPS', 'HOOKS', 'LOG_PROCESSORS', 'OPTIMIZERS',
+    'SCOPE', 'RUNNERS', 'STRATEGIES', 'LOOPS', 'HOOKS', 'LOG_PROCESSORS', 'OPTIMIZERS',
     'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS',
     'DATASETS', 'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS',
     'WEIGHT_INITIALIZERS', 'METRICS', 'EVALUATOR', 'VISUALIZERS',

@@ -12,7 +12,8 @@ from mmengine.registry import Registry
 _RUNNER_EXTRA_KEYS = frozenset({
     'work_dir', 'launcher', 'default_scope', 'runner_type',
     'model_wrapper_cfg', 'compile', 'tta_model', 'tta_pipeline',
-    'schedule_follows_loop'  # pixpretrain.apis.schedule_length
+    'schedule_follows_loop',  # pixpretrain.apis.schedule_length
+    'strategy'  # FlexibleRunner's (pixpretrain.apis.strategy)
 })
 
 # Keys of the Runner's dicts that have no ``type`` (Runner.setup_env,

@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 from torch.utils.data import DataLoader, Dataset
 
 from pixpretrain.apis.inference import extract_features
-from pixpretrain.apis.train import init_cpu_distributed
+from pixpretrain.apis.runner import init_cpu_distributed
 from pixpretrain.utils.progress import progress_bar
 from .store import FeatureCache
 

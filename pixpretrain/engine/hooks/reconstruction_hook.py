@@ -11,6 +11,7 @@ from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from PIL import Image
+from torch.distributed.fsdp import FSDPModule
 
 from pixpretrain.models.utils.pictures import model_pictures
 from pixpretrain.registry import HOOKS
@@ -69,6 +70,7 @@ class ReconstructionHook(Hook):
         self.seed = seed
         self.last_path: Optional[str] = None
         self._last_step: Optional[int] = None
+        self._sharded = False
 
     def before_train(self, runner) -> None:
         model = _unwrap(runner.model)
@@ -77,6 +79,14 @@ class ReconstructionHook(Hook):
                 f'ReconstructionHook needs a model with a pictures(images) '
                 f'method (MAE and iGPT have one); {type(model).__name__} '
                 'has none. Remove the hook from custom_hooks.')
+        # Drawing runs the model outside its forward on rank 0 alone; a
+        # sharded model would wait there for the other ranks' shards.
+        self._sharded = isinstance(model, FSDPModule)
+        if self._sharded:
+            runner.logger.warning(
+                'ReconstructionHook draws nothing in a sharded (FSDP2) run: '
+                'its pictures need the whole model in one process; draw '
+                "them from a checkpoint with the model's pictures() method")
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
@@ -101,6 +111,8 @@ class ReconstructionHook(Hook):
     def _save(self, runner, label: str, step: int) -> None:
         """Draw, write ``{work_dir}/{name}/{label}.png``, send to the
         visualizer at ``step`` (finished iterations, as the loss curves)."""
+        if self._sharded:
+            return
         model = _unwrap(runner.model)
         dataset = runner.train_dataloader.dataset
         count = min(self.num_images, len(dataset))

@@ -18,6 +18,7 @@ from typing import Dict, Iterable, Optional
 import torch
 import torch.distributed as dist
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from torch.distributed.tensor import DTensor
 
 from pixpretrain.registry import OPTIM_WRAPPERS
 from .autocast_wrapper import AutocastOptimWrapper
@@ -34,7 +35,10 @@ def gradients_are_finite(params: Iterable[torch.Tensor]) -> torch.Tensor:
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.tensor(True)
-    return torch.isfinite(torch.nn.utils.get_total_norm(grads))
+    norm = torch.nn.utils.get_total_norm(grads)
+    if isinstance(norm, DTensor):  # sharded gradients (FSDP2): every shard's
+        norm = norm.full_tensor()
+    return torch.isfinite(norm)
 
 
 def finite_on_every_rank(finite: torch.Tensor) -> bool:

@@ -38,6 +38,13 @@ class BasePretrainer(BaseModel):
     # Parts a config must give; subclasses add theirs (checked before
     # anything is built, apis/config_checks/values.py).
     required_parts = ('backbone', 'head')
+    # Submodules (dotted names) that FSDP2 sharding
+    # (pixpretrain.engine.FSDP2Strategy) makes units of their own, besides
+    # every block: a part whose weights are changed in place during a step
+    # (an EMA copy) must be one, since the root unit's weights stay gathered
+    # through the step and writes to gathered weights are lost. Such a part
+    # may be called only through its forward.
+    sharding_units: Tuple[str, ...] = ()
 
     def __init__(self,
                  backbone: ModuleCfg,

@@ -13,7 +13,8 @@ from torch import nn
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
-from ..utils import batch_shuffle, batch_unshuffle, feature_width
+from ..utils import (batch_shuffle, batch_unshuffle, ema_update_,
+                     feature_width)
 from .base import BasePretrainer
 
 MOMENTUM_SCHEDULES = ('constant', 'cosine')
@@ -51,6 +52,10 @@ class MoCo(BasePretrainer):
         data_preprocessor: Config of the batch preprocessor.
         init_cfg: mmengine init config.
     """
+
+    #: FSDP2 units of their own (see ``BasePretrainer.sharding_units``):
+    #: the key encoder's weights change in place in every step.
+    sharding_units = ('momentum_encoder.backbone', 'momentum_encoder.neck')
 
     def __init__(self,
                  backbone: dict,
@@ -150,9 +155,8 @@ class MoCo(BasePretrainer):
     @torch.no_grad()
     def momentum_update(self, momentum: float) -> None:
         """k <- m k + (1 - m) q for every key-encoder parameter."""
-        for key, query in zip(self.momentum_encoder.parameters(),
-                              self._query_parameters()):
-            key.mul_(momentum).add_(query.detach(), alpha=1 - momentum)
+        ema_update_(self.momentum_encoder, self._query_parameters(),
+                    momentum)
 
     @torch.no_grad()
     def encode_keys(self, images: torch.Tensor) -> torch.Tensor:

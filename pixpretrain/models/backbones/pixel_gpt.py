@@ -49,6 +49,9 @@ class PixelGPT(BaseModule):
             :meth:`forward_intermediates` and :meth:`encode`.
         out_indices: Blocks whose outputs :meth:`forward` returns (negative
             counts from the end); the last block's output is normed.
+        with_cp: Activation checkpointing of every block: keep only each
+            block's input for the backward pass and recompute the rest
+            there (less memory, about a third more compute).
         init_cfg: mmengine init config, e.g. ``dict(type='Pretrained', ...)``.
     """
 
@@ -58,6 +61,7 @@ class PixelGPT(BaseModule):
                  img_size: Union[int, Sequence[int]] = 32,
                  causal: bool = True,
                  out_indices: Union[int, Sequence[int]] = -1,
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         settings = set_arch(self, arch, ARCHS, ARCH_ALIASES)
@@ -85,7 +89,7 @@ class PixelGPT(BaseModule):
         self.blocks = nn.ModuleList(
             TransformerBlock(self.embed_dims, self.num_heads,
                              settings['mlp_ratio'], causal=causal,
-                             layer_norm_eps=1e-5)
+                             layer_norm_eps=1e-5, with_cp=with_cp)
             for _ in range(self.num_layers))
         self.norm = nn.LayerNorm(self.embed_dims, eps=1e-5)
         self.out_indices = resolve_out_indices(out_indices, self.num_layers)

@@ -14,8 +14,8 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
-from ..utils import (norm_layer_factory, resolve_out_indices,
-                     run_intermediates)
+from ..utils import (checkpointed_sequence, norm_layer_factory,
+                     resolve_out_indices, run_intermediates)
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
 
@@ -54,6 +54,9 @@ class ResNet(BaseModule):
             num_splits=8)``; see :func:`norm_layer_factory`.
         zero_init_residual: Start each residual branch's last BN at zero,
             so every block starts as the identity (Goyal et al. 2017).
+        with_cp: Activation checkpointing of every residual block: keep
+            only each block's input for the backward pass and recompute the
+            rest there; batch norms update their running statistics once.
         init_cfg: mmengine init config, e.g. ``dict(type='Pretrained',
             checkpoint=...)``.
     """
@@ -66,6 +69,7 @@ class ResNet(BaseModule):
                  frozen_stages: int = -1,
                  norm_cfg: Optional[dict] = None,
                  zero_init_residual: bool = False,
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in ARCHS:
@@ -80,6 +84,7 @@ class ResNet(BaseModule):
         self.depth = depth
         self.cifar_stem = cifar_stem
         self.frozen_stages = frozen_stages
+        self.with_cp = with_cp
         norm_layer = norm_layer_factory(norm_cfg)
 
         if cifar_stem:
@@ -172,6 +177,8 @@ class ResNet(BaseModule):
         end. Stages after the deepest requested one are not run.
         """
         stages = [getattr(self, name) for name in self.stage_names]
+        if self.with_cp:
+            stages = [checkpointed_sequence(stage) for stage in stages]
         return run_intermediates(self.stem(images), stages, layers,
                                  **STAGE_WORDS)
 

@@ -34,6 +34,9 @@ class TextTransformer(BaseModule):
         eot_id: Id of the end-of-text token (2 in pixpretrain's tokenizers).
         drop_path_rate: Stochastic depth, linearly increasing over blocks.
         layer_norm_eps: Epsilon of every LayerNorm (1e-5 in CLIP).
+        with_cp: Activation checkpointing of every block: keep only each
+            block's input for the backward pass and recompute the rest
+            there (less memory, about a third more compute).
         init_cfg: mmengine init config.
     """
 
@@ -44,6 +47,7 @@ class TextTransformer(BaseModule):
                  eot_id: int = 2,
                  drop_path_rate: float = 0.0,
                  layer_norm_eps: float = 1e-6,
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         settings = resolve_arch(arch, ARCHS, ARCH_ALIASES,
@@ -67,7 +71,8 @@ class TextTransformer(BaseModule):
         self.blocks = nn.ModuleList(
             TransformerBlock(self.embed_dims, settings['num_heads'],
                              settings['mlp_ratio'], causal=True,
-                             drop_path=rate, layer_norm_eps=layer_norm_eps)
+                             drop_path=rate, layer_norm_eps=layer_norm_eps,
+                             with_cp=with_cp)
             for rate in rates)
         self.norm = nn.LayerNorm(self.embed_dims, eps=layer_norm_eps)
 

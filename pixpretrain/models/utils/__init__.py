@@ -1,7 +1,10 @@
 from .batch_shuffle import batch_shuffle, batch_unshuffle
+from .checkpointing import (checkpointed, checkpointed_sequence,
+                            running_stats_kept)
 from .batch_augments import MixupCutmix, cutmix, cutmix_box, mixup
 from .data_preprocessor import PixelDataPreprocessor
-from .distributed import concat_all_gather, gather_with_grad, rank, world_size
+from .distributed import (concat_all_gather, ema_update_, gather_with_grad,
+                          rank, world_size)
 from .intermediates import (layer_index, resolve_out_indices,
                             run_intermediates)
 from .norm import SplitBatchNorm, norm_layer_factory
@@ -32,6 +35,7 @@ __all__ = [
     'feature_width',
     'concat_all_gather',
     'gather_with_grad',
+    'ema_update_',
     'rank',
     'world_size',
     'batch_shuffle',
@@ -49,5 +53,8 @@ __all__ = [
     'tokens_to_map',
     'layer_index',
     'resolve_out_indices',
-    'run_intermediates'
+    'run_intermediates',
+    'checkpointed',
+    'checkpointed_sequence',
+    'running_stats_kept',
 ]

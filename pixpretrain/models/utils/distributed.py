@@ -1,8 +1,12 @@
 """All-gathers for losses that need the global batch (MoCo keys, CLIP
 features). Both are identities when torch.distributed is not initialised,
 so the same model code runs on one device."""
+from typing import Iterable
+
 import torch
 import torch.distributed as dist
+from torch.distributed.fsdp import FSDPModule
+from torch.distributed.tensor import DTensor, distribute_tensor
 
 
 def world_size() -> int:
@@ -64,3 +68,33 @@ def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     if world_size() == 1:
         return tensor
     return _GatherWithGrad.apply(tensor)
+
+
+@torch.no_grad()
+def ema_update_(target: torch.nn.Module,
+                sources: Iterable[torch.Tensor], momentum: float) -> None:
+    """``t <- m t + (1 - m) s`` for every parameter ``t`` of ``target``,
+    paired in order with ``sources`` (MoCo's momentum encoder).
+
+    Under FSDP2 sharding (``torch.distributed.fsdp.fully_shard``) it updates
+    the shards each rank keeps, the only copy of a weight that outlives the
+    step: ``target``'s sharded modules are resharded first (their gathered
+    weights are freed, and writes to them lost, when FSDP2 reshards), and a
+    source held whole (its unit gathered for the step) is cut to the same
+    shard locally, without communication.
+
+    Args:
+        target: Updated in place; its sharded parts must be FSDP units of
+            their own (the root's weights stay gathered for the whole step).
+        sources: One tensor per parameter of ``target``, same shapes.
+        momentum: m, the weight of ``target``'s old value.
+    """
+    for module in target.modules():
+        if isinstance(module, FSDPModule):
+            module.reshard()
+    for weight, source in zip(target.parameters(), sources):
+        source = source.detach()
+        if isinstance(weight, DTensor) and not isinstance(source, DTensor):
+            source = distribute_tensor(source, weight.device_mesh,
+                                       weight.placements, src_data_rank=None)
+        weight.mul_(momentum).add_(source, alpha=1 - momentum)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pixpretrain.utils.errors import bad_value
+from .checkpointing import checkpointed
 from .fast_paths import CPUBf16FlashAttention, Mlp
 
 
@@ -124,13 +125,16 @@ class TransformerBlock(nn.Module):
         qkv_bias: Bias in the QKV projection.
         drop_path: Stochastic-depth probability of both residual branches.
         layer_norm_eps: Epsilon of both LayerNorms.
+        with_cp: Activation checkpointing: keep only the block's input for
+            the backward pass and recompute the rest there.
     """
 
     def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
                  causal: bool = False, qkv_bias: bool = True,
                  drop_path: float = 0.0,
-                 layer_norm_eps: float = 1e-6) -> None:
+                 layer_norm_eps: float = 1e-6, with_cp: bool = False) -> None:
         super().__init__()
+        self.with_cp = with_cp
         hidden = int(embed_dims * mlp_ratio)
         self.norm1 = nn.LayerNorm(embed_dims, eps=layer_norm_eps)
         self.attn = MultiheadSelfAttention(embed_dims, num_heads, causal,
@@ -144,6 +148,12 @@ class TransformerBlock(nn.Module):
                 causal: Optional[bool] = None) -> torch.Tensor:
         """(B, N, C) -> (B, N, C); ``causal`` as in
         :meth:`MultiheadSelfAttention.forward`."""
+        if self.with_cp:
+            return checkpointed(self._residuals, x, attn_mask, causal)
+        return self._residuals(x, attn_mask, causal)
+
+    def _residuals(self, x: torch.Tensor, attn_mask: Optional[torch.Tensor],
+                   causal: Optional[bool]) -> torch.Tensor:
         x = x + self.drop_path(self.attn(self.norm1(x), attn_mask, causal))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 

@@ -1,0 +1,231 @@
+"""Sharded data parallel training on torch's FSDP2, for mmengine's
+``FlexibleRunner``.
+
+mmengine 0.10.7's ``FSDPStrategy`` wraps the older ``FullyShardedDataParallel``
+with ``device_id=LOCAL_RANK``, a CUDA device, so it cannot run on CPU ranks
+(gloo). This strategy shards with ``torch.distributed.fsdp.fully_shard``
+(FSDP2: every parameter a ``DTensor`` sharded along its first dimension over
+the ranks), which runs on CPU and GPU alike, and keeps everything else
+(building, logging, schedulers, hooks) of mmengine's ``DDPStrategy``.
+
+Checkpoints hold the full, unsharded state (model and optimizer, keyed by
+parameter name), gathered by every rank and written by rank 0 through the
+same atomic save as a DDP run: one process loads them like any other
+(``init_model``, the probe, converters).
+"""
+import itertools
+from typing import Callable, List, Optional, Set
+
+import torch
+import torch.distributed as dist
+from mmengine._strategy import DDPStrategy
+from mmengine.device import get_device
+from mmengine.dist import is_main_process
+from torch import nn
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions, get_model_state_dict, get_optimizer_state_dict,
+    set_model_state_dict, set_optimizer_state_dict)
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.fsdp import (MixedPrecisionPolicy, fully_shard,
+                                    register_fsdp_forward_method)
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from pixpretrain.models.utils import TransformerBlock
+from pixpretrain.registry import STRATEGIES
+from pixpretrain.utils.errors import bad_value
+
+#: Modules sharded one by one with ``shard_blocks``: every block of every
+#: backbone (and of the MAE decoder), so only one block's full weights
+#: exist at a time.
+BLOCK_TYPES = (TransformerBlock, BasicBlock, Bottleneck)
+#: Methods of an algorithm that the engine calls on every rank outside its
+#: forward (ZeroShotHook embeds the class prompts with ``embed_text``):
+#: FSDP2 gathers the root unit's weights around them too. None of them
+#: calls the algorithm's forward (a nested call would free the weights
+#: early).
+ROOT_FORWARD_METHODS = ('embed_text', 'embed_image')
+MIXED_PRECISION = {None: None, 'bf16': torch.bfloat16}
+FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+
+def sharding_units(model: nn.Module) -> List[nn.Module]:
+    """The model's own units besides the blocks: the submodules its
+    ``sharding_units`` names (MoCo's key encoder).
+
+    Everything else stays in the root's unit, gathered for the whole step,
+    so an algorithm may call any method of its parts (``backbone.embed``,
+    ``head.loss``); FSDP2 gathers a unit's weights only around its
+    ``forward``.
+    """
+    return [model.get_submodule(name)
+            for name in getattr(model, 'sharding_units', ())]
+
+
+def replicate_scalars(model: nn.Module) -> Set[nn.Parameter]:
+    """The model's 0-d parameters (CLIP's logit scale), which FSDP2 cannot
+    shard: each rank keeps them whole, as DDP does, and averages their
+    gradients over the ranks once backward has written them."""
+    scalars = {p for p in model.parameters() if p.ndim == 0}
+    world = dist.get_world_size()
+
+    def average(param: nn.Parameter) -> None:
+        dist.all_reduce(param.grad)  # gloo has no AVG
+        param.grad.div_(world)
+
+    for param in scalars:
+        if param.requires_grad:
+            param.register_post_accumulate_grad_hook(average)
+    return scalars
+
+
+def shard_model(model: nn.Module, shard_blocks: bool = True,
+                reshard_after_forward: bool = True,
+                mp_policy: Optional[MixedPrecisionPolicy] = None
+                ) -> nn.Module:
+    """Shard ``model`` (on this rank's device) over every rank: blocks,
+    then the model's :func:`sharding_units`, then the root (bottom up, as
+    FSDP2 asks); 0-d parameters replicated (:func:`replicate_scalars`).
+    Every rank starts from rank 0's weights and buffers, as under DDP,
+    whatever seed each rank initialised with (``diff_rank_seed``).
+
+    Args:
+        model: The model, in place; it keeps its class and parameter names.
+        shard_blocks, reshard_after_forward: See :class:`FSDP2Strategy`.
+        mp_policy: FSDP2's mixed precision; float32 when ``None``.
+    """
+    with torch.no_grad():
+        for tensor in itertools.chain(model.parameters(), model.buffers()):
+            dist.broadcast(tensor, src=0)
+    device_type = next(model.parameters()).device.type
+    mesh = init_device_mesh(device_type, (dist.get_world_size(), ))
+    shard = dict(mesh=mesh, reshard_after_forward=reshard_after_forward,
+                 mp_policy=mp_policy or MixedPrecisionPolicy(),
+                 ignored_params=replicate_scalars(model))
+    if shard_blocks:
+        for module in list(model.modules()):
+            if isinstance(module, BLOCK_TYPES):
+                fully_shard(module, **shard)
+    for unit in sharding_units(model):
+        fully_shard(unit, **shard)
+    fully_shard(model, **shard)
+    for method in ROOT_FORWARD_METHODS:
+        if callable(getattr(model, method, None)):
+            register_fsdp_forward_method(model, method)
+    return model
+
+
+@STRATEGIES.register_module()
+class FSDP2Strategy(DDPStrategy):
+    """Shard parameters, gradients and optimizer state over the ranks.
+
+    Config: ``strategy = dict(type='FSDP2Strategy', ...)`` with
+    ``runner_type = 'FlexibleRunner'`` (``tools/train.py --strategy fsdp``
+    sets both).
+
+    Args:
+        shard_blocks: Shard every block (:data:`BLOCK_TYPES`) as its own
+            unit, besides the model's ``sharding_units`` and the root; a
+            rank then holds the full weights of one block at a time, plus
+            the root's (embeddings, stems, heads) for the step.
+        reshard_after_forward: Free each unit's gathered weights after its
+            forward and gather them again for backward (ZeRO-3); ``False``
+            keeps them to the backward (ZeRO-2: more memory, less
+            communication).
+        mixed_precision: ``'bf16'``: compute in bfloat16, reduce gradients
+            and keep weights and optimizer state in float32 (GPU only; on
+            a CPU the run stays float32 and says so). ``None``: float32.
+        **kwargs: :class:`mmengine._strategy.DDPStrategy`'s (``sync_bn``,
+            and the runner's).
+    """
+
+    def __init__(self, *, shard_blocks: bool = True,
+                 reshard_after_forward: bool = True,
+                 mixed_precision: Optional[str] = None, **kwargs) -> None:
+        if mixed_precision not in MIXED_PRECISION:
+            raise bad_value('strategy.mixed_precision', mixed_precision,
+                            "unknown (allowed: None, 'bf16')")
+        super().__init__(**kwargs)
+        self.shard_blocks = shard_blocks
+        self.reshard_after_forward = reshard_after_forward
+        self.mixed_precision = mixed_precision
+        self._saving: Optional[dict] = None
+
+    def _mp_policy(self) -> MixedPrecisionPolicy:
+        dtype = MIXED_PRECISION[self.mixed_precision]
+        if dtype is not None and get_device() == 'cpu':
+            self.logger.warning(
+                f"strategy.mixed_precision='{self.mixed_precision}' needs a "
+                'GPU; training in float32 on the CPU')
+            dtype = None
+        if dtype is None:
+            return MixedPrecisionPolicy()
+        return MixedPrecisionPolicy(param_dtype=dtype,
+                                    reduce_dtype=torch.float32)
+
+    def _wrap_model(self, model: nn.Module) -> nn.Module:
+        """The model on this rank's device, SyncBN converted when asked,
+        sharded by :func:`shard_model`."""
+        model = self.convert_model(model.to(get_device()))
+        return shard_model(model, self.shard_blocks,
+                           self.reshard_after_forward, self._mp_policy())
+
+    # Checkpoints: gathered by every rank, written by rank 0.
+
+    def model_state_dict(self) -> dict:
+        """The full model state on rank 0 (empty elsewhere); every rank must
+        call it."""
+        if self._saving is not None:
+            return self._saving['model']
+        return get_model_state_dict(self.model, options=FULL)
+
+    def optim_state_dict(self) -> dict:
+        """The full optimizer state keyed by parameter name, on rank 0;
+        every rank must call it."""
+        if self._saving is not None:
+            return self._saving['optimizer']
+        return get_optimizer_state_dict(self.model,
+                                        self.optim_wrapper.optimizer,
+                                        options=FULL)
+
+    def save_checkpoint(self, filename: str, *, save_optimizer: bool = True,
+                        save_param_scheduler: bool = True,
+                        extra_ckpt: Optional[dict] = None,
+                        callback: Optional[Callable] = None) -> None:
+        """Gather the full state on every rank; rank 0 writes it (the
+        atomic local backend) with the schedulers and ``extra_ckpt``."""
+        save_optimizer = save_optimizer and hasattr(self, 'optim_wrapper')
+        gathered = dict(model=self.model_state_dict(),
+                        optimizer=self.optim_state_dict()
+                        if save_optimizer else None)
+        if not is_main_process():
+            return
+        self._saving = gathered
+        try:
+            # SingleDeviceStrategy's save, under DDPStrategy's master_only.
+            super(DDPStrategy, self).save_checkpoint(
+                filename, save_optimizer=save_optimizer,
+                save_param_scheduler=save_param_scheduler,
+                extra_ckpt=extra_ckpt, callback=callback)
+        finally:
+            self._saving = None
+
+    def load_model_state_dict(self, state_dict: dict, *,
+                              strict: bool = False,
+                              revise_keys: list = [(r'^module.', '')]
+                              ) -> None:
+        """Shard a full state dict (every rank read the file) into the
+        model; ``revise_keys`` as mmengine's."""
+        import re
+        for pattern, replacement in revise_keys:
+            state_dict = {re.sub(pattern, replacement, key): value
+                          for key, value in state_dict.items()}
+        set_model_state_dict(self.model, state_dict,
+                             options=StateDictOptions(full_state_dict=True,
+                                                      strict=strict))
+
+    def load_optim_state_dict(self, state_dict: dict) -> None:
+        """Shard a full optimizer state dict (keyed by parameter name)."""
+        set_optimizer_state_dict(self.model, self.optim_wrapper.optimizer,
+                                 state_dict,
+                                 options=StateDictOptions(
+                                     full_state_dict=True))

@@ -1,0 +1,202 @@
+"""FSDP2Strategy on two gloo CPU processes (tools/train.py --strategy fsdp):
+every pretext trains as DDP does, its checkpoint loads into one process, and
+a killed sharded run resumes to the weights of an uninterrupted one."""
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / 'tests' / 'fixtures'
+sys.path.insert(0, str(REPO / 'tests' / 'tools'))
+sys.path.insert(0, str(FIXTURES))
+from fsdp_hooks import fixed_inputs  # noqa: E402
+from test_train import run_tool  # noqa: E402
+
+from pixpretrain.apis import init_model, load_config  # noqa: E402
+from pixpretrain.utils.fileio import torch_save_atomic  # noqa: E402
+
+STEPS = 5
+# FSDP2 reduce-scatters what DDP all-reduces: with two ranks both add the
+# same two float32 gradients and halve the sum, so the runs agree bit for
+# bit; the tolerance admits a differently ordered reduction elsewhere.
+RTOL, ATOL = 1e-6, 1e-7
+
+# fixture config, extra config text, what DumpOutputsHook feeds the model
+PRETEXTS = dict(
+    mae=('tiny_mae.py', '', 'images'),
+    # the momentum encoder's EMA, the key queue, split BN, a kNN val pass
+    moco=('tiny_moco.py', '', 'images'),
+    # image and text towers, features gathered across ranks with gradients,
+    # a zero-shot validation (ZeroShotHook embeds prompts on every rank)
+    clip=('tiny_clip.py', "custom_hooks.append(dict(type='ZeroShotHook'))\n",
+          'images'),
+    # iGPT with an AR and a BERT head on one backbone
+    igpt=('tiny_igpt.py', '', 'tokens'),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def write_config(tmp_path: Path, name: str, body: str = '') -> str:
+    fixture, extra, kind = PRETEXTS[name]
+    config = tmp_path / f'{name}.py'
+    config.write_text(
+        f"_base_ = ['{FIXTURES / fixture}']\n"
+        "custom_imports = dict(imports=['fsdp_hooks', 'crash_hooks'], "
+        'allow_failed_imports=False)\n'
+        f"custom_hooks = [dict(type='DumpOutputsHook', kind='{kind}')]\n"
+        f'train_cfg = dict(max_iters={STEPS})\n'
+        'default_hooks = dict(checkpoint=dict(by_epoch=False, '
+        f'interval={STEPS}))\n' + extra + body)
+    return str(config)
+
+
+def options(tmp_path: Path, name: str) -> dict:
+    """--cfg-options the pretext needs: iGPT's palette."""
+    if name != 'igpt':
+        return {}
+    palette = tmp_path / 'palette.npy'
+    np.save(palette, np.random.default_rng(0).uniform(0, 255, (16, 3)))
+    return {'train_dataloader.dataset.pipeline.0.palette': str(palette)}
+
+
+def torchrun(config: str, work_dir: Path, strategy: str, *cfg_options,
+             flags: tuple = ()):
+    return run_tool(
+        '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        f'--master_port={free_port()}', str(REPO / 'tools' / 'train.py'),
+        config, '--work-dir', str(work_dir), '--launcher', 'pytorch',
+        '--strategy', strategy, *flags,
+        *(['--cfg-options', *cfg_options] if cfg_options else []),
+        env_extra=dict(OMP_NUM_THREADS='1'))
+
+
+def state(path: Path) -> dict:
+    return torch.load(path, map_location='cpu', weights_only=False)
+
+
+@pytest.fixture(scope='module', params=sorted(PRETEXTS))
+def ddp_and_fsdp(request, tmp_path_factory):
+    """One pretext trained STEPS steps under DDP and under FSDP2 from the
+    same initial weights, on the same global batches."""
+    name = request.param
+    tmp_path = tmp_path_factory.mktemp(name)
+    config = write_config(tmp_path, name)
+    extra = options(tmp_path, name)
+    torch.manual_seed(0)
+    cfg = load_config(config, extra)
+    initial = init_model(cfg)
+    initial.init_weights()  # MoCo: the key encoder starts as the query's
+    torch_save_atomic({'state_dict': initial.state_dict()},
+                      tmp_path / 'initial.pth')
+    runs = {}
+    for strategy in ('ddp', 'fsdp'):
+        work_dir = tmp_path / strategy
+        result = torchrun(config, work_dir, strategy,
+                          *[f'{k}={v}' for k, v in extra.items()],
+                          f"load_from={tmp_path / 'initial.pth'}")
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[strategy] = work_dir
+    return name, config, extra, runs
+
+
+def test_fsdp2_steps_equal_ddp_steps(ddp_and_fsdp):
+    name, _, _, runs = ddp_and_fsdp
+    ddp = state(runs['ddp'] / f'iter_{STEPS}.pth')['state_dict']
+    fsdp = state(runs['fsdp'] / f'iter_{STEPS}.pth')['state_dict']
+    initial = state(runs['ddp'].parent / 'initial.pth')['state_dict']
+    assert fsdp.keys() == ddp.keys() == initial.keys()
+    moved = 0
+    for key, value in ddp.items():
+        torch.testing.assert_close(fsdp[key], value, rtol=RTOL, atol=ATOL,
+                                   msg=f'{name}: {key}')
+        moved += not torch.equal(value, initial[key])
+    assert moved > len(ddp) // 2, f'{name}: training changed few tensors'
+
+
+def test_moco_without_resharding_after_forward_equals_ddp(ddp_and_fsdp,
+                                                        tmp_path):
+    # reshard_after_forward=False (ZeRO-2: gathered weights kept from
+    # forward to backward) with the one method whose weights change in
+    # place in a step: the key encoder's update must still reach the shards.
+    name, config, extra, runs = ddp_and_fsdp
+    if name != 'moco':
+        pytest.skip("the in-place update under test is MoCo's")
+    initial = runs['ddp'].parent / 'initial.pth'
+    result = torchrun(config, tmp_path, 'fsdp', f'load_from={initial}',
+                      'strategy.reshard_after_forward=False')
+    assert result.returncode == 0, result.stderr[-3000:]
+    ddp = state(runs['ddp'] / f'iter_{STEPS}.pth')['state_dict']
+    kept = state(tmp_path / f'iter_{STEPS}.pth')['state_dict']
+    for key, value in ddp.items():
+        torch.testing.assert_close(kept[key], value, rtol=RTOL, atol=ATOL,
+                                   msg=key)
+
+
+def test_sharded_checkpoint_loads_into_one_process(ddp_and_fsdp):
+    name, config, extra, runs = ddp_and_fsdp
+    sharded = [torch.load(runs['fsdp'] / f'outputs_rank{rank}.pth')
+               for rank in (0, 1)]
+    model = init_model(load_config(config, extra),
+                       str(runs['fsdp'] / f'iter_{STEPS}.pth'))
+    kind = PRETEXTS[name][2]
+    with torch.no_grad():
+        outputs = model(fixed_inputs(kind), mode='tensor')
+    # Batch-norm statistics are each rank's own (as under DDP without
+    # broadcast_buffers) and the checkpoint holds rank 0's: ResNet's eval
+    # outputs match rank 0's only; the transformers' match both ranks.
+    ranks = (0, ) if name == 'moco' else (0, 1)
+    for rank in ranks:
+        assert len(outputs) == len(sharded[rank])
+        for one, on_rank in zip(outputs, sharded[rank]):
+            torch.testing.assert_close(one, on_rank, rtol=RTOL, atol=ATOL,
+                                       msg=f'{name}, rank {rank}')
+
+
+def test_killed_sharded_run_resumes_bitwise(tmp_path):
+    # MoCo: the most state to carry (key encoder, queue and its pointer,
+    # batch-norm statistics, SGD momentum, the kNN bank's loop).
+    body = 'default_hooks = dict(checkpoint=dict(interval=2))\n'
+    config = write_config(tmp_path, 'moco', body)
+    killed_config = write_config(
+        tmp_path, 'moco', body + "custom_hooks = [dict(type='KillAtIterHook',"
+        ' at_iter=3)]\n')
+    killed_config = str(Path(killed_config).rename(tmp_path / 'killed.py'))
+    config = write_config(tmp_path, 'moco', body)
+    whole, broken = tmp_path / 'whole', tmp_path / 'broken'
+    result = torchrun(config, whole, 'fsdp')
+    assert result.returncode == 0, result.stderr[-3000:]
+    crashed = torchrun(killed_config, broken, 'fsdp')
+    assert crashed.returncode != 0
+    assert not (broken / f'iter_{STEPS}.pth').exists()
+    assert (broken / 'iter_2.pth').exists()
+    resumed = torchrun(config, broken, 'fsdp', flags=('--resume', ))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    ends = [state(d / f'iter_{STEPS}.pth') for d in (whole, broken)]
+    assert ends[0]['state_dict'].keys() == ends[1]['state_dict'].keys()
+    for key, value in ends[0]['state_dict'].items():
+        assert torch.equal(ends[1]['state_dict'][key], value), key
+    first, second = (e['optimizer']['state'] for e in ends)
+    assert first.keys() == second.keys() and first
+    for key in first:
+        for slot, value in first[key].items():
+            assert torch.equal(second[key][slot], value), (key, slot)
+
+
+def test_pictures_are_skipped_in_a_sharded_run_not_waited_for(tmp_path):
+    # Drawing on rank 0 alone would wait forever for rank 1's shards.
+    config = write_config(tmp_path, 'mae', "custom_hooks = [dict(type="
+                          "'ReconstructionHook', interval=2)]\n")
+    result = torchrun(config, tmp_path / 'w', 'fsdp',
+                      'train_cfg.max_iters=2')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'ReconstructionHook draws nothing in a sharded' in result.stdout
+    assert not (tmp_path / 'w' / 'reconstructions').exists()
