@@ -1,6 +1,7 @@
 """Which distributed strategy trains a launched run: DDP under mmengine's
 ``Runner`` (the default), or a strategy under its ``FlexibleRunner`` (FSDP2
 sharding, :class:`pixpretrain.engine.FSDP2Strategy`)."""
+import inspect
 from typing import Optional
 
 from mmengine.config import Config
@@ -49,6 +50,7 @@ def apply_strategy(cfg: Config, strategy: Optional[str] = None) -> None:
         if cfg.get('runner_type') == 'FlexibleRunner':
             cfg.pop('runner_type')
         return
+    _check_strategy_keys(cfg.strategy)
     cfg.setdefault('runner_type', 'FlexibleRunner')
     # FlexibleRunner builds the strategy before it enters the config's
     # default scope: a name of ours needs its scope spelled out.
@@ -56,3 +58,28 @@ def apply_strategy(cfg: Config, strategy: Optional[str] = None) -> None:
     if isinstance(name, str) and '.' not in name and \
             name in STRATEGIES.module_dict:
         cfg.strategy.type = f'{SCOPE}.{name}'
+
+
+def _check_strategy_keys(strategy: dict) -> None:
+    """Refuse a ``strategy`` key its class (and the mmengine strategies it
+    passes ``**kwargs`` on to) does not take, before any process builds it.
+    """
+    cls = STRATEGIES.get(strategy.get('type')) if isinstance(
+        strategy.get('type'), str) else strategy.get('type')
+    if not isinstance(cls, type):
+        return  # an unknown type: the registry's own error names it
+    accepted = {'type'}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        accepted |= {p.name for p in params if p.name != 'self' and p.kind
+                     not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    for key in strategy:
+        if key not in accepted:
+            raise bad_value(f'strategy.{key}', strategy[key],
+                            f'{cls.__name__} takes no such option (allowed: '
+                            f"{', '.join(sorted(accepted - {'type'}))})")

@@ -49,3 +49,15 @@ def test_unknown_choices_are_refused():
         apply_strategy(config(), 'zero')
     with pytest.raises(ConfigError, match='strategy.mixed_precision'):
         FSDP2Strategy(mixed_precision='fp8')
+
+
+def test_an_option_the_strategy_does_not_take_is_one_line():
+    cfg = config(strategy=dict(type='FSDP2Strategy', reshard_afer_forward=0))
+    with pytest.raises(ConfigError) as error:
+        apply_strategy(cfg, None)
+    message = str(error.value)
+    assert message.startswith('strategy.reshard_afer_forward = 0: '
+                              'FSDP2Strategy takes no such option')
+    # Its own options and those of the mmengine strategies below it.
+    assert 'reshard_after_forward' in message and 'sync_bn' in message
+    assert '\n' not in message
