@@ -17,7 +17,7 @@ from torch.utils.data import IterableDataset
 
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import (BadDataError, ConfigError,
-                                      DataRootNotFoundError)
+                                      DataRootNotFoundError, no_length)
 from pixpretrain.utils.optional import require
 
 from .base import DATA_DOCS, build_pipeline
@@ -134,10 +134,7 @@ class WebDatasetStream(IterableDataset):
 
     def __len__(self) -> int:
         if self.length is None:
-            raise TypeError(
-                'WebDatasetStream has no length; set its length to the '
-                'samples of one pass (mmengine asks the data loader for it '
-                'to build param schedulers)')
+            raise no_length(type(self).__name__)
         return self.length
 
     @property

@@ -6,12 +6,9 @@ front to back, never indexed, so they can live on slow or network storage;
 ``tools/dataset_converters/make_shards.py`` writes them from an image folder
 or a caption manifest.
 """
-import glob
 import io
 import logging
 import os
-import re
-import tarfile
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
                     Tuple, Union)
 
@@ -23,68 +20,16 @@ from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
 from pixpretrain.registry import DATASETS
-from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
+from pixpretrain.utils.errors import (ConfigError, DataRootNotFoundError,
+                                      no_length)
 
 from .base import DATA_DOCS, build_pipeline
+from .shard_files import (IMAGE_EXTS, captions_from_bytes, expand_shards,
+                          read_shard, split_member_name)
 from .transforms import pil_to_rgb_array
 
-IMAGE_EXTS = ('jpg', 'jpeg', 'png', 'webp')
-_BRACES = re.compile(r'\{(\d+)\.\.(\d+)\}')
-
-
-def expand_shards(pattern: Union[str, Sequence[str]],
-                  data_root: str = '') -> List[str]:
-    """Shard paths from a brace range, a glob, or a list of either.
-
-    ``'shards/cc-{000000..000009}.tar'`` names ten shards (zero padding
-    follows the first bound); ``'shards/*.tar'`` globs, sorted.
-    """
-    if not isinstance(pattern, str):
-        return [p for item in pattern for p in expand_shards(item, data_root)]
-    pattern = os.path.join(os.path.expanduser(data_root), pattern) \
-        if data_root else os.path.expanduser(pattern)
-    match = _BRACES.search(pattern)
-    if match:
-        first, last = match.groups()
-        head, tail = pattern[:match.start()], pattern[match.end():]
-        return [
-            p for i in range(int(first), int(last) + 1)
-            for p in expand_shards(f'{head}{i:0{len(first)}d}{tail}')
-        ]
-    if glob.has_magic(pattern):
-        return sorted(glob.glob(pattern))
-    return [pattern]
-
-
-def split_member_name(name: str) -> Tuple[str, str]:
-    """``'dir/000042.jpg'`` -> ``('dir/000042', 'jpg')``: the key runs to the
-    first dot of the file name (WebDataset's rule)."""
-    folder, base = os.path.split(name)
-    stem, _, ext = base.partition('.')
-    return os.path.join(folder, stem), ext.lower()
-
-
-def read_shard(path: str) -> Iterator[Tuple[str, Dict[str, bytes]]]:
-    """(key, {extension: bytes}) per group of adjacent members."""
-    key, files = None, {}
-    with tarfile.open(path, 'r|*') as tar:
-        for member in tar:
-            if not member.isfile():
-                continue
-            member_key, ext = split_member_name(member.name)
-            if member_key != key:
-                if files:
-                    yield key, files
-                key, files = member_key, {}
-            files[ext] = tar.extractfile(member).read()
-    if files:
-        yield key, files
-
-
-def captions_from_bytes(data: bytes) -> List[str]:
-    """A ``.txt`` member's non-empty lines."""
-    return [line.strip() for line in data.decode('utf-8').splitlines()
-            if line.strip()]
+__all__ = ['WebDatasetShards', 'IMAGE_EXTS', 'captions_from_bytes',
+           'expand_shards', 'read_shard', 'split_member_name']
 
 
 @DATASETS.register_module()
@@ -114,6 +59,9 @@ class WebDatasetShards(IterableDataset):
         shuffle_shards: Shuffle the shard order on every pass.
         repeat: Start over after the last shard, forever.
         seed: Seed of the shard order and the shuffle buffer.
+        length: Samples a pass is taken to hold, for whatever asks the
+            data loader its length (mmengine's Runner does, to build param
+            schedulers). ``None``: asking fails with a one-line error.
     """
 
     def __init__(self,
@@ -123,7 +71,8 @@ class WebDatasetShards(IterableDataset):
                  shuffle_buffer: int = 1000,
                  shuffle_shards: bool = True,
                  repeat: bool = True,
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 length: Optional[int] = None) -> None:
         self.shards = expand_shards(shards, data_root)
         missing = [s for s in self.shards if not os.path.isfile(s)]
         if not self.shards or missing:
@@ -141,6 +90,12 @@ class WebDatasetShards(IterableDataset):
         self.seed = seed
         self._warned_sample_split = False
         self._next_pass = 0
+        self.length = length
+
+    def __len__(self) -> int:
+        if self.length is None:
+            raise no_length(type(self).__name__)
+        return self.length
 
     @property
     def metainfo(self) -> dict:

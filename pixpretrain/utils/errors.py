@@ -18,6 +18,24 @@ class ConfigError(PixpretrainError, ValueError):
     """A config value is out of its allowed range."""
 
 
+class NoLengthError(ConfigError, TypeError):
+    """A stream was asked its length and has none declared (a TypeError
+    too, what ``len()`` of an object without a length raises)."""
+
+
+def no_length(dataset: str) -> NoLengthError:
+    """The error of a stream without a declared ``length``, to be raised
+    from its ``__len__``.
+
+    Args:
+        dataset: The class name, e.g. ``'WebDatasetShards'``.
+    """
+    return NoLengthError(
+        f'{dataset} has no length: set train_dataloader.dataset.length to '
+        'the samples of one pass (mmengine asks the data loader for it to '
+        'build param schedulers; the stream does not stop there)')
+
+
 class NonFiniteLossError(PixpretrainError, RuntimeError):
     """Training kept producing non-finite losses or gradients."""
 

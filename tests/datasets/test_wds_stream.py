@@ -172,5 +172,6 @@ def test_missing_webdataset_names_the_extra(shards, monkeypatch):
 def test_length_is_nominal_and_asking_without_one_explains(shards):
     urls = str(shards.dir / shards.names)
     assert len(WebDatasetStream(urls, length=5)) == 5
-    with pytest.raises(TypeError, match='set its length'):
+    with pytest.raises(TypeError,
+                       match='set train_dataloader.dataset.length'):
         len(WebDatasetStream(urls))
