@@ -13,6 +13,7 @@ import torch
 from pixpretrain.applications.probe import (FeatureCache, feature_statistics,
                                             knn_probe)
 from pixpretrain.evaluation.functional import knn_accuracy
+from pixpretrain.utils.errors import BadDataError, ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py')
@@ -99,7 +100,7 @@ def test_two_ranks_write_the_cache_one_rank_writes(tmp_path):
 def test_features_are_stored_in_half_precision(tmp_path):
     cache = FeatureCache(str(tmp_path), shard_size=3)
     features = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
-    cache.create('k', 5, 4)
+    cache.create('k', 5, 4, cache.shard_size_for(['k'], 5))
     cache.write_rows('k', 0, features[:3], torch.arange(3))
     cache.mark_done('k', 0)
     assert not cache.is_complete('k')
@@ -115,7 +116,7 @@ def test_features_are_stored_in_half_precision(tmp_path):
     stored.release()   # the pages go back; the rows stay readable
     assert torch.equal(stored[1:3], features[1:3].half().float())
     assert torch.equal(cache.labels('k'), torch.arange(5))
-    with pytest.raises(ValueError, match='float16'):
+    with pytest.raises(BadDataError, match='float16'):
         cache.write_rows('k', 0, torch.full((1, 4), 1e5), torch.zeros(1))
 
 
@@ -145,3 +146,24 @@ def test_chunked_knn_equals_the_whole_bank_knn():
         assert chunked[k] == pytest.approx(knn_accuracy(
             bank, bank_labels, queries, query_labels, 5, k=k,
             temperature=0.1))
+
+
+def test_a_continued_entry_keeps_its_shard_size(tmp_path):
+    cache = FeatureCache(str(tmp_path), shard_size=3)
+    cache.create('old', 5, 4, 3)
+    cache.mark_done('old', 0)
+    # Asked again with another size: the entry's own size wins, so its
+    # finished shard is kept; a new entry beside it follows the old one.
+    other = FeatureCache(str(tmp_path), shard_size=2)
+    size = other.shard_size_for(['new', 'old'], 5)
+    assert size == 3
+    other.create('old', 5, 4, size)
+    assert other.done_shards('old') == [0]
+    assert other.create('new', 5, 8, size)['num_shards'] == 2
+    assert other.shard_size_for(['new'], 7) == 2  # another length: new
+
+
+@pytest.mark.parametrize('shard_size', [0, -4])
+def test_a_shard_size_below_one_is_refused(tmp_path, shard_size):
+    with pytest.raises(ConfigError, match='shard_size'):
+        FeatureCache(str(tmp_path), shard_size=shard_size)

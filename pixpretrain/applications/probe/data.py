@@ -200,7 +200,11 @@ def build_probe_splits(
                  for split, kwargs, count in (
                      ('train', preset.train, train_samples),
                      ('test', preset.test, test_samples))]
-        description['num_classes'] = len(given[0][1].metainfo['classes'])
+        classes = given[0][1].metainfo.get('classes')
+        if not classes:
+            raise ConfigError(f"probe data '{name}' names no classes: a "
+                              'probe needs a labelled data set')
+        description['num_classes'] = len(classes)
     splits = []
     for split, dataset, count in given:
         total = len(dataset)

@@ -78,8 +78,9 @@ def extract_to_cache(model: torch.nn.Module,
     widths = [f.shape[-1] for f in extract_features(model, first, layers,
                                                     pool)]
     if rank == 0:
+        shard_size = cache.shard_size_for(keys, len(dataset))
         for key, width in zip(keys, widths):
-            cache.create(key, len(dataset), width)
+            cache.create(key, len(dataset), width, shard_size)
     barrier()
     shard_size = cache.meta(keys[0])['shard_size']
     done = set.intersection(*(set(cache.done_shards(k)) for k in keys))

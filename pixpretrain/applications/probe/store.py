@@ -18,6 +18,7 @@ from typing import Iterator, List, Optional, Union
 import numpy as np
 import torch
 
+from pixpretrain.utils.errors import BadDataError, bad_value
 from pixpretrain.utils.fileio import atomic_write
 
 #: Largest magnitude float16 holds; larger features cannot be cached.
@@ -91,6 +92,7 @@ class FeatureFile:
             self._map.madvise(mmap.MADV_DONTNEED)
 
     def close(self) -> None:
+        """Unmap the file."""
         self.array = None
         self._map.close()
         self.__del__()
@@ -120,11 +122,18 @@ class FeatureCache:
 
     Args:
         root: Folder of the cache; created on the first write.
-        shard_size: Images per shard of a new entry (an existing entry
-            keeps the size it was created with).
+        shard_size: Images per shard of new entries; an extraction that
+            continues existing entries keeps their size
+            (:meth:`shard_size_for`).
+
+    Raises:
+        ConfigError: ``shard_size`` is below 1.
     """
 
     def __init__(self, root: str, shard_size: int = 4096) -> None:
+        if not isinstance(shard_size, int) or shard_size < 1:
+            raise bad_value('shard_size', shard_size,
+                            'must be a positive number of images')
         self.root = root
         self.shard_size = shard_size
 
@@ -135,26 +144,39 @@ class FeatureCache:
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def path(self, key: str, name: str = '') -> str:
+        """The entry's folder, or the file ``name`` in it."""
         return osp.join(self.root, key, name)
 
     def meta(self, key: str) -> Optional[dict]:
+        """The entry's meta (length, width, shard size...), None if absent.
+        """
         path = self.path(key, 'meta.json')
         if not osp.isfile(path):
             return None
         with open(path) as f:
             return json.load(f)
 
-    def create(self, key: str, length: int, width: int) -> dict:
-        """Allocate an entry's arrays (unless one of that shape exists) and
-        return its meta."""
+    def shard_size_for(self, keys: List[str], length: int) -> int:
+        """The shard size of an extraction writing ``keys``: that of an
+        existing entry of this length (its finished shards stay useful),
+        else :attr:`shard_size`."""
+        for key in keys:
+            meta = self.meta(key)
+            if meta is not None and meta['length'] == length:
+                return meta['shard_size']
+        return self.shard_size
+
+    def create(self, key: str, length: int, width: int,
+               shard_size: int) -> dict:
+        """Allocate an entry's arrays (unless one of that shape and shard
+        size exists) and return its meta."""
         meta = self.meta(key)
         if meta is not None and (meta['length'], meta['width'],
                                  meta['shard_size']) == (
-                                     length, width, self.shard_size):
+                                     length, width, shard_size):
             return meta
-        meta = dict(length=length, width=width, shard_size=self.shard_size,
-                    num_shards=-(-length // self.shard_size),
-                    dtype='float16')
+        meta = dict(length=length, width=width, shard_size=shard_size,
+                    num_shards=-(-length // shard_size), dtype='float16')
         os.makedirs(self.path(key, 'shards'), exist_ok=True)
         for name in os.listdir(self.path(key, 'shards')):
             os.remove(self.path(key, 'shards/' + name))
@@ -168,6 +190,7 @@ class FeatureCache:
         return meta
 
     def done_shards(self, key: str) -> List[int]:
+        """The shards of the entry marked done, in order."""
         folder = self.path(key, 'shards')
         if not osp.isdir(folder):
             return []
@@ -175,6 +198,7 @@ class FeatureCache:
                       if name.endswith('.done'))
 
     def is_complete(self, key: str) -> bool:
+        """Whether every shard of the entry is done."""
         meta = self.meta(key)
         return meta is not None and \
             len(self.done_shards(key)) == meta['num_shards']
@@ -184,7 +208,7 @@ class FeatureCache:
         """Write rows ``start:start + len(features)`` in place (made
         durable by :meth:`mark_done`)."""
         if not bool(features.abs().max() <= HALF_MAX):
-            raise ValueError(
+            raise BadDataError(
                 f'features of cache entry {key} are not finite or exceed '
                 f'float16 (|x| > {HALF_MAX:g}); probe an earlier layer or '
                 'normalise the model')
@@ -204,6 +228,7 @@ class FeatureCache:
         atomic_write(b'', self.path(key, f'shards/{shard}.done'))
 
     def open(self, key: str) -> FeatureFile:
+        """The entry's features, for reading rows."""
         return FeatureFile(self.path(key, 'features.npy'))
 
     def labels(self, key: str) -> torch.Tensor:
