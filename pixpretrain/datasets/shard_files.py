@@ -9,7 +9,11 @@ import glob
 import os
 import re
 import tarfile
-from typing import Dict, Iterator, List, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from mmengine.dist import get_dist_info
+
+from pixpretrain.utils.errors import no_length
 
 IMAGE_EXTS = ('jpg', 'jpeg', 'png', 'webp')
 _BRACES = re.compile(r'\{(\d+)\.\.(\d+)\}')
@@ -68,3 +72,19 @@ def captions_from_bytes(data: bytes) -> List[str]:
     """A ``.txt`` member's non-empty lines."""
     return [line.strip() for line in data.decode('utf-8').splitlines()
             if line.strip()]
+
+
+def rank_length(dataset: str, length: Optional[int]) -> int:
+    """A stream's ``__len__``: its share of ``length`` (the samples of one
+    pass over all shards) on this rank, as a distributed sampler answers.
+
+    Args:
+        dataset: The class name, for the error.
+        length: The declared samples of a pass, or None.
+
+    Raises:
+        NoLengthError: ``length`` is None.
+    """
+    if length is None:
+        raise no_length(dataset)
+    return -(-length // get_dist_info()[1])

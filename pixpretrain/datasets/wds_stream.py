@@ -17,10 +17,11 @@ from torch.utils.data import IterableDataset
 
 from pixpretrain.registry import DATASETS
 from pixpretrain.utils.errors import (BadDataError, ConfigError,
-                                      DataRootNotFoundError, no_length)
+                                      DataRootNotFoundError)
 from pixpretrain.utils.optional import require
 
 from .base import DATA_DOCS, build_pipeline
+from .shard_files import rank_length
 from .webdataset import WebDatasetShards
 
 
@@ -98,7 +99,8 @@ class WebDatasetStream(IterableDataset):
         seed: Seed of the shard order, the resampling and the buffer.
         length: Samples a pass is taken to hold, for whatever asks the
             data loader its length (mmengine's Runner does, to build param
-            schedulers); the stream does not stop there. ``None``: asking
+            schedulers), all ranks together; each rank answers its
+            share; the stream does not stop there. ``None``: asking
             fails with a message naming this argument.
     """
 
@@ -133,9 +135,7 @@ class WebDatasetStream(IterableDataset):
         self._stream = self._build(wds)
 
     def __len__(self) -> int:
-        if self.length is None:
-            raise no_length(type(self).__name__)
-        return self.length
+        return rank_length(type(self).__name__, self.length)
 
     @property
     def metainfo(self) -> dict:

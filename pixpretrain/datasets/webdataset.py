@@ -20,12 +20,11 @@ from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
 from pixpretrain.registry import DATASETS
-from pixpretrain.utils.errors import (ConfigError, DataRootNotFoundError,
-                                      no_length)
+from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
 from .base import DATA_DOCS, build_pipeline
 from .shard_files import (IMAGE_EXTS, captions_from_bytes, expand_shards,
-                          read_shard, split_member_name)
+                          rank_length, read_shard, split_member_name)
 from .transforms import pil_to_rgb_array
 
 __all__ = ['WebDatasetShards', 'IMAGE_EXTS', 'captions_from_bytes',
@@ -61,7 +60,8 @@ class WebDatasetShards(IterableDataset):
         seed: Seed of the shard order and the shuffle buffer.
         length: Samples a pass is taken to hold, for whatever asks the
             data loader its length (mmengine's Runner does, to build param
-            schedulers). ``None``: asking fails with a one-line error.
+            schedulers), all ranks together; each rank answers its
+            share. ``None``: asking fails with a one-line error.
     """
 
     def __init__(self,
@@ -93,9 +93,7 @@ class WebDatasetShards(IterableDataset):
         self.length = length
 
     def __len__(self) -> int:
-        if self.length is None:
-            raise no_length(type(self).__name__)
-        return self.length
+        return rank_length(type(self).__name__, self.length)
 
     @property
     def metainfo(self) -> dict:

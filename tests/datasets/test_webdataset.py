@@ -156,3 +156,15 @@ def test_brace_ranges_and_member_keys(tmp_path):
 def test_missing_shards_name_the_tool(tmp_path):
     with pytest.raises(DataRootNotFoundError, match='make_shards.py'):
         WebDatasetShards(str(tmp_path / 'x-{0..3}.tar'))
+
+
+def test_length_is_each_ranks_share_of_a_pass(manifest, tmp_path,
+                                              monkeypatch):
+    from pixpretrain.datasets import shard_files
+    out = shards_of(manifest, tmp_path, 4)
+    dataset = WebDatasetShards(str(out / '*.tar'), length=10)
+    assert len(dataset) == 10
+    # Three ranks read a pass of 10 samples as 4 + 3 + 3, as a distributed
+    # sampler counts (rounding up).
+    monkeypatch.setattr(shard_files, 'get_dist_info', lambda: (0, 3))
+    assert len(dataset) == 4

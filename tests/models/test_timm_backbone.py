@@ -101,6 +101,9 @@ def test_bad_names_and_indices_fail_in_one_line():
     with pytest.raises(ConfigError, match='feature index 5 is out of range '
                        'for 5 timm feature levels'):
         TimmBackbone('resnet18', out_indices=5)
+    with pytest.raises(ConfigError, match='backbone.num_classes = 10: a '
+                       'backbone has no classifier'):
+        TimmBackbone('resnet18', num_classes=10)
 
 
 def test_missing_timm_names_the_extra(monkeypatch):

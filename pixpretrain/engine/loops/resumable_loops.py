@@ -190,9 +190,12 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
             self._continue_data()
         else:
             # Pass after pass without mmengine's iterator, which warns at
-            # every pass's end and sleeps two seconds before the next.
-            self.dataloader_iterator = _Passes(self.dataloader, 0,
-                                               iter(self.dataloader))
+            # every pass's end and sleeps two seconds before the next; its
+            # first pass, already started (workers, open shards), goes on.
+            started = getattr(self.dataloader_iterator, '_iterator', None)
+            if started is None:  # bool() would ask the loader's length
+                started = iter(self.dataloader)
+            self.dataloader_iterator = _Passes(self.dataloader, 0, started)
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
             seed_iteration(self.runner.seed, self._iter)

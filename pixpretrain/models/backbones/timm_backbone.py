@@ -66,9 +66,14 @@ class TimmBackbone(BaseModule):
                 'not a timm model (close: '
                 f"{', '.join(close) if close else 'none'}; all: "
                 'timm.list_models())')
+        for key in set(model_kwargs) & {'num_classes', 'features_only'}:
+            raise bad_value(f'backbone.{key}', model_kwargs[key],
+                            'a backbone has no classifier and picks its '
+                            'feature API itself (use feature_api); remove it')
         self.model_name = model_name
-        model = timm.create_model(model_name, pretrained=pretrained,
-                                  num_classes=0, **model_kwargs)
+        model = None if feature_api == 'features_only' else \
+            timm.create_model(model_name, pretrained=pretrained,
+                              num_classes=0, **model_kwargs)
         if feature_api == 'auto':
             feature_api = ('forward_intermediates' if hasattr(
                 model, 'forward_intermediates') else 'features_only')
