@@ -1,6 +1,7 @@
 from .base import BasePretrainer
 from .clip import CLIP
 from .igpt import IGPT
+from .image_captioner import ImageCaptioner
 from .image_classifier import ImageClassifier
 from .mae import MAE
 from .moco import MoCo, cosine_momentum
@@ -12,5 +13,6 @@ __all__ = [
     'MAE',
     'MoCo',
     'cosine_momentum',
+    'ImageCaptioner',
     'ImageClassifier'
 ]
