@@ -27,3 +27,65 @@ def test_captioner_trains_and_logs_its_caption_loss(tmp_path):
     assert len(losses) == 4 and all(np.isfinite(losses))
     # Bytes of 259 ids: an untrained decoder starts near ln(259) = 5.56.
     assert 4.0 < losses[0] < 7.0
+
+
+caption_tool = SimpleNamespace(**runpy.run_path(
+    str(REPO / 'tools/analysis/caption.py')))
+
+
+def test_caption_tool_prints_captions_and_writes_the_picture(
+        tmp_path, capsys):
+    from PIL import Image
+    assert train_tool.main([
+        TINY_CAPTIONER, '--work-dir', str(tmp_path / 'run'),
+        '--cfg-options', 'experiment_name=captioner_tiny'
+    ]) == 0
+    paths = []
+    for i, color in enumerate([(255, 0, 0), (0, 0, 255), (0, 255, 0)]):
+        paths.append(str(tmp_path / f'{i}.png'))
+        Image.new('RGB', (40, 30), color).save(paths[-1])
+    out = tmp_path / 'grid.png'
+    capsys.readouterr()
+    assert caption_tool.main([
+        TINY_CAPTIONER, str(tmp_path / 'run' / 'iter_4.pth'), *paths,
+        '--beam-size', '2', '--out', str(out)
+    ]) == 0
+    # mmengine's checkpoint loader prints a line of its own first.
+    printed = [line for line in capsys.readouterr().out.splitlines()
+               if line.startswith(str(tmp_path))]
+    assert [line.split(':')[0] for line in printed] == paths
+    with Image.open(out) as picture:
+        # 4 columns of 128 + 8 pixels, one row of image and caption lines.
+        assert picture.size[0] == 4 * 136 and picture.size[1] > 136
+
+
+def test_caption_tool_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    from PIL import Image
+    image = tmp_path / 'a.png'
+    Image.new('RGB', (32, 32)).save(image)
+    not_image = tmp_path / 'b.png'
+    not_image.write_text('text')
+    assert caption_tool.main([TINY_CAPTIONER, str(tmp_path / 'x.pth'),
+                              str(image)]) == 1
+    assert 'no such checkpoint' in capsys.readouterr().err
+    ckpt = tmp_path / 'ckpt.pth'
+    assert train_tool.main([
+        TINY_CAPTIONER, '--work-dir', str(tmp_path / 'run'),
+        '--cfg-options', 'train_cfg.max_iters=1'
+    ]) == 0
+    (ckpt, ) = (tmp_path / 'run').glob('iter_*.pth')
+    for bad, words in [(tmp_path / 'missing.png', 'no such image file'),
+                       (not_image, 'not a readable image')]:
+        assert caption_tool.main([TINY_CAPTIONER, str(ckpt),
+                                  str(bad)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0]
+    clip = str(REPO / 'tests' / 'fixtures' / 'tiny_clip.py')
+    assert caption_tool.main([clip, str(ckpt), str(image)]) == 1
+    assert 'does not generate captions' in capsys.readouterr().err
+    other = tmp_path / 'wider.py'
+    other.write_text(f"_base_ = ['{TINY_CAPTIONER}']\n"
+                     'model = dict(head=dict(num_layers=2))\n')
+    assert caption_tool.main([str(other), str(ckpt), str(image)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'do not fit' in err[0]
