@@ -5,6 +5,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CAPTIONER = str(REPO / 'tests' / 'fixtures' / 'tiny_captioner.py')
@@ -89,3 +90,23 @@ def test_caption_tool_bad_inputs_are_one_line_errors(tmp_path, capsys):
     assert caption_tool.main([str(other), str(ckpt), str(image)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'do not fit' in err[0]
+
+
+def test_coca_trains_logs_both_weighted_losses_and_validates(tmp_path):
+    tiny_coca = str(REPO / 'tests' / 'fixtures' / 'tiny_coca.py')
+    assert train_tool.main([
+        tiny_coca, '--work-dir', str(tmp_path), '--cfg-options',
+        'experiment_name=coca_tiny'
+    ]) == 0
+    records = scalars(tmp_path)
+    steps = [r for r in records if 'loss' in r]
+    assert len(steps) == 4
+    for r in steps:
+        assert r['loss'] == pytest.approx(
+            r['loss_contrastive'] + r['loss_caption'], rel=1e-3)
+    # At init: contrastive ~ ln(8) for a batch of 8, caption (weight 2)
+    # ~ 2 ln(259) = 11.1 over byte tokens.
+    assert 1.0 < steps[0]['loss_contrastive'] < 4.0
+    assert 8.0 < steps[0]['loss_caption'] < 14.0
+    (val, ) = [r for r in records if 'zero_shot/top1' in r]
+    assert 0 <= val['zero_shot/top1'] <= 100

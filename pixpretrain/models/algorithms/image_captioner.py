@@ -8,7 +8,7 @@ from mmengine.structures import BaseDataElement
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
-from ..utils.caption_generation import beam_search_captions, greedy_captions
+from ..utils.caption_generation import generate_captions
 from .base import BasePretrainer, ModuleCfg, build_module
 
 
@@ -106,13 +106,10 @@ class ImageCaptioner(BasePretrainer):
         if not self.head.needs_text_features:
             raise ConfigError(f'{type(self.head).__name__} does not '
                               'generate left to right; use CaptionHead')
-        image = self.image_tokens(images)
-        max_len = max_len or self.text_backbone.context_length
-        if beam_size == 1:
-            return greedy_captions(self.text_backbone, self.head, image,
-                                   max_len, use_cache=use_cache)
-        return beam_search_captions(self.text_backbone, self.head, image,
-                                    max_len, beam_size, use_cache=use_cache)
+        return generate_captions(
+            self.text_backbone, self.head, self.image_tokens(images),
+            max_len or self.text_backbone.context_length, beam_size,
+            use_cache)
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List] = None

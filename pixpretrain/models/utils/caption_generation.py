@@ -162,3 +162,16 @@ def beam_search_captions(text: nn.Module, head: nn.Module,
         score.reorder(rows)
     best = torch.arange(B, device=device) * K + totals.argmax(dim=1)
     return _pad_to(tokens[best], max_len, pad_id)
+
+
+def generate_captions(text: nn.Module, head: nn.Module,
+                      image_tokens: torch.Tensor, max_len: int,
+                      beam_size: int = 1,
+                      use_cache: bool = True) -> torch.Tensor:
+    """:func:`greedy_captions` at ``beam_size=1``, else
+    :func:`beam_search_captions`; (B, max_len) ids either way."""
+    if beam_size == 1:
+        return greedy_captions(text, head, image_tokens, max_len,
+                               use_cache=use_cache)
+    return beam_search_captions(text, head, image_tokens, max_len,
+                                beam_size, use_cache=use_cache)
