@@ -106,10 +106,17 @@ class CoCa(CLIP):
         text_feats = text[torch.arange(len(tokens), device=text.device),
                           eot]
         contrastive = self.head.loss(self.pooler(image)[:, 0], text_feats)
-        caption = self.caption_head.loss(image, tokens, text)
+        caption = self.caption_head.loss(image, tokens, text)  # one pass
         return dict(loss_contrastive=self.contrastive_weight * contrastive,
                     loss_caption=self.caption_weight * caption,
                     logit_scale=self.head.scale().detach())
+
+    def caption_loss(self, image_tokens: torch.Tensor,
+                     tokens: torch.Tensor) -> torch.Tensor:
+        """The unweighted caption loss on (B, M, D) image tokens and (B, L)
+        ids, as :meth:`ImageCaptioner.caption_loss`."""
+        return self.caption_head.loss(
+            image_tokens, tokens, self.text_backbone.encode_tokens(tokens))
 
     @torch.no_grad()
     def generate(self, images: torch.Tensor, max_len: Optional[int] = None,
