@@ -2,7 +2,7 @@
 and a picture of CIFAR-10 test images with their generated captions.
 
 Scores a checkpoint of ``configs/captioning/vit-tiny-p8_cifar10-captions.py``
-(or the CoCa config) on the first N images of the CIFAR-10 test split, each
+(or the CoCa config) on N evenly spaced images of the CIFAR-10 test split, each
 with a reference caption from the training templates (template i mod T):
 teacher-forced NLL per token against the captions' unigram entropy, and the
 share of greedy captions that name the image's class (chance: 10 %).
@@ -38,7 +38,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-root', required=True)
     parser.add_argument('--images', type=int, default=1000)
     parser.add_argument('--picture', default=None,
-                        help='PNG of the first 16 images with captions')
+                        help='PNG of 16 of the images with their captions')
     return parser.parse_args(argv)
 
 
@@ -52,7 +52,11 @@ def demo(args: argparse.Namespace) -> None:
         test_mode=True, pipeline=[dict(type='PackInputs')]))
     names = [n.replace('_', ' ') for n in dataset.metainfo['classes']]
     templates = cfg.train_templates
-    samples = [dataset[i] for i in range(args.images)]
+    # Evenly spaced: an image-folder copy lists the test split class by
+    # class, so its first N images would be one class.
+    step = max(1, len(dataset) // args.images)
+    samples = [dataset[i] for i in range(0, len(dataset), step)]
+    samples = samples[:args.images]
     images = torch.stack([s['inputs'] for s in samples])
     labels = [int(s['data_samples'].gt_label) for s in samples]
     tokens = tokenizer([fill_template(templates[i % len(templates)],
@@ -61,8 +65,9 @@ def demo(args: argparse.Namespace) -> None:
     result = caption_quality(model, images, tokens, labels, names,
                              tokenizer)
     if args.picture:
-        captions = caption_images(model, images[:16], tokenizer)
-        save_picture(caption_grid(images[:16], captions), args.picture)
+        shown = images[::max(1, len(images) // 16)][:16]
+        captions = caption_images(model, shown, tokenizer)
+        save_picture(caption_grid(shown, captions), args.picture)
         result['picture_captions'] = captions
     print(json.dumps(result, indent=2))
 

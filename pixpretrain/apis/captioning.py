@@ -7,7 +7,7 @@ from typing import List, Sequence, Tuple
 import numpy as np
 import torch
 from mmengine.config import Config
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from pixpretrain.datasets.tokenizers import EOT_ID, build_tokenizer
 from pixpretrain.registry import MODELS, register_all_modules
@@ -119,6 +119,7 @@ def caption_grid(images: torch.Tensor, captions: Sequence[str],
     sheet = Image.new('RGB', (columns * (PANEL + 8), rows * (cell_h + 8)),
                       'white')
     draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=LINE_HEIGHT - 1)
     for i, (image, lines) in enumerate(zip(images, wrapped)):
         x, y = (i % columns) * (PANEL + 8) + 4, (i // columns) * (cell_h +
                                                                   8) + 4
@@ -127,7 +128,7 @@ def caption_grid(images: torch.Tensor, captions: Sequence[str],
         sheet.paste(panel, (x, y))
         for j, line in enumerate(lines):
             draw.text((x, y + PANEL + 2 + j * LINE_HEIGHT), line,
-                      fill='black')
+                      fill='black', font=font)
     return sheet
 
 
