@@ -1,8 +1,10 @@
 # Captioning as the only pretext, on CIFAR-10 captions made from the class
 # templates, sized for a CPU: a 6 x 128 ViT on 8 x 8 patches, a 1 x 128
-# causal text tower over bytes, a 2 x 128 cross-attending decoder.
+# causal text tower over bytes, a 2 x 128 cross-attending decoder; validated
+# at the end by the share of test captions naming the class.
 #   python tools/train.py configs/captioning/vit-tiny-p8_cifar10-captions.py \
-#       --cfg-options train_dataloader.dataset.dataset.data_root=DIR
+#       --cfg-options train_dataloader.dataset.dataset.data_root=DIR \
+#                     val_dataloader.dataset.data_root=DIR
 _base_ = [
     '../_base_/models/captioner_vit-b-32.py',
     '../_base_/datasets/cifar10_captions.py',
@@ -24,14 +26,11 @@ model = dict(
     head=dict(image_dims=128, text_dims=128, vocab_size=259, num_layers=2,
               num_heads=4))
 
-# No validation in the loop: the caption metrics (held-out NLL, captions
-# naming the class) are not written yet.
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
+# Validation: the share of greedy captions of the test images that name
+# their class (chance 10 %); the test split's data loader is the base's.
+val_evaluator = dict(_delete_=True, type='CaptionNamesClass',
+                     tokenizer={{_base_.tokenizer}})
+test_evaluator = val_evaluator
 
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 auto_scale_lr = dict(base_batch_size=128, enable=False)
@@ -43,7 +42,7 @@ param_scheduler = [
          by_epoch=False, begin=50, end=max_iters),
 ]
 train_cfg = dict(_delete_=True, type='ResumableIterBasedTrainLoop',
-                 max_iters=max_iters)
+                 max_iters=max_iters, val_interval=max_iters)
 
 default_hooks = dict(
     logger=dict(interval=50),

@@ -9,7 +9,8 @@ import torch
 from mmengine.config import Config
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from pixpretrain.datasets.tokenizers import EOT_ID, build_tokenizer
+from pixpretrain.datasets.tokenizers import build_tokenizer
+from pixpretrain.evaluation.metrics.caption import decode_caption
 from pixpretrain.registry import MODELS, register_all_modules
 from pixpretrain.utils.errors import (CheckpointError, ConfigError,
                                       PathNotFoundError, UnreadableImageError)
@@ -91,11 +92,8 @@ def caption_images(model: torch.nn.Module, images: torch.Tensor,
     device = next(model.parameters()).device
     inputs = model.data_preprocessor(dict(inputs=images.to(device)),
                                      training=False)['inputs']
-    captions = []
-    for row in model.generate(inputs, beam_size=beam_size).tolist():
-        ends = row.index(EOT_ID) if EOT_ID in row else len(row)
-        captions.append(tokenizer.decode(row[:ends]))
-    return captions
+    return [decode_caption(row, tokenizer)
+            for row in model.generate(inputs, beam_size=beam_size).tolist()]
 
 
 def _wrap(text: str) -> List[str]:

@@ -1,11 +1,10 @@
-"""Caption figures: unigram entropy, naming the class, held-out NLL."""
+"""Caption figures: unigram entropy, held-out NLL."""
 import math
 
 import pytest
 import torch
 
 from pixpretrain.apis.analysis.caption_quality import (caption_quality,
-                                                       names_class,
                                                        unigram_entropy)
 from pixpretrain.datasets import ByteTokenizer
 from pixpretrain.models import ImageCaptioner
@@ -16,14 +15,6 @@ def test_unigram_entropy_counts_caption_and_end_tokens_only():
     # Targets 5, 5, 2, 6, 2: p = 2/5, 2/5, 1/5.
     expected = -(2 * 0.4 * math.log(0.4) + 0.2 * math.log(0.2))
     assert unigram_entropy(tokens) == pytest.approx(expected)
-
-
-@pytest.mark.parametrize('caption, expected', [
-    ('a photo of a cat.', True), ('a photo of a dog.', False),
-    ('a cat or a dog.', False), ('a category.', False)])
-def test_names_class_wants_the_whole_word_and_no_other_class(
-        caption, expected):
-    assert names_class(caption, 'cat', ['cat', 'dog']) is expected
 
 
 def test_caption_quality_nll_is_the_token_weighted_loss():

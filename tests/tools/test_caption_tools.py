@@ -23,11 +23,13 @@ def test_captioner_trains_and_logs_its_caption_loss(tmp_path):
         'experiment_name=captioner_tiny'
     ]) == 0
     assert (tmp_path / 'iter_4.pth').is_file()
-    losses = [r['loss_caption'] for r in scalars(tmp_path)
-              if 'loss_caption' in r]
+    records = scalars(tmp_path)
+    losses = [r['loss_caption'] for r in records if 'loss_caption' in r]
     assert len(losses) == 4 and all(np.isfinite(losses))
     # Bytes of 259 ids: an untrained decoder starts near ln(259) = 5.56.
     assert 4.0 < losses[0] < 7.0
+    (val, ) = [r for r in records if 'caption/names_class' in r]
+    assert 0 <= val['caption/names_class'] <= 100
 
 
 caption_tool = SimpleNamespace(**runpy.run_path(

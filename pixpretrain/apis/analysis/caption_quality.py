@@ -1,13 +1,13 @@
 """How well a captioner captions held-out images: per-token NLL of their
 reference captions against the captions' unigram entropy, and the share of
 generated captions that name the image's class."""
-import re
 from collections import Counter
 from typing import Dict, List, Sequence
 
 import torch
 
-from pixpretrain.datasets.tokenizers import EOT_ID, PAD_ID, SOT_ID
+from pixpretrain.datasets.tokenizers import PAD_ID, SOT_ID
+from pixpretrain.evaluation.metrics.caption import decode_caption, names_class
 
 
 def unigram_entropy(tokens: torch.Tensor) -> float:
@@ -18,18 +18,6 @@ def unigram_entropy(tokens: torch.Tensor) -> float:
     counts = torch.bincount(targets).double()
     probs = counts[counts > 0] / counts.sum()
     return float(-(probs * probs.log()).sum())
-
-
-def names_class(caption: str, class_name: str,
-                class_names: Sequence[str]) -> bool:
-    """True when ``caption`` holds ``class_name`` as whole words and no
-    other class name (a caption naming every class names none)."""
-
-    def holds(name: str) -> bool:
-        return re.search(rf'\b{re.escape(name)}\b', caption) is not None
-
-    return holds(class_name) and not any(
-        holds(other) for other in class_names if other != class_name)
 
 
 @torch.no_grad()
@@ -68,9 +56,8 @@ def caption_quality(model: torch.nn.Module, images: torch.Tensor,
         count = int((ids[:, 1:] != PAD_ID).sum())
         total_nll += float(model.caption_loss(image, ids)) * count
         total_tokens += count
-        for row in model.generate(inputs).tolist():
-            end = row.index(EOT_ID) if EOT_ID in row else len(row)
-            captions.append(tokenizer.decode(row[:end]))
+        captions += [decode_caption(row, tokenizer)
+                     for row in model.generate(inputs).tolist()]
     for caption, label in zip(captions, labels):
         named += names_class(caption, class_names[label], class_names)
     return dict(nll_per_token=total_nll / total_tokens,
