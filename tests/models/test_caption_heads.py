@@ -117,10 +117,38 @@ def test_masked_tokens_are_hidden_from_the_decoder():
                                    head(image[:1], other, mask))
 
 
-def test_parallel_prediction_masks_every_caption_token_never_padding():
-    head = masked_head(mask_ratio=1.0)
+def test_parallel_prediction_hides_every_position_scores_no_padding():
+    head, image = masked_head(mask_ratio=1.0), images()
     tokens = torch.tensor([[SOT, 5, 6, EOT, PAD], [SOT, 7, EOT, PAD, PAD]])
-    torch.testing.assert_close(head.draw_mask(tokens), tokens != PAD)
+    mask = head.draw_mask(tokens)
+    assert mask.all()
+    with torch.no_grad():
+        logp = head(image, tokens, mask).log_softmax(dim=-1)
+        loss = head.masked_loss(image, tokens, mask)
+    keep = tokens != PAD
+    rows, cols = keep.nonzero(as_tuple=True)
+    expected = -logp[rows, cols, tokens[keep]].mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    # Neither the words nor the length reach the decoder.
+    with torch.no_grad():
+        torch.testing.assert_close(head(image, tokens, mask),
+                                   head(image, torch.zeros_like(tokens),
+                                        mask))
+
+
+def test_parallel_captions_are_the_argmax_of_one_all_masked_pass():
+    head, image = masked_head(mask_ratio=1.0), images()
+    with torch.no_grad():
+        logits = head(image, torch.zeros(2, 6, dtype=torch.long),
+                      torch.ones(2, 6, dtype=torch.bool))
+    torch.testing.assert_close(head.parallel_captions(image, 6),
+                               logits.argmax(dim=-1))
+
+
+def test_partial_masking_never_hides_padding():
+    head = masked_head(mask_ratio=0.9)
+    tokens = torch.tensor([[SOT, 5, 6, EOT, PAD, PAD]] * 16)
+    assert not head.draw_mask(tokens)[:, 4:].any()
 
 
 def test_partial_mask_share_is_near_mask_ratio():

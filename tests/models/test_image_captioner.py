@@ -72,3 +72,18 @@ def test_predict_generates_captions_that_start_with_sot():
     beams = model.generate(torch.randn(2, 3, 32, 32), max_len=6,
                            beam_size=2)
     assert beams.shape == (2, 6)
+
+
+def test_parallel_head_generates_in_one_pass_and_others_are_refused():
+    torch.manual_seed(0)
+    model = ImageCaptioner(BACKBONE, dict(MASKED, mask_ratio=1.0)).eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = model.head.parallel_captions(model.image_tokens(images),
+                                                8)
+    torch.testing.assert_close(model.generate(images), expected)
+    with pytest.raises(ConfigError, match='beam_size=1'):
+        model.generate(images, beam_size=2)
+    partial = ImageCaptioner(BACKBONE, dict(MASKED, mask_ratio=0.5)).eval()
+    with pytest.raises(ConfigError, match='mask_ratio=1'):
+        partial.generate(images)

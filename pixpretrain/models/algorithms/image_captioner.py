@@ -100,16 +100,27 @@ class ImageCaptioner(BasePretrainer):
     def generate(self, images: torch.Tensor, max_len: Optional[int] = None,
                  beam_size: int = 1, use_cache: bool = True) -> torch.Tensor:
         """(B, C, H, W) normalised images -> (B, max_len) caption ids
-        (start, caption, end, padding): greedy at ``beam_size=1``, beam
-        search above; ``max_len`` defaults to the text tower's context
-        length. Needs the autoregressive :class:`CaptionHead`."""
-        if not self.head.needs_text_features:
-            raise ConfigError(f'{type(self.head).__name__} does not '
-                              'generate left to right; use CaptionHead')
-        return generate_captions(
-            self.text_backbone, self.head, self.image_tokens(images),
-            max_len or self.text_backbone.context_length, beam_size,
-            use_cache)
+        (start, caption, end, padding).
+
+        :class:`CaptionHead`: greedy at ``beam_size=1``, beam search above;
+        ``max_len`` defaults to the text tower's context length.
+        :class:`MaskedCaptionHead` trained with ``mask_ratio=1``: CapPa's
+        parallel decoding, one pass (``beam_size`` 1 only; ``max_len``
+        defaults to the head's context length).
+        """
+        image = self.image_tokens(images)
+        if self.head.needs_text_features:
+            return generate_captions(
+                self.text_backbone, self.head, image,
+                max_len or self.text_backbone.context_length, beam_size,
+                use_cache)
+        if self.head.mask_ratio != 1.0 or beam_size != 1:
+            raise ConfigError(
+                'MaskedCaptionHead generates only by parallel decoding: '
+                'train it with mask_ratio=1 and generate with beam_size=1 '
+                '(or use CaptionHead)')
+        return self.head.parallel_captions(
+            image, max_len or self.head.context_length)
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List] = None

@@ -114,12 +114,16 @@ class CaptionHead(_ImageConditionedDecoder):
 @MODELS.register_module()
 class MaskedCaptionHead(_ImageConditionedDecoder):
     """Masked-language modelling of the caption given the image: a share
-    of the caption's tokens (padding never) is replaced by a learned mask
-    embedding, and a bidirectional decoder with cross-attention to the image
-    predicts them; the loss is over those positions only.
+    of the caption's tokens is replaced by a learned mask embedding, and a
+    bidirectional decoder with cross-attention to the image predicts them;
+    the loss is over the masked caption tokens only (never padding).
 
     ``mask_ratio=1`` is CapPa's parallel prediction (Tschannen et al. 2023):
-    every token is masked, so the caption comes from the image alone.
+    every position is masked, padding included, so the decoder sees neither
+    the words nor the caption's length and reads the caption from the image
+    alone; :meth:`parallel_captions` then decodes in one pass. Below 1,
+    padding is never masked (BERT-style MLM with the caption's length
+    known).
 
     Args:
         image_dims: Width of the image tokens.
@@ -159,11 +163,26 @@ class MaskedCaptionHead(_ImageConditionedDecoder):
     def draw_mask(self, tokens: torch.Tensor,
                   generator: Optional[torch.Generator] = None
                   ) -> torch.Tensor:
-        """(B, L) ids -> (B, L) bool, True where masked: each non-padding
-        token with probability ``mask_ratio`` (all of them at 1)."""
+        """(B, L) ids -> (B, L) bool, True where hidden: every position at
+        ``mask_ratio=1``, else each non-padding token with probability
+        ``mask_ratio``."""
+        if self.mask_ratio == 1.0:
+            return torch.ones_like(tokens, dtype=torch.bool)
         draws = torch.rand(tokens.shape, device=tokens.device,
-                                 generator=generator)
+                           generator=generator)
         return (tokens != self.pad_id) & (draws < self.mask_ratio)
+
+    @torch.no_grad()
+    def parallel_captions(self, image_tokens: torch.Tensor,
+                          length: int) -> torch.Tensor:
+        """(B, M, image_dims) -> (B, length) ids, every position the argmax
+        of one pass over an all-masked input (CapPa's parallel decoding;
+        meaningful for a head trained with ``mask_ratio=1``)."""
+        B = image_tokens.shape[0]
+        blank = torch.full((B, length), self.pad_id, dtype=torch.long,
+                           device=image_tokens.device)
+        hidden = torch.ones_like(blank, dtype=torch.bool)
+        return self(image_tokens, blank, hidden).argmax(dim=-1)
 
     def forward(self, image_tokens: torch.Tensor, tokens: torch.Tensor,
                 mask: torch.Tensor) -> torch.Tensor:
@@ -179,11 +198,12 @@ class MaskedCaptionHead(_ImageConditionedDecoder):
 
     def masked_loss(self, image_tokens: torch.Tensor, tokens: torch.Tensor,
                     mask: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy at the masked positions only (0 if none is)."""
+        """Cross-entropy at the masked non-padding positions (0 if none)."""
         logits = self(image_tokens, tokens, mask)
-        if not mask.any():  # a graph-connected zero keeps DDP's hooks happy
+        scored = mask & (tokens != self.pad_id)
+        if not scored.any():  # a graph-connected zero keeps DDP's hooks happy
             return logits.sum() * 0.0
-        return F.cross_entropy(logits[mask].float(), tokens[mask])
+        return F.cross_entropy(logits[scored].float(), tokens[scored])
 
     def loss(self, image_tokens: torch.Tensor,
              tokens: torch.Tensor) -> torch.Tensor:
