@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CAPTIONER = str(REPO / 'tests' / 'fixtures' / 'tiny_captioner.py')
@@ -38,7 +39,6 @@ caption_tool = SimpleNamespace(**runpy.run_path(
 
 def test_caption_tool_prints_captions_and_writes_the_picture(
         tmp_path, capsys):
-    from PIL import Image
     assert train_tool.main([
         TINY_CAPTIONER, '--work-dir', str(tmp_path / 'run'),
         '--cfg-options', 'experiment_name=captioner_tiny'
@@ -63,7 +63,6 @@ def test_caption_tool_prints_captions_and_writes_the_picture(
 
 
 def test_caption_tool_bad_inputs_are_one_line_errors(tmp_path, capsys):
-    from PIL import Image
     image = tmp_path / 'a.png'
     Image.new('RGB', (32, 32)).save(image)
     not_image = tmp_path / 'b.png'
@@ -112,3 +111,10 @@ def test_coca_trains_logs_both_weighted_losses_and_validates(tmp_path):
     assert 8.0 < steps[0]['loss_caption'] < 14.0
     (val, ) = [r for r in records if 'zero_shot/top1' in r]
     assert 0 <= val['zero_shot/top1'] <= 100
+    # CoCa's caption decoder captions image files through the same tool.
+    image = tmp_path / 'a.png'
+    Image.new('RGB', (32, 32), (200, 30, 30)).save(image)
+    assert caption_tool.main([tiny_coca, str(tmp_path / 'iter_4.pth'),
+                              str(image), '--out',
+                              str(tmp_path / 'grid.png')]) == 0
+    assert (tmp_path / 'grid.png').is_file()
