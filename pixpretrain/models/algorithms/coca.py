@@ -98,11 +98,11 @@ class CoCa(CLIP):
 
     def loss(self, inputs: torch.Tensor,
              data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
-        tokens = caption_tokens(data_samples)  # (B, L)
-        self.text_backbone._check_tokens(tokens)
+        tokens = caption_tokens(data_samples,
+                                self.caption_head.pad_id)  # (B, L)
+        eot = self.text_backbone.eot_index(tokens)  # (B, )
         image = self.image_tokens(inputs, self.mask_ratio)  # (B, M, D)
         text = self.text_backbone.encode_tokens(tokens)  # (B, L, D_t)
-        eot = (tokens == self.text_backbone.eot_id).int().argmax(dim=1)
         text_feats = text[torch.arange(len(tokens), device=text.device),
                           eot]
         contrastive = self.head.loss(self.pooler(image)[:, 0], text_feats)

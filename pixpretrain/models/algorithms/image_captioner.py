@@ -12,15 +12,16 @@ from ..utils.caption_generation import generate_captions
 from .base import BasePretrainer, ModuleCfg, build_module
 
 
-def caption_tokens(data_samples: Optional[List]) -> torch.Tensor:
+def caption_tokens(data_samples: Optional[List],
+                   pad_id: int = 0) -> torch.Tensor:
     """The batch's ``text_tokens`` (B, L), cut after the last column that
-    holds a non-padding token of any row (padding id 0)."""
+    holds a non-padding token of any row."""
     if not data_samples or 'text_tokens' not in data_samples[0]:
         raise ValueError(
             'captioning needs captions: put TokenizeText before PackInputs '
             'in the training pipeline, on a captioned data set')
     tokens = torch.stack([s.text_tokens for s in data_samples])
-    used = (tokens != 0).any(dim=0).nonzero()
+    used = (tokens != pad_id).any(dim=0).nonzero()
     return tokens[:, :int(used.max()) + 1] if used.numel() else tokens
 
 
@@ -92,7 +93,7 @@ class ImageCaptioner(BasePretrainer):
 
     def loss(self, inputs: torch.Tensor,
              data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
-        tokens = caption_tokens(data_samples)
+        tokens = caption_tokens(data_samples, self.head.pad_id)
         return dict(loss_caption=self.caption_loss(self.image_tokens(inputs),
                                                    tokens))
 

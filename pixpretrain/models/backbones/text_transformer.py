@@ -103,6 +103,11 @@ class TextTransformer(BaseModule):
         x = self.encode_tokens(tokens[:, :int(eot.max()) + 1])  # (B, L', D)
         return (x[torch.arange(x.shape[0], device=x.device), eot], )
 
+    def eot_index(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, L) ids -> (B, ) each row's first end-of-text position, the
+        ids checked as :meth:`forward` checks them."""
+        return self._check_tokens(tokens)
+
     def encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, L) token ids, L <= context_length -> (B, L, D) features of
         every position (final norm applied); position t sees tokens <= t.
