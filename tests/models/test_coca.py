@@ -116,3 +116,14 @@ def test_shipped_configs_build(path):
     register_all_modules()
     model = MODELS.build(Config.fromfile(str(REPO / path)).model)
     assert type(model).__name__ in ('CoCa', 'ImageCaptioner')
+
+
+def test_flip_masking_feeds_both_heads_the_visible_tokens_only():
+    torch.manual_seed(0)
+    model = CoCa(**PARTS, mask_ratio=0.5)
+    images = torch.randn(2, 3, 32, 32)
+    assert model.image_tokens(images, 0.5).shape == (2, 1 + 8, 32)
+    assert model.image_tokens(images).shape == (2, 1 + 16, 32)
+    losses = model(images, samples([1, 5, 6, 2], [1, 7, 2]), mode='loss')
+    (losses['loss_contrastive'] + losses['loss_caption']).backward()
+    assert model.backbone.patch_embed.weight.grad.abs().sum() > 0
