@@ -111,6 +111,7 @@ def test_coca_generates_captions():
 @pytest.mark.parametrize('path', [
     'configs/coca/vit-tiny-p8_cifar10-captions.py',
     'configs/captioning/vit-tiny-p8_cifar10-captions.py',
+    'configs/captioning/vit-tiny-p8_cifar10-captions_parallel.py',
 ])
 def test_shipped_configs_build(path):
     register_all_modules()
