@@ -3,7 +3,8 @@ plain functions behind them (``evaluation.functional``): a library. The
 layer probe that uses them is an application,
 :mod:`pixpretrain.applications.probe`."""
 from .functional import knn_accuracy, knn_class_scores
-from .metrics import (Accuracy, KNNAccuracy, ZeroShotAccuracy,
+from .metrics import (Accuracy, CaptionNamesClass, KNNAccuracy,
+                      ZeroShotAccuracy,
                       build_zero_shot_classifier, zero_shot_accuracy)
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     'ZeroShotAccuracy',
     'build_zero_shot_classifier',
     'zero_shot_accuracy',
-    'Accuracy'
+    'Accuracy',
+    'CaptionNamesClass'
 ]

@@ -97,3 +97,26 @@ def test_no_recomputation_without_gradients():
     with torch.no_grad():
         for out, ref in zip(model(x), plain(x)):
             torch.testing.assert_close(out, ref, rtol=0, atol=0)
+
+
+def test_cross_attention_block_checkpoints_its_context_too():
+    # A caption decoder's block: its context (image tokens) reaches the
+    # recomputation, and the image side gets the same gradient.
+    from pixpretrain.models.utils import TransformerBlock
+    gen = torch.Generator().manual_seed(2)
+    plain = TransformerBlock(16, 2, causal=True, cross_attention=True,
+                             context_dims=8)
+    checkpointed = copy.deepcopy(plain)
+    checkpointed.with_cp = True
+    grads = []
+    for block in (plain, checkpointed):
+        x = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(3),
+                        requires_grad=True)
+        context = torch.randn(2, 7, 8, generator=gen.manual_seed(4),
+                              requires_grad=True)
+        block(x, context=context).square().sum().backward()
+        grads.append((x.grad, context.grad,
+                      [p.grad for p in block.parameters()]))
+    (x0, c0, p0), (x1, c1, p1) = grads
+    assert torch.equal(x0, x1) and torch.equal(c0, c1)
+    assert all(torch.equal(a, b) for a, b in zip(p0, p1))

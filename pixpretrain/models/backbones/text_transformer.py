@@ -108,9 +108,23 @@ class TextTransformer(BaseModule):
         eot = self._check_tokens(tokens)  # (B, )
         # Causal attention: positions after the last EOT of the batch change
         # no output we read, so they are not computed.
-        tokens = tokens[:, :int(eot.max()) + 1]
+        x = self.encode_tokens(tokens[:, :int(eot.max()) + 1])  # (B, L', D)
+        return (x[torch.arange(x.shape[0], device=x.device), eot], )
+
+    def eot_index(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, L) ids -> (B, ) each row's first end-of-text position, the
+        ids checked as :meth:`forward` checks them."""
+        return self._check_tokens(tokens)
+
+    def encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, L) token ids, L <= context_length -> (B, L, D) features of
+        every position (final norm applied); position t sees tokens <= t.
+        Rows need no end-of-text token (a caption being generated)."""
+        if tokens.shape[1] > self.context_length:
+            raise ValueError(
+                f'{tokens.shape[1]} tokens exceed context_length='
+                f'{self.context_length}')
         x = self.token_embed(tokens) + self.pos_embed[:, :tokens.shape[1]]
         for block in self.blocks:
             x = block(x)
-        x = self.norm(x)  # (B, L', D)
-        return (x[torch.arange(x.shape[0], device=x.device), eot], )
+        return self.norm(x)

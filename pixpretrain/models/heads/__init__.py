@@ -1,3 +1,4 @@
+from .caption_head import CaptionHead, MaskedCaptionHead, caption_loss
 from .contrastive_text_head import ContrastiveTextHead
 from .cls_head import ClsHead, GlobalLocalClsHead, LinearClsHead
 from .mae_head import MAEHead
@@ -6,6 +7,9 @@ from .pixel_heads import ARPixelHead, MaskedPixelHead, PixelClsHead
 
 __all__ = [
     'ARPixelHead',
+    'CaptionHead',
+    'MaskedCaptionHead',
+    'caption_loss',
     'ContrastiveTextHead',
     'MAEHead',
     'MaskedPixelHead',

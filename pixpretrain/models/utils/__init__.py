@@ -13,7 +13,8 @@ from .pooling import (POOLS, check_pool, feature_width, num_prefix_tokens,
                       pool_feature, tokens_to_map)
 from .pos_embed import sincos_1d, sincos_2d
 from .token_preprocessor import TokenDataPreprocessor
-from .transformer import (DropPath, MultiheadSelfAttention, TransformerBlock,
+from .transformer import (DropPath, MultiheadCrossAttention,
+                          MultiheadSelfAttention, TransformerBlock,
                           check_num_heads, check_positive_int, divisors,
                           init_transformer_weights)
 
@@ -26,6 +27,7 @@ __all__ = [
     'sincos_1d',
     'sincos_2d',
     'DropPath',
+    'MultiheadCrossAttention',
     'MultiheadSelfAttention',
     'TransformerBlock',
     'init_transformer_weights',

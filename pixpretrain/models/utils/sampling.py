@@ -43,7 +43,8 @@ class KVCache:
 
 def cached_block(block: TransformerBlock, x: torch.Tensor,
                   keys: torch.Tensor, values: torch.Tensor,
-                  start: int) -> torch.Tensor:
+                  start: int,
+                  context_kv: Optional[torch.Tensor] = None) -> torch.Tensor:
     """:class:`TransformerBlock` on new positions ``start..start+N-1`` that
     also attend to the cached earlier ones (causal, inference only).
 
@@ -56,6 +57,8 @@ def cached_block(block: TransformerBlock, x: torch.Tensor,
         keys, values: (B, heads, max_len, C / heads) this block's cache;
             positions ``start..start+N-1`` are written here.
         start: Number of positions already cached.
+        context_kv: A cross-attention block's keys and values of its
+            context (``MultiheadCrossAttention.context_kv``), computed once.
     """
     attn = block.attn
     B, N, C = x.shape
@@ -72,6 +75,8 @@ def cached_block(block: TransformerBlock, x: torch.Tensor,
     out = F.scaled_dot_product_attention(q, keys[:, :, :end],
                                          values[:, :, :end], attn_mask=mask)
     x = x + attn.proj(out.transpose(1, 2).reshape(B, N, C))
+    if block.cross_attn is not None:
+        x = x + block.cross_attn.attend(block.norm_cross(x), context_kv)
     return x + block.mlp(block.norm2(x))
 
 

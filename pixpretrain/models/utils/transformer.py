@@ -114,6 +114,48 @@ class MultiheadSelfAttention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(B, N, C))
 
 
+class MultiheadCrossAttention(nn.Module):
+    """Queries from one sequence attend to another (a caption to an image's
+    patch tokens), with torch's SDPA kernel.
+
+    Args:
+        embed_dims: Width C of the queries and of the output.
+        num_heads: Number of heads; must divide ``embed_dims``.
+        context_dims: Width of the attended tokens; ``embed_dims`` if None.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int,
+                 context_dims: Optional[int] = None) -> None:
+        super().__init__()
+        check_num_heads(num_heads, embed_dims)
+        self.num_heads = num_heads
+        self.q = nn.Linear(embed_dims, embed_dims)
+        self.kv = nn.Linear(context_dims or embed_dims, 2 * embed_dims)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+
+    def context_kv(self, context: torch.Tensor) -> torch.Tensor:
+        """(B, M, context_dims) -> keys and values, (2, B, heads, M, C /
+        heads); computed once per image when generating."""
+        B, M, _ = context.shape
+        C = self.proj.in_features
+        return self.kv(context).view(B, M, 2, self.num_heads,
+                                     C // self.num_heads).permute(2, 0, 3, 1,
+                                                                  4)
+
+    def attend(self, x: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
+        """(B, N, C) queries and :meth:`context_kv`'s output -> (B, N, C)."""
+        B, N, C = x.shape
+        q = self.q(x).view(B, N, self.num_heads,
+                           C // self.num_heads).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, kv[0], kv[1])
+        return self.proj(out.transpose(1, 2).reshape(B, N, C))
+
+    def forward(self, x: torch.Tensor,
+                context: torch.Tensor) -> torch.Tensor:
+        """(B, N, C) queries, (B, M, context_dims) context -> (B, N, C)."""
+        return self.attend(x, self.context_kv(context))
+
+
 class TransformerBlock(nn.Module):
     """x + attn(norm(x)), then x + mlp(norm(x)) (pre-norm, as ViT and GPT-2).
 
@@ -124,7 +166,11 @@ class TransformerBlock(nn.Module):
         causal: Causal attention mask.
         qkv_bias: Bias in the QKV projection.
         drop_path: Stochastic-depth probability of both residual branches.
-        layer_norm_eps: Epsilon of both LayerNorms.
+        layer_norm_eps: Epsilon of the LayerNorms.
+        cross_attention: Add a cross-attention branch between the
+            self-attention and the MLP (a multimodal decoder block, as in
+            CoCa); ``forward`` then needs ``context``.
+        context_dims: Width of the context tokens; ``embed_dims`` if None.
         with_cp: Activation checkpointing: keep only the block's input for
             the backward pass and recompute the rest there.
     """
@@ -132,29 +178,47 @@ class TransformerBlock(nn.Module):
     def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
                  causal: bool = False, qkv_bias: bool = True,
                  drop_path: float = 0.0,
-                 layer_norm_eps: float = 1e-6, with_cp: bool = False) -> None:
+                 layer_norm_eps: float = 1e-6,
+                 cross_attention: bool = False,
+                 context_dims: Optional[int] = None,
+                 with_cp: bool = False) -> None:
         super().__init__()
         self.with_cp = with_cp
         hidden = int(embed_dims * mlp_ratio)
         self.norm1 = nn.LayerNorm(embed_dims, eps=layer_norm_eps)
         self.attn = MultiheadSelfAttention(embed_dims, num_heads, causal,
                                            qkv_bias)
+        if cross_attention:
+            self.norm_cross = nn.LayerNorm(embed_dims, eps=layer_norm_eps)
+            self.cross_attn = MultiheadCrossAttention(embed_dims, num_heads,
+                                                      context_dims)
+        else:
+            self.cross_attn = None
         self.norm2 = nn.LayerNorm(embed_dims, eps=layer_norm_eps)
         self.mlp = Mlp(embed_dims, hidden)
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor,
                 attn_mask: Optional[torch.Tensor] = None,
-                causal: Optional[bool] = None) -> torch.Tensor:
+                causal: Optional[bool] = None,
+                context: Optional[torch.Tensor] = None) -> torch.Tensor:
         """(B, N, C) -> (B, N, C); ``causal`` as in
-        :meth:`MultiheadSelfAttention.forward`."""
+        :meth:`MultiheadSelfAttention.forward`; ``context`` (B, M,
+        context_dims) is what a cross-attention block attends to."""
         if self.with_cp:
-            return checkpointed(self._residuals, x, attn_mask, causal)
-        return self._residuals(x, attn_mask, causal)
+            return checkpointed(self._residuals, x, attn_mask, causal,
+                                context)
+        return self._residuals(x, attn_mask, causal, context)
 
     def _residuals(self, x: torch.Tensor, attn_mask: Optional[torch.Tensor],
-                   causal: Optional[bool]) -> torch.Tensor:
+                   causal: Optional[bool],
+                   context: Optional[torch.Tensor]) -> torch.Tensor:
         x = x + self.drop_path(self.attn(self.norm1(x), attn_mask, causal))
+        if self.cross_attn is not None:
+            if context is None:
+                raise ValueError('a cross-attention block needs context')
+            x = x + self.drop_path(
+                self.cross_attn(self.norm_cross(x), context))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 

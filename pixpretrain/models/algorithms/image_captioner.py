@@ -1,0 +1,135 @@
+"""Captioning as an image pretext: an image backbone trained by a caption
+decoder that cross-attends to its tokens (CapPa, Tschannen et al. 2023,
+"Image Captioners Are Scalable Vision Learners Too")."""
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.structures import BaseDataElement
+
+from pixpretrain.registry import MODELS
+from pixpretrain.utils.errors import ConfigError
+from ..utils.caption_generation import generate_captions
+from .base import BasePretrainer, ModuleCfg, build_module
+
+
+def caption_tokens(data_samples: Optional[List],
+                   pad_id: int = 0) -> torch.Tensor:
+    """The batch's ``text_tokens`` (B, L), cut after the last column that
+    holds a non-padding token of any row."""
+    if not data_samples or 'text_tokens' not in data_samples[0]:
+        raise ValueError(
+            'captioning needs captions: put TokenizeText before PackInputs '
+            'in the training pipeline, on a captioned data set')
+    tokens = torch.stack([s.text_tokens for s in data_samples])
+    used = (tokens != pad_id).any(dim=0).nonzero()
+    return tokens[:, :int(used.max()) + 1] if used.numel() else tokens
+
+
+def image_tokens_of(features: torch.Tensor) -> torch.Tensor:
+    """A backbone's last output as (B, M, D) tokens: tokens as they are,
+    a feature map (B, C, H, W) as its H * W positions."""
+    if features.ndim == 3:
+        return features
+    if features.ndim == 4:
+        return features.flatten(2).transpose(1, 2)
+    raise ValueError('a caption decoder attends to tokens (B, L, D) or a '
+                     f'map (B, C, H, W), got {tuple(features.shape)}')
+
+
+@MODELS.register_module()
+class ImageCaptioner(BasePretrainer):
+    """Image backbone -> caption head; the loss is the head's caption loss.
+
+    Args:
+        backbone: Image encoder; its last output's tokens (class token
+            included) are what the decoder attends to.
+        head: :class:`CaptionHead` (autoregressive; needs ``text_backbone``)
+            or :class:`MaskedCaptionHead` (masked or parallel; embeds the
+            tokens itself, so no ``text_backbone``).
+        text_backbone: Causal text tower (:class:`TextTransformer`) whose
+            per-token features the caption head decodes.
+        data_preprocessor: See :class:`BasePretrainer`.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self,
+                 backbone: ModuleCfg,
+                 head: ModuleCfg,
+                 text_backbone: Optional[ModuleCfg] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(backbone=backbone, head=head,
+                         data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.text_backbone = build_module(text_backbone)
+        needs_text = getattr(self.head, 'needs_text_features', None)
+        if needs_text is None:
+            raise ConfigError(
+                f'head {type(self.head).__name__} is not a caption head; '
+                'use CaptionHead or MaskedCaptionHead')
+        if needs_text and self.text_backbone is None:
+            raise ConfigError(f'{type(self.head).__name__} decodes a text '
+                              "tower's features: set model.text_backbone")
+        if not needs_text and self.text_backbone is not None:
+            raise ConfigError(f'{type(self.head).__name__} embeds the '
+                              'caption itself: remove model.text_backbone')
+        if needs_text and self.head.text_dims != \
+                self.text_backbone.embed_dims:
+            raise ConfigError(
+                f'head.text_dims={self.head.text_dims} must equal the text '
+                f'backbone width ({self.text_backbone.embed_dims})')
+
+    def image_tokens(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) normalised images -> (B, M, D) tokens."""
+        return image_tokens_of(self.extract_feat(images)[-1])
+
+    def caption_loss(self, image_tokens: torch.Tensor,
+                     tokens: torch.Tensor) -> torch.Tensor:
+        """The head's loss on (B, M, D) image tokens and (B, L) ids."""
+        if self.head.needs_text_features:
+            return self.head.loss(image_tokens, tokens,
+                                  self.text_backbone.encode_tokens(tokens))
+        return self.head.loss(image_tokens, tokens)
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
+        tokens = caption_tokens(data_samples, self.head.pad_id)
+        return dict(loss_caption=self.caption_loss(self.image_tokens(inputs),
+                                                   tokens))
+
+    @torch.no_grad()
+    def generate(self, images: torch.Tensor, max_len: Optional[int] = None,
+                 beam_size: int = 1, use_cache: bool = True) -> torch.Tensor:
+        """(B, C, H, W) normalised images -> (B, max_len) caption ids
+        (start, caption, end, padding).
+
+        :class:`CaptionHead`: greedy at ``beam_size=1``, beam search above;
+        ``max_len`` defaults to the text tower's context length.
+        :class:`MaskedCaptionHead` trained with ``mask_ratio=1``: CapPa's
+        parallel decoding, one pass (``beam_size`` 1 only; ``max_len``
+        defaults to the head's context length).
+        """
+        image = self.image_tokens(images)
+        if self.head.needs_text_features:
+            return generate_captions(
+                self.text_backbone, self.head, image,
+                max_len or self.text_backbone.context_length, beam_size,
+                use_cache)
+        if self.head.mask_ratio != 1.0 or beam_size != 1:
+            raise ConfigError(
+                'MaskedCaptionHead generates only by parallel decoding: '
+                'train it with mask_ratio=1 and generate with beam_size=1 '
+                '(or use CaptionHead)')
+        return self.head.parallel_captions(
+            image, max_len or self.head.context_length)
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: Optional[List] = None
+                ) -> List[BaseDataElement]:
+        """Per image: ``caption_tokens`` (max_len, ), greedy."""
+        samples = data_samples or [
+            BaseDataElement() for _ in range(inputs.shape[0])
+        ]
+        for sample, ids in zip(samples, self.generate(inputs)):
+            sample.caption_tokens = ids
+        return samples
