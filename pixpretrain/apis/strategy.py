@@ -1,12 +1,12 @@
 """Which distributed strategy trains a launched run: DDP under mmengine's
 ``Runner`` (the default), or a strategy under its ``FlexibleRunner`` (FSDP2
 sharding, :class:`pixpretrain.engine.FSDP2Strategy`)."""
-import inspect
 from typing import Optional
 
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from pixpretrain.apis.config_checks.readers import inherited_init_params
 from pixpretrain.registry import SCOPE, STRATEGIES
 from pixpretrain.utils.errors import bad_value
 
@@ -66,18 +66,10 @@ def _check_strategy_keys(strategy: dict) -> None:
     """
     cls = STRATEGIES.get(strategy.get('type')) if isinstance(
         strategy.get('type'), str) else strategy.get('type')
-    if not isinstance(cls, type):
-        return  # an unknown type: the registry's own error names it
-    accepted = {'type'}
-    for klass in cls.__mro__:
-        init = klass.__dict__.get('__init__')
-        if init is None:
-            continue
-        params = inspect.signature(init).parameters.values()
-        accepted |= {p.name for p in params if p.name != 'self' and p.kind
-                     not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            break
+    accepted = inherited_init_params(cls) if isinstance(cls, type) else None
+    if accepted is None:
+        return  # an unknown type (the registry's own error names it)
+    accepted.add('type')
     for key in strategy:
         if key not in accepted:
             raise bad_value(f'strategy.{key}', strategy[key],

@@ -46,6 +46,29 @@ def readable_class_name(name: str) -> str:
     return name.replace('_', ' ')
 
 
+def metric_class_names(class_names: Optional[Sequence[str]],
+                       dataset_meta: Optional[dict], metric: str) -> List[str]:
+    """The class names a text metric reads: ``class_names`` when given,
+    else the data set's ``metainfo['classes']`` made readable.
+
+    Args:
+        class_names: The metric's own list, or None.
+        dataset_meta: The evaluator's ``dataset_meta``.
+        metric: The metric's name, for the error.
+
+    Raises:
+        ConfigError: Neither is there.
+    """
+    if class_names:
+        return list(class_names)
+    classes = (dataset_meta or {}).get('classes')
+    if not classes:
+        raise ConfigError(
+            f'{metric} needs class_names, or a validation data set with '
+            "metainfo['classes']")
+    return [readable_class_name(c) for c in classes]
+
+
 @DATASETS.register_module()
 class PromptCaptions(Dataset):
     """A labelled image data set seen through captions made from its labels.

@@ -108,6 +108,19 @@ def test_the_data_sets_of_a_config_file(tmp_path):
     assert description['datasets']['train']['data_prefix'] == 'train'
 
 
+def test_a_config_without_labels_is_one_error(tmp_path):
+    root = write_folder(tmp_path / 'images')
+    config = tmp_path / 'data.py'
+    config.write_text('\n'.join(
+        f"{loader} = dict(dataset=dict(type='ImageFolder', "
+        f"data_root='{root}', data_prefix='{prefix}', with_label=False))"
+        for loader, prefix in (('train_dataloader', 'train'),
+                               ('test_dataloader', 'val'))) + '\n')
+    with pytest.raises(ConfigError, match='names no classes: a probe needs '
+                       'a labelled data set'):
+        build_probe_splits(str(config), (32, 32))
+
+
 def test_in_memory_tensors_through_the_api(tmp_path):
     generator = torch.Generator().manual_seed(0)
 

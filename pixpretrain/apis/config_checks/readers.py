@@ -159,3 +159,24 @@ def init_params(cls: type) -> Optional[Set[str]]:
         return None
     return {p.name for p in params
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def inherited_init_params(cls: type) -> Optional[Set[str]]:
+    """Like :func:`init_params`, but a constructor's ``**kwargs`` is taken
+    to be what its parent classes' constructors accept, followed up the MRO
+    until one takes no ``**kwargs`` (then the set is complete); None where
+    the chain never closes or a signature is unreadable."""
+    accepted: Set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        accepted |= {p.name for p in params if p.name != 'self' and p.kind
+                     in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return accepted
+    return None

@@ -202,8 +202,10 @@ def build_probe_splits(
                      ('test', preset.test, test_samples))]
         classes = given[0][1].metainfo.get('classes')
         if not classes:
-            raise ConfigError(f"probe data '{name}' names no classes: a "
-                              'probe needs a labelled data set')
+            raise ConfigError(
+                f"probe data '{name}' names no classes: a probe needs a "
+                'labelled data set (an ImageFolder with with_label=True and '
+                'class folders)')
         description['num_classes'] = len(classes)
     splits = []
     for split, dataset, count in given:

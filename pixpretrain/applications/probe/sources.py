@@ -59,11 +59,6 @@ def config_splits(path: str) -> Tuple[dict, dict, bool]:
                 f"probe data config '{path}' needs {' or '.join(names)} "
                 'with a labelled dataset (a type and its arguments, no '
                 'wrapper)')
-        if dataset.get('with_label') is False:
-            raise ConfigError(
-                f"probe data config '{path}': {names[0]}.dataset has "
-                'with_label=False; a probe needs labels (set '
-                'with_label=True and give class folders)')
         splits.append(dataset.to_dict() if hasattr(dataset, 'to_dict')
                       else dict(dataset))
     from_files = any(isinstance(step, dict)

@@ -1,4 +1,5 @@
 """A progress bar with an ETA over the training iterations, on stderr."""
+import time
 from typing import Optional
 
 import torch
@@ -36,14 +37,18 @@ class ProgressBarHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int,
                          data_batch=None, outputs=None) -> None:
-        if self._bar is None:
-            return
+        bar = self._bar
+        if bar is None or bar.disable:
+            return  # off a terminal and on other ranks: nothing per step
         loss = (outputs or {}).get('loss')
-        if isinstance(loss, torch.Tensor):
-            loss = loss.detach()
-        if loss is not None:
-            self._bar.set_postfix(loss=f'{float(loss):.4f}', refresh=False)
-        self._bar.update(1)
+        # Read the loss (a device sync on a GPU) only when the bar is due to
+        # redraw, at most ten times a second, not at every step.
+        if loss is not None and \
+                time.time() - bar.last_print_t >= bar.mininterval:
+            if isinstance(loss, torch.Tensor):
+                loss = loss.detach()
+            bar.set_postfix(loss=f'{float(loss):.4f}', refresh=False)
+        bar.update(1)
 
     def after_train(self, runner) -> None:
         if self._bar is not None:

@@ -5,10 +5,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from mmengine.evaluator import BaseMetric
 
-from pixpretrain.datasets.prompt_captions import readable_class_name
+from pixpretrain.datasets.prompt_captions import metric_class_names
 from pixpretrain.datasets.tokenizers import EOT_ID, build_tokenizer
 from pixpretrain.registry import METRICS
-from pixpretrain.utils.errors import ConfigError
 
 
 def names_class(caption: str, class_name: str,
@@ -56,14 +55,8 @@ class CaptionNamesClass(BaseMetric):
         self.class_names = list(class_names) if class_names else None
 
     def _class_names(self) -> List[str]:
-        if self.class_names:
-            return self.class_names
-        classes = (self.dataset_meta or {}).get('classes')
-        if not classes:
-            raise ConfigError(
-                'CaptionNamesClass needs class_names, or a validation data '
-                "set with metainfo['classes']")
-        return [readable_class_name(c) for c in classes]
+        return metric_class_names(self.class_names, self.dataset_meta,
+                                  'CaptionNamesClass')
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:

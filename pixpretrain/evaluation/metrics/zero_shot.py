@@ -12,7 +12,7 @@ from mmengine.evaluator import BaseMetric
 
 from pixpretrain.datasets.prompt_captions import (check_templates,
                                                   fill_template,
-                                                  readable_class_name)
+                                                  metric_class_names)
 from pixpretrain.datasets.tokenizers import build_tokenizer
 from pixpretrain.registry import METRICS
 from pixpretrain.utils.errors import ConfigError
@@ -120,14 +120,8 @@ class ZeroShotAccuracy(BaseMetric):
         self.classifier: Optional[torch.Tensor] = None
 
     def _class_names(self) -> List[str]:
-        if self.class_names:
-            return self.class_names
-        classes = (self.dataset_meta or {}).get('classes')
-        if not classes:
-            raise ConfigError(
-                'ZeroShotAccuracy needs class_names, or a validation data '
-                "set with metainfo['classes']")
-        return [readable_class_name(c) for c in classes]
+        return metric_class_names(self.class_names, self.dataset_meta,
+                                  'ZeroShotAccuracy')
 
     @torch.no_grad()
     def prepare(self, model: torch.nn.Module) -> None:
