@@ -33,6 +33,7 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 from pixpretrain.models.utils import TransformerBlock
 from pixpretrain.registry import STRATEGIES
 from pixpretrain.utils.errors import bad_value
+from .grad_scaler import use_sharded_grad_scaler
 
 #: Modules sharded one by one with ``shard_blocks``: every block of every
 #: backbone (and of the MAE decoder), so only one block's full weights
@@ -168,6 +169,14 @@ class FSDP2Strategy(DDPStrategy):
         model = self.convert_model(model.to(get_device()))
         return shard_model(model, self.shard_blocks,
                            self.reshard_after_forward, self._mp_policy())
+
+    def build_optim_wrapper(self, optim_wrapper, model=None):
+        """mmengine's build; an AMP wrapper's loss scaler is made to
+        unscale sharded and replicated gradients apart
+        (:func:`~.grad_scaler.use_sharded_grad_scaler`)."""
+        built = super().build_optim_wrapper(optim_wrapper, model)
+        use_sharded_grad_scaler(built)
+        return built
 
     # Checkpoints: gathered by every rank, written by rank 0.
 
