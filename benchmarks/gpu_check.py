@@ -10,7 +10,7 @@ the runs that script made.
 ``summary`` reads every ``*.json`` the script's pieces wrote into RUNS_DIR
 (``env.json``, ``settings.json``,
 ``model-<pix|mm>-<eager|compile>-<round>.json``,
-``loader-<pix|mm>.json``) and ``pieces.tsv`` (one line per piece: name,
+``loader-<pix|mm>.json``, ``fsdp-igpt-l[-cp].json``) and ``pieces.tsv`` (one line per piece: name,
 exit status or 'skipped', seconds, note), and reports what exists: a piece
 that failed or was skipped shows as such, never as a number.
 """
@@ -126,7 +126,8 @@ def read_pieces(path: str) -> List[dict]:
 
 def collect(runs_dir: str) -> dict:
     """Every result file of one script run, by kind."""
-    found: dict = dict(env=None, settings=None, model={}, loader={})
+    found: dict = dict(env=None, settings=None, model={}, loader={},
+                       fsdp={})
     for path in sorted(glob.glob(osp.join(runs_dir, '*.json'))):
         name = osp.splitext(osp.basename(path))[0]
         with open(path) as f:
@@ -140,6 +141,8 @@ def collect(runs_dir: str) -> dict:
             found['model'].setdefault(f'{toolbox}-{mode}', []).append(data)
         elif name.startswith('loader-'):
             found['loader'][name[len('loader-'):]] = data
+        elif name.startswith('fsdp-'):
+            found['fsdp'][name] = data
     for runs in found['model'].values():
         runs.sort(key=lambda r: r['round'])
     found['pieces'] = read_pieces(osp.join(runs_dir, 'pieces.tsv'))
@@ -192,7 +195,8 @@ def summarise(found: dict) -> dict:
     series = {key: series_summary(runs) for key, runs in model.items()}
     results = dict(env=found['env'], settings=found['settings'],
                    pieces=found['pieces'], series=series,
-                   loader=found['loader'], ratios={}, runs=model)
+                   loader=found['loader'], fsdp=found['fsdp'], ratios={},
+                   runs=model)
     for name, (num, den) in {
             'pix eager / mm eager': ('pix-eager', 'mm-eager'),
             'pix compiled / mm eager': ('pix-compile', 'mm-eager'),
@@ -283,6 +287,7 @@ def markdown(results: dict) -> str:
             f"({loader['images_per_s_per_worker']:.0f} per worker)"
             + (f", {share:.0%} of pixpretrain's best model img/s"
                if share is not None else ''))
+    lines += fsdp_lines(results.get('fsdp', {}))
     bad = [p for p in results['pieces'] if p['status'] != '0']
     for piece in bad:
         what = ('skipped' if piece['status'] == 'skipped' else
@@ -292,6 +297,30 @@ def markdown(results: dict) -> str:
     if not bad and results['pieces']:
         lines.append(f"- all {len(results['pieces'])} pieces finished")
     return '\n'.join(lines)
+
+
+def fsdp_lines(runs: dict) -> List[str]:
+    """Issue 19's table: iGPT-L sharded steps (benchmarks/fsdp_gpu_step.py).
+    """
+    if not runs:
+        return []
+    lines = ['', '| sharded run | GPUs | images/GPU | checkpointing | outcome '
+             '| step s | img/s | model TFLOP/s | MFU | peak allocated GiB '
+             '| reserved GiB | formula (fp32 activations) GiB |',
+             '|---' * 12 + '|']
+    for name, run in sorted(runs.items(), key=lambda item: item[0][-3:] !=
+                            '-cp'):
+        lines.append(
+            f"| {name} ({run['params'] / 1e9:.2f} B params) | {run['gpus']} "
+            f"| {run['batch_per_gpu']} | {'yes' if run['with_cp'] else 'no'} "
+            f"| {run['outcome']} | {_fmt(run['step_s'], '.3f')} "
+            f"| {_fmt(run['images_per_s'], '.1f')} "
+            f"| {_fmt(run['model_tflops'], '.0f')} "
+            f"| {_fmt(run['mfu'], '.1%')} "
+            f"| {_fmt(run['peak_allocated_gib'], '.1f')} "
+            f"| {_fmt(run['peak_reserved_gib'], '.1f')} "
+            f"| {_fmt(run['predicted_fp32_gib'], '.1f')} |")
+    return lines
 
 
 def main(argv=None) -> None:

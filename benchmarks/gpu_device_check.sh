@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Issue 8 on a lent GPU (H100 / H200) in ONE device command: MAE ViT-B/16,
-# 224 px, bf16 (--amp), batch $BATCH: pixpretrain eager and torch.compile'd,
-# mmpretrain 1.2.0 eager on the same GPU (mmengine's AmpOptimWrapper, bf16),
-# alternating; images/s, step time, peak memory, GFLOP/image and MFU; and
-# each toolbox's JPEG data loader with all CPU cores, to see whether it
-# could feed the GPU.
+# Issues 8 and 19 on a lent GPU (H100 / H200) in ONE device command.
+# Issue 8: MAE ViT-B/16, 224 px, bf16 (--amp), batch $BATCH: pixpretrain
+# eager and torch.compile'd, mmpretrain 1.2.0 eager on the same GPU
+# (mmengine's AmpOptimWrapper, bf16), alternating; images/s, step time, peak
+# memory, GFLOP/image and MFU; and each toolbox's JPEG data loader with all
+# CPU cores, to see whether it could feed the GPU.
+# Issue 19: iGPT-L training steps sharded with FSDP2 over the machine's
+# GPUs, with activation checkpointing (fsdp-igpt-l-cp) and without
+# (fsdp-igpt-l): peak memory per GPU and step time, beside the memory
+# formula's prediction (benchmarks/fsdp_gpu_step.py).
 #
 # Prepare here (pip reaches PyPI from this machine, not from the GPU one):
 #     bash benchmarks/gpu_wheels.sh                 # fills .whl (~3 MiB)
 #     DRY_RUN=1 bash benchmarks/gpu_device_check.sh # every piece, tiny, CPU
 # Then the device call:
 #     run(command="bash benchmarks/gpu_device_check.sh",
-#         carry=[".whl"], timeout_s=540)
+#         carry=[".whl"], timeout_s=560)
 # Results come back in $OUT: summary.md (also printed last), results.json
 # (every run's figures, the machine, the settings), log.txt (all output).
 #
@@ -26,8 +30,9 @@
 # to what is left of BUDGET_S (counted from the script's start); a piece
 # that would get less than MIN_PIECE_S is skipped and says so. Expected on an
 # H200: set-up ~30 s, each eager run ~40 s, each loader ~20 s, the compiled
-# run 1.5-3 min; about 5 minutes in all, never more than BUDGET_S + ~35 s
-# (a kill grace, a last nvidia-smi query, the summary).
+# run 1.5-3 min, each iGPT-L run ~45 s (building 1.4B parameters, a warm-up
+# and 3 timed steps of ~1 s); about 6.5 minutes in all, never more than
+# BUDGET_S + ~35 s (a kill grace, a last nvidia-smi query, the summary).
 # PIECES picks the measurements (e.g. a rerun of only the compiled one:
 # PIECES=model-pix-compile-1 bash benchmarks/gpu_device_check.sh).
 set -uo pipefail
@@ -44,6 +49,8 @@ if [[ $DRY_RUN == 1 ]]; then
   : "${PRELOAD_WORKERS:=0}" "${LOADER_WORKERS:=1}" "${LOADER_WARMUP:=1}"
   : "${LOADER_BATCHES:=2}" "${MATMUL_N:=256}" "${THREADS:=1}"
   : "${BUDGET_S:=900}" "${MIN_PIECE_S:=10}"
+  # A nano iGPT on two gloo CPU ranks: the FSDP2 plumbing, not iGPT-L.
+  : "${FSDP_ARCH:=nano}" "${FSDP_BATCH:=2}" "${FSDP_STEPS:=1}" "${NPROC:=2}"
   # Packages the GPU image has but this machine's python may lack (e.g.
   # markdown, which mmpretrain's model-index imports): from the CPU side by
   # side's mmpretrain folder (benchmarks/peer_envs.py), searched after the
@@ -55,16 +62,24 @@ else
   : "${PRELOAD:=2}" "${PRELOAD_WORKERS:=8}" "${LOADER_WORKERS:=$(nproc)}"
   : "${LOADER_WARMUP:=$LOADER_WORKERS}"
   : "${LOADER_BATCHES:=$((3 * LOADER_WORKERS))}" "${MATMUL_N:=8192}"
-  : "${THREADS:=}" "${BUDGET_S:=450}" "${MIN_PIECE_S:=45}"
+  : "${THREADS:=}" "${BUDGET_S:=500}" "${MIN_PIECE_S:=45}"
+  : "${FSDP_ARCH:=}" "${FSDP_BATCH:=16}" "${FSDP_STEPS:=3}"
+  # One process per GPU (this workplace lends one).
+  : "${NPROC:=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')}"
+  ((NPROC > 0)) || NPROC=1
 fi
 : "${PRECISION:=bf16}"
 # Time limits per piece, seconds (each is also cut to the budget left).
 : "${T_INSTALL:=90}" "${T_ENV:=60}" "${T_DATA:=60}" "${T_EAGER:=120}"
-: "${T_COMPILE:=240}" "${T_LOADER:=90}"
-# Measurements, in order: round 1 pix then mm, the loaders, the compiled
-# step, round 2 mm then pix. Add model-mm-compile-1 for mmpretrain compiled.
-: "${PIECES:=model-pix-eager-1 model-mm-eager-1 loader-pix loader-mm \
-model-pix-compile-1 model-mm-eager-2 model-pix-eager-2}"
+: "${T_COMPILE:=240}" "${T_LOADER:=90}" "${T_FSDP:=150}"
+# iGPT-L's recipe (FSDP2Strategy; its bf16 autocast, Adam and clipping).
+: "${FSDP_CONFIG:=configs/igpt/igpt-l_ar_imagenet-32.py}" "${FSDP_WARMUP:=1}"
+# Measurements, in order: iGPT-L sharded with checkpointing (issue 19's
+# item), round 1 pix then mm, the loaders, the compiled step, round 2 mm
+# then pix, iGPT-L sharded without checkpointing (the formula's activation
+# term on a GPU). Add model-mm-compile-1 for mmpretrain compiled.
+: "${PIECES:=fsdp-igpt-l-cp model-pix-eager-1 model-mm-eager-1 loader-pix \
+loader-mm model-pix-compile-1 model-mm-eager-2 model-pix-eager-2 fsdp-igpt-l}"
 : "${IMAGES:=$(((PRELOAD + 1) * BATCH))}"
 
 if [[ -z "${OUT:-}" ]]; then
@@ -138,6 +153,14 @@ loader_piece() {  # NAME = loader-<pix|mm>
     --iters "$LOADER_BATCHES" --out "$RUNS/$1.json"
 }
 
+fsdp_piece() {  # NAME = fsdp-igpt-l[-cp]: one process per GPU
+  run_piece "$1" "$T_FSDP" "$PY" -m torch.distributed.run --standalone \
+    --nproc_per_node="$NPROC" benchmarks/fsdp_gpu_step.py \
+    --config "$FSDP_CONFIG" ${FSDP_ARCH:+--arch "$FSDP_ARCH"} \
+    --batch "$FSDP_BATCH" --warmup "$FSDP_WARMUP" --steps "$FSDP_STEPS" \
+    $([[ $1 == *-cp ]] && echo --with-cp) --out "$RUNS/$1.json"
+}
+
 main() {
   # ---------------------------------------------------------------- set-up
   log "gpu_device_check: DRY_RUN=$DRY_RUN DEVICE=$DEVICE ARCH=$ARCH" \
@@ -147,7 +170,7 @@ main() {
   git -C "$REPO" log -1 --format='commit %h %s' 2>/dev/null ||
     log "(no git history here)"
   for name in $PIECES; do
-    [[ $name =~ ^(model-(pix|mm)-(eager|compile)-[0-9]+|loader-(pix|mm))$ ]] ||
+    [[ $name =~ ^(model-(pix|mm)-(eager|compile)-[0-9]+|loader-(pix|mm)|fsdp-igpt-l(-cp)?)$ ]] ||
       { log "unknown piece $name"; exit 2; }
   done
   if ! ls .whl/*.whl >/dev/null 2>&1; then
@@ -165,7 +188,8 @@ main() {
   SETTINGS=(DRY_RUN DEVICE ARCH BATCH PRECISION ITERS WARMUP COMPILE_WARMUP
     COMPILE_BACKEND PRELOAD PRELOAD_WORKERS LOADER_WORKERS LOADER_WARMUP
     LOADER_BATCHES IMAGES THREADS BUDGET_S MIN_PIECE_S T_INSTALL T_ENV T_DATA
-    T_EAGER T_COMPILE T_LOADER PIECES)
+    T_EAGER T_COMPILE T_LOADER T_FSDP FSDP_CONFIG FSDP_ARCH FSDP_BATCH
+    FSDP_WARMUP FSDP_STEPS NPROC PIECES)
   export "${SETTINGS[@]}"
   "$PY" -c 'import json, os, sys; json.dump({k.lower(): os.environ[k]
     for k in sys.argv[2:]}, open(sys.argv[1], "w"), indent=1)' \
@@ -189,6 +213,7 @@ main() {
     case $name in
       model-*) model_piece "$name" ;;
       loader-*) loader_piece "$name" ;;
+      fsdp-*) fsdp_piece "$name" ;;
     esac
   done
 

@@ -85,3 +85,27 @@ def test_without_a_paired_round_ratios_use_the_median(tmp_path):
 def test_matmul_ceiling_runs_on_the_cpu():
     result = gpu_check.matmul_tflops(n=64, dtype='fp32', warmup=1, iters=3)
     assert result['tflops'] > 0 and result['repeats'] == 3
+
+
+def _fsdp_run(outcome='finished', with_cp=True):
+    finished = outcome == 'finished'  # else no step finished: no timing
+    return dict(outcome=outcome, params=1.363e9, gpus=1, batch_per_gpu=16,
+                with_cp=with_cp, step_s=1.0 if finished else None,
+                images_per_s=16.0 if finished else None,
+                model_tflops=150.0 if finished else None,
+                mfu=150 / 989 if finished else None, peak_allocated_gib=30.5,
+                peak_reserved_gib=33.0, predicted_fp32_gib=31.2)
+
+
+def test_sharded_igpt_runs_show_as_a_table_out_of_memory_included(runs):
+    _write(runs, 'fsdp-igpt-l-cp', _fsdp_run())
+    _write(runs, 'fsdp-igpt-l', _fsdp_run('out of memory', with_cp=False))
+    text = gpu_check.markdown(gpu_check.summarise(gpu_check.collect(
+        str(runs))))
+    rows = [line for line in text.splitlines()
+            if line.startswith('| fsdp-igpt-l')]
+    assert rows == [
+        '| fsdp-igpt-l-cp (1.36 B params) | 1 | 16 | yes | finished | 1.000 '
+        '| 16.0 | 150 | 15.2% | 30.5 | 33.0 | 31.2 |',
+        '| fsdp-igpt-l (1.36 B params) | 1 | 16 | no | out of memory | - '
+        '| - | - | - | 30.5 | 33.0 | 31.2 |']
