@@ -1,6 +1,7 @@
 """FSDP2Strategy on two gloo CPU processes (tools/train.py --strategy fsdp):
 every pretext trains as DDP does, its checkpoint loads into one process, and
 a killed sharded run resumes to the weights of an uninterrupted one."""
+import re
 import socket
 import sys
 from pathlib import Path
@@ -36,6 +37,13 @@ PRETEXTS = dict(
           'images'),
     # iGPT with an AR and a BERT head on one backbone
     igpt=('tiny_igpt.py', '', 'tokens'),
+    # fine-tuning: drop path, mixup / cutmix, layer-wise lr decay, label
+    # smoothing, and a sharded validation with the Accuracy metric
+    classifier=('tiny_classifier.py',
+                f'train_cfg.update(val_interval={STEPS})\n', 'images'),
+    # a linear probe: the frozen backbone's shards must not move
+    linear=('tiny_linear.py', "custom_hooks.append(dict("
+            "type='FrozenBackboneCheckHook'))\n", 'images'),
 )
 
 
@@ -114,12 +122,16 @@ def test_fsdp2_steps_equal_ddp_steps(ddp_and_fsdp):
     fsdp = state(runs['fsdp'] / f'iter_{STEPS}.pth')['state_dict']
     initial = state(runs['ddp'].parent / 'initial.pth')['state_dict']
     assert fsdp.keys() == ddp.keys() == initial.keys()
-    moved = 0
     for key, value in ddp.items():
         torch.testing.assert_close(fsdp[key], value, rtol=RTOL, atol=ATOL,
                                    msg=f'{name}: {key}')
-        moved += not torch.equal(value, initial[key])
-    assert moved > len(ddp) // 2, f'{name}: training changed few tensors'
+    moved = {key for key, value in fsdp.items()
+             if not torch.equal(value, initial[key])}
+    if name == 'linear':  # the frozen backbone stays, the head learns
+        assert not {key for key in moved if key.startswith('backbone.')}
+        assert {key for key in moved if key.startswith('head.')}
+    else:
+        assert len(moved) > len(ddp) // 2, f'{name}: few tensors changed'
 
 
 def test_moco_without_resharding_after_forward_equals_ddp(ddp_and_fsdp,
@@ -139,6 +151,18 @@ def test_moco_without_resharding_after_forward_equals_ddp(ddp_and_fsdp,
     for key, value in ddp.items():
         torch.testing.assert_close(kept[key], value, rtol=RTOL, atol=ATOL,
                                    msg=key)
+
+
+def test_sharded_fine_tuning_validates_as_ddp(ddp_and_fsdp):
+    name, _, _, runs = ddp_and_fsdp
+    if name != 'classifier':
+        pytest.skip("the Accuracy validation under test is the classifier's")
+    accuracy = {}
+    for strategy, work_dir in runs.items():
+        logs = ''.join(p.read_text() for p in work_dir.glob('*/*.log'))
+        accuracy[strategy] = re.findall(r'accuracy/top1: ([\d.]+)', logs)
+    assert len(accuracy['ddp']) == 1, accuracy
+    assert accuracy['fsdp'] == accuracy['ddp']
 
 
 def test_sharded_checkpoint_loads_into_one_process(ddp_and_fsdp):
