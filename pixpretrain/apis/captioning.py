@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from pixpretrain.datasets.tokenizers import build_tokenizer
 from pixpretrain.evaluation.metrics.caption import decode_caption
 from pixpretrain.registry import MODELS, register_all_modules
-from pixpretrain.utils.errors import (CheckpointError, ConfigError,
-                                      PathNotFoundError, UnreadableImageError)
+from pixpretrain.utils.errors import (ConfigError, PathNotFoundError,
+                                      UnreadableImageError)
 from pixpretrain.utils.fileio import atomic_write
 from .inference import init_model
 
@@ -64,15 +64,7 @@ def load_captioner(cfg: Config, checkpoint: str,
     if not osp.isfile(checkpoint):
         raise PathNotFoundError(f'{checkpoint}: no such checkpoint; give '
                                 'the .pth file training wrote')
-    try:
-        return init_model(cfg, checkpoint, device)
-    except RuntimeError as exc:
-        if 'state dict do not match' not in str(exc):
-            raise
-        raise CheckpointError(
-            f"{checkpoint}: its weights do not fit the config's model "
-            '(trained from another config?); give the config the checkpoint '
-            'was trained with') from None
+    return init_model(cfg, checkpoint, device)
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ from mmengine.runner import load_checkpoint
 from pixpretrain.models.utils import (check_pool, num_prefix_tokens,
                                       pool_feature)
 from pixpretrain.registry import MODELS, register_all_modules
+from pixpretrain.utils.pretrained import load_pretrained
 
 
 def init_model(config: Union[str, Config],
@@ -18,15 +19,22 @@ def init_model(config: Union[str, Config],
 
     Args:
         config: Config file path or object.
-        checkpoint: Checkpoint path; loaded strictly through the
-            allow-listed loader. ``None`` keeps the random initialisation.
+        checkpoint: Checkpoint path, or a URL mmengine's loader knows;
+            loaded strictly through the allow-listed loader. ``None`` keeps
+            the random initialisation.
         device: Where to put the model.
+
+    Raises:
+        CheckpointError: The checkpoint's weights do not fit the config's
+            model; the one-line message names the keys.
     """
     register_all_modules()
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     model = MODELS.build(cfg.model)
-    if checkpoint is not None:
+    if checkpoint is not None and '://' in checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    elif checkpoint is not None:
+        load_pretrained(model, checkpoint, prefix='')
     return model.to(device).eval()
 
 

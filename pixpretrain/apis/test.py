@@ -71,6 +71,16 @@ def resolve_test_loop(cfg: Config) -> str:
     return 'val'
 
 
+def require_checkpoint(checkpoint: str) -> None:
+    """Raise :class:`PathNotFoundError` for a local checkpoint path that
+    is no file (a URL is left to the loader)."""
+    if '://' not in checkpoint and not osp.isfile(
+            osp.expanduser(checkpoint)):
+        raise PathNotFoundError(
+            f"checkpoint '{checkpoint}': no such file; pass a .pth a "
+            'training run saved (e.g. work_dirs/<config>/iter_N.pth)')
+
+
 def prepare_test_config(cfg: Config,
                         config_path: str,
                         checkpoint: str,
@@ -94,11 +104,7 @@ def prepare_test_config(cfg: Config,
         ConfigError: No test (or validation) setup, see
             :func:`resolve_test_loop`.
     """
-    if '://' not in checkpoint and not osp.isfile(
-            osp.expanduser(checkpoint)):
-        raise PathNotFoundError(
-            f"checkpoint '{checkpoint}': no such file; pass a .pth a "
-            'training run saved (e.g. work_dirs/<config>/iter_N.pth)')
+    require_checkpoint(checkpoint)
     set_work_dir_and_launcher(cfg, config_path, work_dir, launcher)
     resolve_test_loop(cfg)
     # Weights only: the test loop needs no optimizer or scheduler state.
@@ -122,4 +128,31 @@ def run_test(cfg: Config) -> Dict[str, Any]:
     import pixpretrain.utils.checkpoint  # noqa: F401
 
     from .runner import build_runner
-    return dict(build_runner(cfg, loader='test_dataloader').test())
+    runner = build_runner(cfg, loader='test_dataloader')
+    check_checkpoint_fits(runner.model, cfg.load_from)
+    return dict(runner.test())
+
+
+def check_checkpoint_fits(model: Any, checkpoint: str) -> None:
+    """Refuse to test a local checkpoint whose weights do not fit the
+    model exactly: mmengine's Runner loads ``load_from`` leniently (a
+    warning in the log), and would test the random weights it left.
+
+    Args:
+        model: The Runner's model (a DDP wrapper is looked through; a model
+            a strategy has yet to build is not checked).
+        checkpoint: The checkpoint's path or URL (a URL is not checked).
+
+    Raises:
+        CheckpointError: A key missing, unexpected or of another shape.
+    """
+    from mmengine.model import is_model_wrapper
+    from torch import nn
+
+    from pixpretrain.utils.pretrained import check_fits, checkpoint_state_dict
+    if is_model_wrapper(model):
+        model = model.module
+    if '://' in checkpoint or not isinstance(model, nn.Module):
+        return
+    check_fits(model, checkpoint_state_dict(checkpoint, mmap=True),
+               checkpoint)

@@ -22,13 +22,19 @@ class LoadedKeys(NamedTuple):
     skipped: List[str]
 
 
-def checkpoint_state_dict(filename: str) -> Dict[str, torch.Tensor]:
+def checkpoint_state_dict(filename: str,
+                          mmap: bool = False) -> Dict[str, torch.Tensor]:
     """The weights of a checkpoint file, whatever wraps them.
 
     Reads mmengine's ``state_dict``, a ``model`` entry, or a bare state
     dict, and strips the ``module.`` prefix DistributedDataParallel adds.
+
+    Args:
+        filename: Checkpoint path (loaded without unpickling code).
+        mmap: Map the tensors instead of reading them (to look at keys and
+            shapes without the memory).
     """
-    state = safe_load(filename, map_location='cpu')
+    state = safe_load(filename, map_location='cpu', mmap=mmap)
     for key in ('state_dict', 'model'):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -45,28 +51,23 @@ def _listed(keys: List[str], limit: int = 10) -> str:
     return ', '.join(keys[:limit]) + more
 
 
-def load_pretrained(module: nn.Module, filename: str,
-                    prefix: str = 'backbone.') -> LoadedKeys:
-    """Load the checkpoint's ``prefix`` keys into ``module``, strictly.
+def check_fits(module: nn.Module, state: Dict[str, torch.Tensor],
+               filename: str, prefix: str = '') -> Dict[str, torch.Tensor]:
+    """The checkpoint's ``prefix`` keys, renamed to ``module``'s, when they
+    match ``module``'s state dict exactly.
 
     Args:
-        module: Receives the weights; its state dict keys are the
-            checkpoint's keys with ``prefix`` removed.
-        filename: Checkpoint path (loaded without unpickling code).
-        prefix: Part of the checkpoint to load; '' for all of it.
-
-    Returns:
-        The keys loaded (checkpoint names) and the keys outside ``prefix``
-        that were skipped.
+        module: The module the weights are for.
+        state: The checkpoint's state dict (:func:`checkpoint_state_dict`).
+        filename: The checkpoint's name, for the message.
+        prefix: Part of the checkpoint meant for ``module``; '' for all.
 
     Raises:
         CheckpointError: a key of ``module`` is missing from the
             checkpoint, the checkpoint has a key under ``prefix`` that
             ``module`` lacks, or shapes differ; the message lists them all.
     """
-    state = checkpoint_state_dict(filename)
     ours = {k: v for k, v in state.items() if k.startswith(prefix)}
-    skipped = sorted(k for k in state if not k.startswith(prefix))
     if not ours:
         raise CheckpointError(
             f"no key of '{filename}' starts with '{prefix}'; its keys begin "
@@ -88,8 +89,33 @@ def load_pretrained(module: nn.Module, filename: str,
         problems.append(f'shape mismatch (checkpoint vs model) '
                         f'{_listed(mismatched)}')
     if problems:
+        where = f" under '{prefix}'" if prefix else ''
         raise CheckpointError(
-            f"'{filename}' does not fit {type(module).__name__} under "
-            f"'{prefix}': " + '; '.join(problems))
+            f"'{filename}' does not fit {type(module).__name__}{where} "
+            '(trained from another config? give the config it was trained '
+            'with): ' + '; '.join(problems))
+    return given
+
+
+def load_pretrained(module: nn.Module, filename: str,
+                    prefix: str = 'backbone.') -> LoadedKeys:
+    """Load the checkpoint's ``prefix`` keys into ``module``, strictly.
+
+    Args:
+        module: Receives the weights; its state dict keys are the
+            checkpoint's keys with ``prefix`` removed.
+        filename: Checkpoint path (loaded without unpickling code).
+        prefix: Part of the checkpoint to load; '' for all of it.
+
+    Returns:
+        The keys loaded (checkpoint names) and the keys outside ``prefix``
+        that were skipped.
+
+    Raises:
+        CheckpointError: The checkpoint does not fit (:func:`check_fits`).
+    """
+    state = checkpoint_state_dict(filename)
+    given = check_fits(module, state, filename, prefix)
     module.load_state_dict(given, strict=True)
-    return LoadedKeys(sorted(ours), skipped)
+    return LoadedKeys(sorted(prefix + k for k in given),
+                      sorted(k for k in state if not k.startswith(prefix)))

@@ -90,7 +90,7 @@ def test_caption_tool_bad_inputs_are_one_line_errors(tmp_path, capsys):
                      'model = dict(head=dict(num_layers=2))\n')
     assert caption_tool.main([str(other), str(ckpt), str(image)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and 'do not fit' in err[0]
+    assert len(err) == 1 and 'does not fit ImageCaptioner' in err[0]
 
 
 def test_coca_trains_logs_both_weighted_losses_and_validates(tmp_path):

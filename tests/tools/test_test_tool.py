@@ -107,6 +107,22 @@ def test_config_without_test_or_val_is_one_line(classifier_checkpoint,
     assert 'test_dataloader' in err and 'val_cfg' in err
 
 
+def test_a_checkpoint_of_another_model_is_refused_not_tested(
+        classifier_checkpoint, tmp_path, capsys):
+    # A wider head: mmengine alone would warn in the log and test the
+    # random weights it could not load.
+    wider = tmp_path / 'wider.py'
+    wider.write_text(f"_base_ = ['{CLASSIFIER}']\n"
+                     'model = dict(head=dict(num_classes=12))\n')
+    code = test_tool.main([str(wider), str(classifier_checkpoint),
+                           '--work-dir', str(tmp_path / 'w')])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1, err
+    assert 'does not fit ImageClassifier' in err[0]
+    # checkpoint vs model
+    assert 'head.fc.weight (10, 32) vs (12, 32)' in err[0]
+
+
 def test_no_validate_skips_validation(tmp_path):
     train(CLASSIFIER, '--work-dir', str(tmp_path), '--no-validate')
     records = scalars(tmp_path)

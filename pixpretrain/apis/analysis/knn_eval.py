@@ -38,19 +38,28 @@ def knn_eval(args: argparse.Namespace) -> dict:
 
     Raises:
         ConfigError: The config has nothing to validate with.
+        PathNotFoundError: A local checkpoint that does not exist.
+        CheckpointError: The checkpoint's weights do not fit the model.
     """
     from mmengine.runner import Runner
 
     from pixpretrain.apis import load_config, prepare_train_config
+    from pixpretrain.apis.test import (check_checkpoint_fits,
+                                       require_checkpoint)
     from pixpretrain.utils.errors import ConfigError
 
     cfg = load_config(args.config, args.cfg_options)
     if cfg.get('val_cfg') is None or cfg.get('val_evaluator') is None:
         raise ConfigError(f'{args.config} has no val_cfg / val_evaluator to '
                           'evaluate with')
+    if args.checkpoint:
+        require_checkpoint(args.checkpoint)
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='pixpretrain-knn-')
     cfg = prepare_train_config(cfg, args.config, work_dir)
     cfg.resume, cfg.load_from = False, args.checkpoint
-    metrics = Runner.from_cfg(cfg).val()
+    runner = Runner.from_cfg(cfg)
+    if args.checkpoint:
+        check_checkpoint_fits(runner.model, args.checkpoint)
+    metrics = runner.val()
     return dict(config=args.config,
                 checkpoint=args.checkpoint or 'random init', metrics=metrics)
