@@ -37,7 +37,8 @@ from pixpretrain.utils.errors import bad_value
 #: Modules sharded one by one with ``shard_blocks``: every block of our
 #: backbones (and of the MAE decoder), so only one block's full weights
 #: exist at a time. A part whose blocks are of other types (``TimmBackbone``)
-#: lists them with a ``sharding_blocks()`` method (see :func:`blocks`).
+#: lists them with a ``sharding_blocks()`` method (see
+#: :func:`sharding_blocks`).
 BLOCK_TYPES = (TransformerBlock, BasicBlock, Bottleneck)
 #: Methods of an algorithm that the engine calls on every rank outside its
 #: forward (ZeroShotHook embeds the class prompts with ``embed_text``):
@@ -49,12 +50,13 @@ MIXED_PRECISION = {None: None, 'bf16': torch.bfloat16}
 FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
 
-def blocks(model: nn.Module) -> List[nn.Module]:
+def sharding_blocks(model: nn.Module) -> List[nn.Module]:
     """The model's blocks: modules of :data:`BLOCK_TYPES`, and those that
     any submodule's ``sharding_blocks()`` returns (a timm model's blocks,
     which the engine cannot know by type without importing timm).
 
-    None lies inside another, as FSDP2 shards bottom up.
+    They must not nest (each is sharded before what holds it, bottom up
+    as FSDP2 asks, with no order among them); neither ours nor timm's do.
     """
     found = {id(m): m for m in model.modules() if isinstance(m, BLOCK_TYPES)}
     for module in model.modules():
@@ -117,7 +119,7 @@ def shard_model(model: nn.Module, shard_blocks: bool = True,
                  mp_policy=mp_policy or MixedPrecisionPolicy(),
                  ignored_params=replicate_scalars(model))
     if shard_blocks:
-        for block in blocks(model):
+        for block in sharding_blocks(model):
             fully_shard(block, **shard)
     for unit in sharding_units(model):
         fully_shard(unit, **shard)
@@ -137,10 +139,11 @@ class FSDP2Strategy(DDPStrategy):
     sets both).
 
     Args:
-        shard_blocks: Shard every block (:func:`blocks`: our backbones'
-            and a timm backbone's) as its own unit, besides the model's ``sharding_units`` and the root; a
-            rank then holds the full weights of one block at a time, plus
-            the root's (embeddings, stems, heads) for the step.
+        shard_blocks: Shard every block (:func:`sharding_blocks`: our
+            backbones' and a timm backbone's) as its own unit, besides the
+            model's ``sharding_units`` and the root; a rank then holds the
+            full weights of one block at a time, plus the root's
+            (embeddings, stems, heads) for the step.
         reshard_after_forward: Free each unit's gathered weights after its
             forward and gather them again for backward (ZeRO-3); ``False``
             keeps them to the backward (ZeRO-2: more memory, less
