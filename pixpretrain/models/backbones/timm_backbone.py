@@ -34,10 +34,12 @@ def timm_block_names(model: nn.Module) -> Tuple[str, ...]:
     if not hasattr(model, 'group_matcher'):
         return ()
     patterns = model.group_matcher(coarse=False).get('blocks', ())
+    # A pattern, or a list of patterns or of (pattern, group order) pairs.
     if isinstance(patterns, str):
-        patterns = [(patterns, None)]
-    numbered = [re.compile(pattern) for pattern, _ in patterns
-                if re.compile(pattern).groups]
+        patterns = [patterns]
+    compiled = [re.compile(p if isinstance(p, str) else p[0])
+                for p in patterns]
+    numbered = [pattern for pattern in compiled if pattern.groups]
     names: List[str] = []
     for name, module in model.named_modules():
         inside_block = any(name.startswith(block + '.') for block in names)
