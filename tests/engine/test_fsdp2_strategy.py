@@ -1,6 +1,7 @@
 """FSDP2Strategy on two gloo CPU processes (tools/train.py --strategy fsdp):
 every pretext trains as DDP does, its checkpoint loads into one process, and
 a killed sharded run resumes to the weights of an uninterrupted one."""
+import json
 import re
 import socket
 import sys
@@ -44,7 +45,20 @@ PRETEXTS = dict(
     # a linear probe: the frozen backbone's shards must not move
     linear=('tiny_linear.py', "custom_hooks.append(dict("
             "type='FrozenBackboneCheckHook'))\n", 'images'),
+    # timm backbones, their blocks sharded one by one: a ResNet in MoCo
+    # (batch norm, the key encoder's copy), a ViT in CLIP
+    moco_timm=('tiny_moco_timm.py', '', 'images'),
+    # (timm's final norm lies after the last level read: DDP must be told)
+    clip_timm=('tiny_clip_timm.py', "custom_hooks.append(dict(type="
+               "'ZeroShotHook'))\nmodel_wrapper_cfg = dict(type="
+               "'MMDistributedDataParallel', broadcast_buffers=False, "
+               "find_unused_parameters=True)\n", 'images'),
 )
+# The timm blocks of the fixtures, by hand: resnet10t's one block per
+# stage, the one-block ViT's.
+TIMM_BLOCKS = dict(moco_timm=('layer1.0', 'layer2.0', 'layer3.0',
+                              'layer4.0'),
+                   clip_timm=('blocks.0', ))
 
 
 def free_port() -> int:
@@ -134,6 +148,43 @@ def test_fsdp2_steps_equal_ddp_steps(ddp_and_fsdp):
         assert len(moved) > len(ddp) // 2, f'{name}: few tensors changed'
 
 
+def test_timm_blocks_are_units_of_their_own(ddp_and_fsdp):
+    name, _, _, runs = ddp_and_fsdp
+    if name not in TIMM_BLOCKS:
+        pytest.skip('no timm backbone')
+    encoders = ['backbone.model.']
+    if name == 'moco_timm':
+        encoders.append('momentum_encoder.backbone.model.')
+    for rank in (0, 1):
+        units = json.loads((runs['fsdp'] / f'units_rank{rank}.json')
+                           .read_text())
+        for encoder in encoders:
+            inside = [u[len(encoder):] for u in units
+                      if u.startswith(encoder)]
+            assert tuple(inside) == TIMM_BLOCKS[name], (name, rank, units)
+    # Under DDP nothing is an FSDP2 unit.
+    assert json.loads((runs['ddp'] / 'units_rank0.json').read_text()) == []
+
+
+def test_checkpointed_timm_blocks_inside_units_equal_ddp(ddp_and_fsdp,
+                                                        tmp_path):
+    # with_cp recomputes each timm block in backward, inside its FSDP2 unit
+    # (gathered again for it): the steps, batch-norm statistics included,
+    # stay those of DDP without checkpointing.
+    name, config, extra, runs = ddp_and_fsdp
+    if name != 'moco_timm':
+        pytest.skip('one timm backbone with batch norm suffices')
+    initial = runs['ddp'].parent / 'initial.pth'
+    result = torchrun(config, tmp_path, 'fsdp', f'load_from={initial}',
+                      'model.backbone.with_cp=True')
+    assert result.returncode == 0, result.stderr[-3000:]
+    ddp = state(runs['ddp'] / f'iter_{STEPS}.pth')['state_dict']
+    checkpointed = state(tmp_path / f'iter_{STEPS}.pth')['state_dict']
+    for key, value in ddp.items():
+        torch.testing.assert_close(checkpointed[key], value, rtol=RTOL,
+                                   atol=ATOL, msg=key)
+
+
 def test_moco_without_resharding_after_forward_equals_ddp(ddp_and_fsdp,
                                                         tmp_path):
     # reshard_after_forward=False (ZeRO-2: gathered weights kept from
@@ -177,7 +228,7 @@ def test_sharded_checkpoint_loads_into_one_process(ddp_and_fsdp):
     # Batch-norm statistics are each rank's own (as under DDP without
     # broadcast_buffers) and the checkpoint holds rank 0's: ResNet's eval
     # outputs match rank 0's only; the transformers' match both ranks.
-    ranks = (0, ) if name == 'moco' else (0, 1)
+    ranks = (0, ) if name.startswith('moco') else (0, 1)
     for rank in ranks:
         assert len(outputs) == len(sharded[rank])
         for one, on_rank in zip(outputs, sharded[rank]):

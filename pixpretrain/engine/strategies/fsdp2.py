@@ -35,9 +35,11 @@ from pixpretrain.registry import STRATEGIES
 from pixpretrain.utils.errors import bad_value
 from .grad_scaler import use_sharded_grad_scaler
 
-#: Modules sharded one by one with ``shard_blocks``: every block of every
-#: backbone (and of the MAE decoder), so only one block's full weights
-#: exist at a time.
+#: Modules sharded one by one with ``shard_blocks``: every block of our
+#: backbones (and of the MAE decoder), so only one block's full weights
+#: exist at a time. A part whose blocks are of other types (``TimmBackbone``)
+#: lists them with a ``sharding_blocks()`` method (see
+#: :func:`sharding_blocks`).
 BLOCK_TYPES = (TransformerBlock, BasicBlock, Bottleneck)
 #: Methods of an algorithm that the engine calls on every rank outside its
 #: forward (ZeroShotHook embeds the class prompts with ``embed_text``):
@@ -47,6 +49,21 @@ BLOCK_TYPES = (TransformerBlock, BasicBlock, Bottleneck)
 ROOT_FORWARD_METHODS = ('embed_text', 'embed_image')
 MIXED_PRECISION = {None: None, 'bf16': torch.bfloat16}
 FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+
+def sharding_blocks(model: nn.Module) -> List[nn.Module]:
+    """The model's blocks: modules of :data:`BLOCK_TYPES`, and those that
+    any submodule's ``sharding_blocks()`` returns (a timm model's blocks,
+    which the engine cannot know by type without importing timm).
+
+    They must not nest (each is sharded before what holds it, bottom up
+    as FSDP2 asks, with no order among them); neither ours nor timm's do.
+    """
+    found = {id(m): m for m in model.modules() if isinstance(m, BLOCK_TYPES)}
+    for module in model.modules():
+        if callable(getattr(module, 'sharding_blocks', None)):
+            found.update((id(m), m) for m in module.sharding_blocks())
+    return list(found.values())
 
 
 def sharding_units(model: nn.Module) -> List[nn.Module]:
@@ -103,9 +120,8 @@ def shard_model(model: nn.Module, shard_blocks: bool = True,
                  mp_policy=mp_policy or MixedPrecisionPolicy(),
                  ignored_params=replicate_scalars(model))
     if shard_blocks:
-        for module in list(model.modules()):
-            if isinstance(module, BLOCK_TYPES):
-                fully_shard(module, **shard)
+        for block in sharding_blocks(model):
+            fully_shard(block, **shard)
     for unit in sharding_units(model):
         fully_shard(unit, **shard)
     fully_shard(model, **shard)
@@ -124,10 +140,11 @@ class FSDP2Strategy(DDPStrategy):
     sets both).
 
     Args:
-        shard_blocks: Shard every block (:data:`BLOCK_TYPES`) as its own
-            unit, besides the model's ``sharding_units`` and the root; a
-            rank then holds the full weights of one block at a time, plus
-            the root's (embeddings, stems, heads) for the step.
+        shard_blocks: Shard every block (:func:`sharding_blocks`: our
+            backbones' and a timm backbone's) as its own unit, besides the
+            model's ``sharding_units`` and the root; a rank then holds the
+            full weights of one block at a time, plus the root's
+            (embeddings, stems, heads) for the step.
         reshard_after_forward: Free each unit's gathered weights after its
             forward and gather them again for backward (ZeRO-3); ``False``
             keeps them to the backward (ZeRO-2: more memory, less

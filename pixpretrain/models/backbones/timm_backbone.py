@@ -4,18 +4,49 @@ timm (``pip install 'pixpretrain[timm]'``) is imported when the backbone is
 built, so configs without it never need the library.
 """
 import difflib
-from typing import List, Optional, Sequence, Union
+import re
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModule
+from torch import nn
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import bad_value
 from pixpretrain.utils.optional import require
-from ..utils import layer_index, resolve_out_indices
+from ..utils import checkpoint_forward, layer_index, resolve_out_indices
 
 FEATURE_APIS = ('auto', 'forward_intermediates', 'features_only')
 WORDS = dict(kind='feature', of='timm feature levels')
+
+
+def timm_block_names(model: nn.Module) -> Tuple[str, ...]:
+    """The names of a timm model's blocks, read from its
+    ``group_matcher(coarse=False)`` (the per-block groups timm also uses
+    for layer decay): ViT ``blocks.i``, ResNet ``layerI.j``, ConvNeXt
+    ``stages.i.blocks.j`` and ``stages.i.downsample``.
+
+    A block is a module with parameters whose name a ``blocks`` pattern
+    with a numbered group matches whole (the unnumbered ones are the final
+    norms), and that lies inside no other block. Empty for a model without
+    ``group_matcher`` (timm's ``features_only`` wrapper).
+    """
+    if not hasattr(model, 'group_matcher'):
+        return ()
+    patterns = model.group_matcher(coarse=False).get('blocks', ())
+    # A pattern, or a list of patterns or of (pattern, group order) pairs.
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    compiled = [re.compile(p if isinstance(p, str) else p[0])
+                for p in patterns]
+    numbered = [pattern for pattern in compiled if pattern.groups]
+    names: List[str] = []
+    for name, module in model.named_modules():
+        inside_block = any(name.startswith(block + '.') for block in names)
+        if (not inside_block and any(p.fullmatch(name) for p in numbered)
+                and next(module.parameters(), None) is not None):
+            names.append(name)
+    return tuple(names)
 
 
 @MODELS.register_module()
@@ -27,6 +58,14 @@ class TimmBackbone(BaseModule):
     output is a map (B, C_i, H_i, W_i): timm hands token models' blocks out
     with the prefix (class) tokens dropped and the patch tokens on their
     grid, so ``num_prefix_tokens`` is 0 and pooling averages the map.
+
+    Under ``FSDP2Strategy`` each timm block (:meth:`sharding_blocks`) is a
+    unit of its own, as our backbones' blocks are.
+
+    With ``with_cp`` the blocks checkpoint themselves through
+    pixpretrain's helper rather than timm's ``set_grad_checkpointing``:
+    timm's recomputation runs a block's batch norms again in backward and
+    counts each batch twice in their running statistics.
 
     Args:
         model_name: A timm model name, e.g. ``'resnet50'``,
@@ -40,6 +79,10 @@ class TimmBackbone(BaseModule):
             'features_only' (timm's feature-extraction wrapper, for models
             without that method), or 'auto' (the first when the model has
             it).
+        with_cp: Activation checkpointing of every block
+            (:func:`timm_block_names`): keep only each block's input for
+            the backward pass and run it again there. Needs
+            ``forward_intermediates``.
         init_cfg: mmengine init config, e.g. ``dict(type='Pretrained',
             checkpoint=..., prefix='backbone.')``.
         **model_kwargs: Passed to ``timm.create_model`` (``img_size``,
@@ -51,6 +94,7 @@ class TimmBackbone(BaseModule):
                  pretrained: bool = False,
                  out_indices: Union[int, Sequence[int]] = -1,
                  feature_api: str = 'auto',
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None,
                  **model_kwargs) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -101,6 +145,23 @@ class TimmBackbone(BaseModule):
             self.img_size = tuple(img_size)
         self.out_indices = resolve_out_indices(out_indices, self.num_stages,
                                                **WORDS)
+        self.block_names = timm_block_names(model)
+        self.with_cp = with_cp
+        if with_cp and not self.block_names:
+            raise bad_value(
+                'backbone.with_cp', with_cp,
+                f"timm's {model_name} ({feature_api}) names no blocks to "
+                "checkpoint (group_matcher); use feature_api="
+                "'forward_intermediates' if the model has it, else remove "
+                'with_cp')
+        if with_cp:
+            for block in self.sharding_blocks():
+                checkpoint_forward(block)
+
+    def sharding_blocks(self) -> List[nn.Module]:
+        """The timm model's blocks, which ``FSDP2Strategy`` shards one by
+        one (empty for timm's ``features_only`` wrapper)."""
+        return [self.model.get_submodule(name) for name in self.block_names]
 
     def forward_intermediates(self, images: torch.Tensor,
                               layers: Sequence[int]) -> List[torch.Tensor]:

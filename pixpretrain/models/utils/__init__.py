@@ -1,6 +1,6 @@
 from .batch_shuffle import batch_shuffle, batch_unshuffle
-from .checkpointing import (checkpointed, checkpointed_sequence,
-                            running_stats_kept)
+from .checkpointing import (checkpoint_forward, checkpointed,
+                            checkpointed_sequence, running_stats_kept)
 from .batch_augments import MixupCutmix, cutmix, cutmix_box, mixup
 from .data_preprocessor import PixelDataPreprocessor
 from .distributed import (concat_all_gather, ema_update_, gather_with_grad,
@@ -57,6 +57,7 @@ __all__ = [
     'resolve_out_indices',
     'run_intermediates',
     'checkpointed',
+    'checkpoint_forward',
     'checkpointed_sequence',
     'running_stats_kept',
 ]

@@ -3,10 +3,11 @@ pass and recomputes what lies inside it there (``torch.utils.checkpoint``,
 non-reentrant), trading one more forward of the block for its activations.
 
 The backbones take ``with_cp=True`` (the OpenMMLab name) to checkpoint each
-transformer block or each residual block.
+transformer block or each residual block; ``TimmBackbone`` checkpoints the
+blocks of a timm model with :func:`checkpoint_forward`.
 """
 import contextlib
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import torch
 from torch import nn
@@ -75,3 +76,33 @@ def checkpointed_sequence(blocks: nn.Sequential) -> Callable[[torch.Tensor],
         return x
 
     return run
+
+
+class CheckpointedForward:
+    """Mixin of :func:`checkpoint_forward`'s classes: the module's own
+    forward, run through :func:`checkpointed`."""
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return checkpointed(super().forward, *args, module=self, **kwargs)
+
+
+_CHECKPOINTED_CLASSES: Dict[type, type] = {}
+
+
+def checkpoint_forward(module: nn.Module) -> nn.Module:
+    """Make ``module`` checkpoint its forward, in place: for blocks of a
+    model whose forward loop is not ours (timm's).
+
+    The module's class becomes a subclass of its class and of
+    :class:`CheckpointedForward` (as FSDP2 does for its units): parameter
+    names, ``isinstance`` and deep copies stay as they were, and hooks on
+    the module (FSDP2's gathering) run outside the checkpoint.
+    """
+    cls = type(module)
+    if issubclass(cls, CheckpointedForward):
+        return module
+    if cls not in _CHECKPOINTED_CLASSES:
+        _CHECKPOINTED_CLASSES[cls] = type(f'Checkpointed{cls.__name__}',
+                                          (CheckpointedForward, cls), {})
+    module.__class__ = _CHECKPOINTED_CLASSES[cls]
+    return module
