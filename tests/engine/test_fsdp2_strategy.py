@@ -48,11 +48,10 @@ PRETEXTS = dict(
     # timm backbones, their blocks sharded one by one: a ResNet in MoCo
     # (batch norm, the key encoder's copy), a ViT in CLIP
     moco_timm=('tiny_moco_timm.py', '', 'images'),
-    # (timm's final norm lies after the last level read: DDP must be told)
+    # (every weight gets a gradient: DDP runs without
+    # find_unused_parameters, timm's final norm pruned)
     clip_timm=('tiny_clip_timm.py', "custom_hooks.append(dict(type="
-               "'ZeroShotHook'))\nmodel_wrapper_cfg = dict(type="
-               "'MMDistributedDataParallel', broadcast_buffers=False, "
-               "find_unused_parameters=True)\n", 'images'),
+               "'ZeroShotHook'))\n", 'images'),
 )
 # The timm blocks of the fixtures, by hand: resnet10t's one block per
 # stage, the one-block ViT's.

@@ -111,3 +111,15 @@ def test_missing_timm_names_the_extra(monkeypatch):
     with pytest.raises(MissingDependencyError,
                        match=r"TimmBackbone needs timm.*pixpretrain\[timm\]"):
         TimmBackbone('resnet18')
+
+
+@pytest.mark.parametrize('name, kwargs', [
+    ('vit_tiny_patch16_224', dict(img_size=32, patch_size=8, depth=2)),
+    ('convnext_atto', {}), ('resnet10t', {})])
+def test_every_weight_gets_a_gradient(name, kwargs):
+    # A launched DDP run stops on weights without a gradient: the final
+    # norm and head, which come after every level, are pruned.
+    backbone = TimmBackbone(name, **kwargs)
+    sum(out.mean() for out in backbone(torch.randn(2, 3, 32, 32))).backward()
+    assert [n for n, p in backbone.named_parameters() if p.grad is None] \
+        == []

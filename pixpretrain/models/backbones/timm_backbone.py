@@ -128,6 +128,12 @@ class TimmBackbone(BaseModule):
         else:
             self.out_channels = tuple(
                 level['num_chs'] for level in model.feature_info)
+            # The levels come out before the final norm and the head, so
+            # those would never get a gradient (DDP stops on such weights):
+            # timm's own pruning drops them, keeping every level.
+            if hasattr(model, 'prune_intermediate_layers'):
+                model.prune_intermediate_layers(
+                    len(self.out_channels), prune_norm=True, prune_head=True)
         self.feature_api = feature_api
         # timm initialised (or loaded) the weights in create_model; mmengine
         # would otherwise call the timm model's own init_weights() again
