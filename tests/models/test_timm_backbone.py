@@ -123,3 +123,9 @@ def test_every_weight_gets_a_gradient(name, kwargs):
     sum(out.mean() for out in backbone(torch.randn(2, 3, 32, 32))).backward()
     assert [n for n, p in backbone.named_parameters() if p.grad is None] \
         == []
+
+
+def test_an_option_timm_does_not_take_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"backbone\.bogus_option = 3: "
+                       r"timm's resnet10t takes no such option"):
+        TimmBackbone('resnet10t', bogus_option=3)

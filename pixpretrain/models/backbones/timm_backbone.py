@@ -49,6 +49,22 @@ def timm_block_names(model: nn.Module) -> Tuple[str, ...]:
     return tuple(names)
 
 
+def _create(timm, model_name: str, **kwargs) -> nn.Module:
+    """``timm.create_model``; an option the model does not take is a
+    config error naming it (TimmBackbone passes its unknown keys on)."""
+    try:
+        return timm.create_model(model_name, **kwargs)
+    except TypeError as exc:
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if unknown is None:
+            raise
+        key = unknown.group(1)
+        raise bad_value(f'backbone.{key}', kwargs.get(key),
+                        f"timm's {model_name} takes no such option "
+                        '(TimmBackbone passes the keys it does not know to '
+                        'timm.create_model); remove it') from None
+
+
 @MODELS.register_module()
 class TimmBackbone(BaseModule):
     """A ``timm.create_model`` model whose feature levels are the layers.
@@ -115,15 +131,15 @@ class TimmBackbone(BaseModule):
                             'a backbone has no classifier and picks its '
                             'feature API itself (use feature_api); remove it')
         self.model_name = model_name
-        model = None if feature_api == 'features_only' else \
-            timm.create_model(model_name, pretrained=pretrained,
-                              num_classes=0, **model_kwargs)
+        model = None if feature_api == 'features_only' else _create(
+            timm, model_name, pretrained=pretrained, num_classes=0,
+            **model_kwargs)
         if feature_api == 'auto':
             feature_api = ('forward_intermediates' if hasattr(
                 model, 'forward_intermediates') else 'features_only')
         if feature_api == 'features_only':
-            model = timm.create_model(model_name, pretrained=pretrained,
-                                      features_only=True, **model_kwargs)
+            model = _create(timm, model_name, pretrained=pretrained,
+                            features_only=True, **model_kwargs)
             self.out_channels = tuple(model.feature_info.channels())
         else:
             self.out_channels = tuple(
