@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional
 from mmengine.config import Config
 
 from pixpretrain.utils.errors import ConfigError, PathNotFoundError
+from .keys import check_config_keys
 from .options import check_cfg_options
 
 
@@ -28,7 +29,8 @@ def load_config(path: str, options: Optional[Dict[str, Any]] = None
     Raises:
         PathNotFoundError: ``path`` does not exist (naming close file names).
         ConfigError: An option key exists nowhere and nothing would read it,
-            naming the closest existing key.
+            naming the closest existing key; a key of a typed dict its class
+            does not take (:func:`.keys.check_config_keys`).
     """
     if not osp.isfile(path):
         raise PathNotFoundError(
@@ -39,6 +41,7 @@ def load_config(path: str, options: Optional[Dict[str, Any]] = None
     if options:
         check_cfg_options(cfg, options)
         cfg.merge_from_dict(options)
+    check_config_keys(cfg)
     return cfg
 
 

@@ -58,6 +58,12 @@ _DEFAULT_TYPES = {
 _OPTIM_WRAPPER_EXTRA_KEYS = {'optimizer', 'paramwise_cfg', 'constructor'}
 # Read by Runner.build_dataloader before the rest goes to torch's DataLoader.
 _DATALOADER_EXTRA_KEYS = {'num_batch_per_epoch', 'type'}
+# Read by the Runner's builders from a part's dict before its class is built
+# (Runner.register_hook, the strategies' _build_param_scheduler).
+_BUILDER_KEYS = {
+    'custom_hooks': {'priority'}, 'default_hooks': {'priority'},
+    'param_scheduler': {'convert_to_iter_based'},
+}
 
 def runner_keys() -> Set[str]:
     """Top-level keys the Runner reads (its constructor's arguments, as
@@ -138,12 +144,13 @@ def accepted_keys(node: Any, path: List[str], default_scope: Optional[str]
     cls = resolve_class(node, path, default_scope)
     if cls is None:
         return dotted, None
-    params = init_params(cls)
+    params = inherited_init_params(cls)
     if params is None:
         return cls.__name__, None
     params |= {'type', '_scope_'}
     if path == ['optim_wrapper']:
         params |= _OPTIM_WRAPPER_EXTRA_KEYS
+    params |= _BUILDER_KEYS.get(path[0], set())
     return cls.__name__, params
 
 
@@ -165,7 +172,11 @@ def inherited_init_params(cls: type) -> Optional[Set[str]]:
     """Like :func:`init_params`, but a constructor's ``**kwargs`` is taken
     to be what its parent classes' constructors accept, followed up the MRO
     until one takes no ``**kwargs`` (then the set is complete); None where
-    the chain never closes or a signature is unreadable."""
+    the chain never closes or a signature is unreadable, and for a class
+    whose ``passes_kwargs_to`` names where its ``**kwargs`` go instead
+    (``TimmBackbone``: ``timm.create_model``)."""
+    if getattr(cls, 'passes_kwargs_to', None):
+        return None
     accepted: Set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get('__init__')

@@ -105,6 +105,10 @@ class TimmBackbone(BaseModule):
             ``drop_path_rate``, ``in_chans`` ...).
     """
 
+    #: Keys beyond the signature are timm's; the config checks leave them
+    #: to ``timm.create_model`` (see ``_create``).
+    passes_kwargs_to = 'timm.create_model'
+
     def __init__(self,
                  model_name: str,
                  pretrained: bool = False,

@@ -1,0 +1,62 @@
+"""Every key of the config file checked against the class that will read it:
+``model = dict(backbone=dict(patch_szie=16))`` is one line naming the key
+and the closest one the class takes, before anything is built (building
+would stop on a ``TypeError`` traceback, or a class taking ``**kwargs``
+might never read it)."""
+import difflib
+from typing import Any, Iterator, List, Optional, Tuple
+
+from mmengine.config import Config
+
+from pixpretrain.utils.errors import ConfigError
+from .readers import accepted_keys
+
+
+def check_config_keys(cfg: Config) -> None:
+    """Refuse a key of a typed dict that its class does not take.
+
+    Walks the whole config; a dict whose class is known (its ``type`` in
+    the registry its place names, or mmengine's default class for the
+    place) has its keys checked against that class's arguments (followed
+    through ``**kwargs`` into its parents' where they pass them on, see
+    :func:`.readers.accepted_keys`). Dicts of unknown classes, plain dicts
+    and classes that take any key are left alone, their children walked.
+
+    Raises:
+        ConfigError: Naming the key, its class and the closest key it takes.
+    """
+    scope = cfg.get('default_scope')
+    for path, node in _dicts(cfg._cfg_dict, []):
+        if not path:
+            continue  # the top level: the Runner's keys, checked elsewhere
+        owner, accepted = accepted_keys(node, path, scope)
+        if accepted is None:
+            continue
+        for key in node:
+            if key not in accepted:
+                raise ConfigError(_unknown_key(path, key, owner, accepted))
+
+
+def _dicts(node: Any, path: List[str]) -> Iterator[Tuple[List[str], dict]]:
+    """Every dict in ``node`` with its key path, parents first."""
+    if isinstance(node, dict):
+        yield path, node
+        children: Any = node.items()
+    elif isinstance(node, (list, tuple)):
+        children = ((str(i), v) for i, v in enumerate(node))
+    else:
+        return
+    for name, child in children:
+        yield from _dicts(child, path + [str(name)])
+
+
+def _unknown_key(path: List[str], key: str, owner: str,
+                 accepted: set) -> str:
+    where = '.'.join(path)
+    names = sorted(set(accepted) - {'type', '_scope_'})
+    close: Optional[List[str]] = difflib.get_close_matches(key, names, n=1,
+                                                           cutoff=0.6)
+    hint = (f'did you mean {where}.{close[0]}?' if close else
+            f'{owner} takes: {", ".join(names)}')
+    return (f"{where}.{key}: {owner} takes no option '{key}', so it would "
+            f'stop the build or be ignored; {hint}')

@@ -1,0 +1,64 @@
+"""check_config_keys (run by load_config): a key of a typed dict that its
+class does not take is one ConfigError naming it, anywhere in the file;
+every shipped config passes."""
+from pathlib import Path
+
+import pytest
+
+from pixpretrain.apis import load_config
+from pixpretrain.utils.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / 'tests' / 'fixtures'
+
+
+def write(tmp_path: Path, base: str, body: str) -> str:
+    config = tmp_path / 'config.py'
+    config.write_text(f"_base_ = ['{FIXTURES / base}']\n{body}")
+    return str(config)
+
+
+@pytest.mark.parametrize('body, message', [
+    # a typo in a part with an explicit signature
+    ('model = dict(backbone=dict(patch_szie=8))\n',
+     "model.backbone.patch_szie: VisionTransformer takes no option "
+     "'patch_szie'.*did you mean model.backbone.patch_size\\?"),
+    # MAE takes **kwargs and passes them to its parent: checked there
+    ('model = dict(mask_ration=0.5)\n',
+     "model.mask_ration: MAE takes no option.*did you mean "
+     'model.mask_ratio\\?'),
+    # in a list: a transform of the pipeline
+    ('train_dataloader = dict(dataset=dict(pipeline=[dict(type='
+     "'PackInputs', input_key='x')]))\n",
+     'train_dataloader.dataset.pipeline.0.input_key: PackInputs'),
+    # a default class: the logger hook's
+    ('default_hooks = dict(logger=dict(intervall=5))\n',
+     'default_hooks.logger.intervall: LoggerHook.*did you mean '
+     'default_hooks.logger.interval\\?'),
+])
+def test_an_unknown_key_is_one_error_naming_it(tmp_path, body, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, 'tiny_mae.py', body))
+
+
+def test_keys_the_runner_reads_before_building_pass(tmp_path):
+    load_config(write(
+        tmp_path, 'tiny_mae.py',
+        "custom_hooks = [dict(type='NonFiniteLossHook', priority='LOW')]\n"
+        "param_scheduler = [dict(type='CosineAnnealingLR', T_max=2, "
+        'by_epoch=True, convert_to_iter_based=True)]\n'))
+
+
+def test_timm_keys_are_left_to_timm(tmp_path):
+    # TimmBackbone passes unknown keys to timm.create_model, which checks
+    # them when the model is built (test_timm_backbone.py).
+    load_config(write(tmp_path, 'tiny_moco_timm.py',
+                      'model = dict(backbone=dict(drop_path_rate=0.1))\n'))
+
+
+@pytest.mark.parametrize(
+    'config', sorted(str(p.relative_to(REPO)) for p in
+                     (REPO / 'configs').rglob('*.py')
+                     if '_base_' not in p.parts))
+def test_every_shipped_config_passes(config):
+    load_config(str(REPO / config))
