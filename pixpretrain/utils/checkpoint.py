@@ -203,10 +203,13 @@ def safe_load(filename: str,
 @CheckpointLoader.register_scheme(prefixes='', force=True)
 def load_from_local_safely(filename: str, map_location=None) -> Any:
     """A local file, through :func:`safe_load` (mmengine logs the
-    "local_safely" backend).
+    "local_safely" backend), its tensors mapped rather than read: every
+    rank of a job loads the whole file (``load_from``, ``--resume``), and
+    mapped, they share the page cache and read only what they copy (a
+    sharded rank its shard) instead of each holding a full copy.
 
     Args:
         filename: The checkpoint's path.
         map_location: As for :func:`torch.load`.
     """
-    return safe_load(filename, map_location)
+    return safe_load(filename, map_location, mmap=True)
