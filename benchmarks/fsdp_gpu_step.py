@@ -117,7 +117,11 @@ def run(args, device: torch.device, world: int) -> dict:
             if step >= args.warmup:
                 times.append(time.perf_counter() - start)
             losses.append(float(log_vars['loss'].detach()))
-    except torch.OutOfMemoryError as error:
+    except (torch.OutOfMemoryError, RuntimeError) as error:
+        # cuBLAS and NCCL report a failed allocation as a RuntimeError
+        if not isinstance(error, torch.OutOfMemoryError) and \
+                'out of memory' not in str(error).lower():
+            raise
         outcome = 'out of memory'
         print(f'rank {dist.get_rank()}: {str(error).splitlines()[0]}',
               file=sys.stderr)

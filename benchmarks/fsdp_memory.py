@@ -16,6 +16,7 @@ count what the allocator caches after freeing.
 """
 import argparse
 import ctypes
+import functools
 import json
 import os
 import socket
@@ -39,15 +40,20 @@ class _MallInfo2(ctypes.Structure):
         'fsmblks', 'uordblks', 'fordblks', 'keepcost')]
 
 
-_LIBC = ctypes.CDLL('libc.so.6')
-_LIBC.mallinfo2.restype = _MallInfo2
+@functools.lru_cache(maxsize=None)
+def _mallinfo2():
+    """glibc's mallinfo2 (glibc 2.33+), looked up on first use, so that
+    importing this file needs nothing (fsdp_gpu_step.py on a GPU)."""
+    function = ctypes.CDLL('libc.so.6').mallinfo2
+    function.restype = _MallInfo2
+    return function
 
 
 def in_use() -> int:
     """Bytes malloc has handed out and not taken back (torch's CPU
     tensors included): live memory, unlike the resident size, which keeps
     what the allocator caches."""
-    info = _LIBC.mallinfo2()
+    info = _mallinfo2()()
     return info.uordblks + info.hblkhd
 
 

@@ -49,6 +49,25 @@ def test_keys_the_runner_reads_before_building_pass(tmp_path):
         'by_epoch=True, convert_to_iter_based=True)]\n'))
 
 
+@pytest.mark.parametrize('body', [
+    # mmengine's typeless loops: Runner.build_train_loop reads by_epoch
+    'train_cfg = dict(_delete_=True, by_epoch=True, max_epochs=2)\n',
+    'train_cfg = dict(_delete_=True, by_epoch=False, max_iters=2)\n',
+    # an initializer's override and the submodule it names
+    "model = dict(backbone=dict(init_cfg=[dict(type='Normal', layer="
+    "'Linear', std=0.01, override=dict(type='Constant', name="
+    "'patch_embed', val=0))]))\n",
+    # another package's **kwargs may go anywhere: here the inner optimizer
+    "optim_wrapper = dict(optimizer=dict(_delete_=True, type="
+    "'ZeroRedundancyOptimizer', optimizer_type='AdamW', lr=1e-3))\n",
+    # one optimizer wrapper per part (an OptimWrapperDict)
+    "optim_wrapper = dict(_delete_=True, constructor='MyConstructor', "
+    "backbone=dict(type='OptimWrapper', optimizer=dict(type='AdamW')))\n",
+])
+def test_valid_mmengine_forms_pass(tmp_path, body):
+    load_config(write(tmp_path, 'tiny_mae.py', body))
+
+
 def test_timm_keys_are_left_to_timm(tmp_path):
     # TimmBackbone passes unknown keys to timm.create_model, which checks
     # them when the model is built (test_timm_backbone.py).

@@ -63,6 +63,9 @@ _DATALOADER_EXTRA_KEYS = {'num_batch_per_epoch', 'type'}
 _BUILDER_KEYS = {
     'custom_hooks': {'priority'}, 'default_hooks': {'priority'},
     'param_scheduler': {'convert_to_iter_based'},
+    # mmengine.model.weight_init.initialize: an initializer's override, and
+    # the submodule an override names
+    'init_cfg': {'override'}, 'override': {'name'},
 }
 
 def runner_keys() -> Set[str]:
@@ -144,14 +147,27 @@ def accepted_keys(node: Any, path: List[str], default_scope: Optional[str]
     cls = resolve_class(node, path, default_scope)
     if cls is None:
         return dotted, None
-    params = inherited_init_params(cls)
+    if path == ['optim_wrapper'] and 'optimizer' not in node:
+        return dotted, None  # one wrapper per part (an OptimWrapperDict)
+    params = inherited_init_params(cls, trusted='pixpretrain.')
     if params is None:
         return cls.__name__, None
     params |= {'type', '_scope_'}
     if path == ['optim_wrapper']:
         params |= _OPTIM_WRAPPER_EXTRA_KEYS
-    params |= _BUILDER_KEYS.get(path[0], set())
+    if path == ['train_cfg'] and 'type' not in node:
+        params.add('by_epoch')  # Runner.build_train_loop picks the loop by it
+    params |= _BUILDER_KEYS.get(_builder_of(path), set())
     return cls.__name__, params
+
+
+def _builder_of(path: List[str]) -> str:
+    """The key of :data:`_BUILDER_KEYS` whose builder reads the dict at
+    ``path``: the top-level part, or the nearest initializer above."""
+    for i in range(len(path) - 1, -1, -1):
+        if path[i] in ('init_cfg', 'override'):
+            return 'override' if 'override' in path[i:] else 'init_cfg'
+    return path[0]
 
 
 def init_params(cls: type) -> Optional[Set[str]]:
@@ -168,13 +184,26 @@ def init_params(cls: type) -> Optional[Set[str]]:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-def inherited_init_params(cls: type) -> Optional[Set[str]]:
+def inherited_init_params(cls: type, trusted: Optional[str] = None
+                          ) -> Optional[Set[str]]:
     """Like :func:`init_params`, but a constructor's ``**kwargs`` is taken
     to be what its parent classes' constructors accept, followed up the MRO
-    until one takes no ``**kwargs`` (then the set is complete); None where
-    the chain never closes or a signature is unreadable, and for a class
-    whose ``passes_kwargs_to`` names where its ``**kwargs`` go instead
-    (``TimmBackbone``: ``timm.create_model``)."""
+    until one takes no ``**kwargs`` (then the set is complete).
+
+    Args:
+        cls: The class.
+        trusted: Follow only the ``**kwargs`` of classes whose module starts
+            with this (``'pixpretrain.'``: ours pass them to their parent;
+            another package's may pass them anywhere, as mmengine's
+            ``ZeroRedundancyOptimizer`` does to its inner optimizer).
+            ``None`` follows every class's.
+
+    Returns:
+        The accepted names; None where the chain never closes, meets an
+        untrusted ``**kwargs`` or an unreadable signature, and for a class
+        whose ``passes_kwargs_to`` names where its ``**kwargs`` go instead
+        (``TimmBackbone``: ``timm.create_model``).
+    """
     if getattr(cls, 'passes_kwargs_to', None):
         return None
     accepted: Set[str] = set()
@@ -190,4 +219,6 @@ def inherited_init_params(cls: type) -> Optional[Set[str]]:
                      in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             return accepted
+        if trusted and not klass.__module__.startswith(trusted):
+            return None
     return None

@@ -10,7 +10,7 @@ gradient. A list mixing sharded gradients and plain ones breaks there
 unscales the two kinds apart and adds their inf checks. Every rank reaches
 the same verdict: the sharded check is all-reduced by DTensor, and the plain
 gradients are equal on every rank (averaged by
-:func:`~pixpretrain.engine.strategies.fsdp2.replicate_scalars`'s hooks).
+:func:`~pixpretrain.engine.strategies.sharding.replicate_scalars`'s hooks).
 """
 from types import SimpleNamespace
 from typing import Dict
