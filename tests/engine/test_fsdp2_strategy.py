@@ -45,19 +45,14 @@ PRETEXTS = dict(
     # a linear probe: the frozen backbone's shards must not move
     linear=('tiny_linear.py', "custom_hooks.append(dict("
             "type='FrozenBackboneCheckHook'))\n", 'images'),
-    # timm backbones, their blocks sharded one by one: a ResNet in MoCo
-    # (batch norm, the key encoder's copy), a ViT in CLIP
+    # a timm backbone, its blocks sharded one by one: a ResNet in MoCo
+    # (batch norm, the key encoder's copy); a timm ViT's blocks are found
+    # the same way (tests/models/test_timm_backbone_checkpointing.py)
     moco_timm=('tiny_moco_timm.py', '', 'images'),
-    # (every weight gets a gradient: DDP runs without
-    # find_unused_parameters, timm's final norm pruned)
-    clip_timm=('tiny_clip_timm.py', "custom_hooks.append(dict(type="
-               "'ZeroShotHook'))\n", 'images'),
 )
-# The timm blocks of the fixtures, by hand: resnet10t's one block per
-# stage, the one-block ViT's.
+# The timm blocks of the fixture, by hand: resnet10t's one block per stage.
 TIMM_BLOCKS = dict(moco_timm=('layer1.0', 'layer2.0', 'layer3.0',
-                              'layer4.0'),
-                   clip_timm=('blocks.0', ))
+                              'layer4.0'))
 
 
 def free_port() -> int:
@@ -170,18 +165,10 @@ def test_checkpointed_timm_blocks_inside_units_equal_ddp(ddp_and_fsdp,
     # with_cp recomputes each timm block in backward, inside its FSDP2 unit
     # (gathered again for it): the steps, batch-norm statistics included,
     # stay those of DDP without checkpointing.
-    name, config, extra, runs = ddp_and_fsdp
-    if name != 'moco_timm':
+    if ddp_and_fsdp[0] != 'moco_timm':
         pytest.skip('one timm backbone with batch norm suffices')
-    initial = runs['ddp'].parent / 'initial.pth'
-    result = torchrun(config, tmp_path, 'fsdp', f'load_from={initial}',
-                      'model.backbone.with_cp=True')
-    assert result.returncode == 0, result.stderr[-3000:]
-    ddp = state(runs['ddp'] / f'iter_{STEPS}.pth')['state_dict']
-    checkpointed = state(tmp_path / f'iter_{STEPS}.pth')['state_dict']
-    for key, value in ddp.items():
-        torch.testing.assert_close(checkpointed[key], value, rtol=RTOL,
-                                   atol=ATOL, msg=key)
+    sharded_variant_equals_ddp(ddp_and_fsdp, tmp_path,
+                               'model.backbone.with_cp=True')
 
 
 def test_moco_without_resharding_after_forward_equals_ddp(ddp_and_fsdp,
@@ -189,18 +176,26 @@ def test_moco_without_resharding_after_forward_equals_ddp(ddp_and_fsdp,
     # reshard_after_forward=False (ZeRO-2: gathered weights kept from
     # forward to backward) with the one method whose weights change in
     # place in a step: the key encoder's update must still reach the shards.
-    name, config, extra, runs = ddp_and_fsdp
-    if name != 'moco':
+    if ddp_and_fsdp[0] != 'moco':
         pytest.skip("the in-place update under test is MoCo's")
+    sharded_variant_equals_ddp(ddp_and_fsdp, tmp_path,
+                               'strategy.reshard_after_forward=False')
+
+
+def sharded_variant_equals_ddp(ddp_and_fsdp, tmp_path: Path,
+                               option: str) -> None:
+    """The pretext trained under FSDP2 with ``option`` (a --cfg-options
+    entry) from the same initial weights ends with DDP's weights."""
+    _, config, _, runs = ddp_and_fsdp
     initial = runs['ddp'].parent / 'initial.pth'
     result = torchrun(config, tmp_path, 'fsdp', f'load_from={initial}',
-                      'strategy.reshard_after_forward=False')
+                      option)
     assert result.returncode == 0, result.stderr[-3000:]
     ddp = state(runs['ddp'] / f'iter_{STEPS}.pth')['state_dict']
-    kept = state(tmp_path / f'iter_{STEPS}.pth')['state_dict']
+    variant = state(tmp_path / f'iter_{STEPS}.pth')['state_dict']
     for key, value in ddp.items():
-        torch.testing.assert_close(kept[key], value, rtol=RTOL, atol=ATOL,
-                                   msg=key)
+        torch.testing.assert_close(variant[key], value, rtol=RTOL,
+                                   atol=ATOL, msg=f'{option}: {key}')
 
 
 def test_sharded_fine_tuning_validates_as_ddp(ddp_and_fsdp):
