@@ -83,3 +83,14 @@ def test_the_probe_reads_a_timm_backbone_per_level(tmp_path):
     assert all(0 <= row['knn']['5'] <= 100 for row in rows)
     assert report['models']['trained']['timing']['extracted_layers'] == \
         [0, 1, 2, 3, 4]
+
+
+def test_the_timm_moco_config_builds_and_feeds_its_neck():
+    config = REPO / 'configs' / 'mocov2' / 'timm-resnet50d_200e.py'
+    model = init_model(str(config))
+    assert type(model.backbone).__name__ == 'TimmBackbone'
+    with torch.no_grad():
+        features = model.extract_feat(torch.randn(2, 3, 64, 64))
+    # ResNet-50-D's last stage: 2048 channels at 1/32 of the input
+    assert features[-1].shape == (2, 2048, 2, 2)
+    assert model.neck.mlp[0].in_features == 2048
