@@ -12,7 +12,6 @@ rounds, fresh processes each.
         --out benchmarks/results/checkpoint_load_memory.json
 """
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -77,11 +76,8 @@ def main(argv=None) -> int:
         **{f'{name}_seconds': statistics.median(
             r[1] for rnd in rounds for r in rnd)
            for name, rounds in runs.items()})
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.out:
-        with open(args.out, 'w') as out:
-            out.write(text + '\n')
+    from pixpretrain.apis.cli import emit_json
+    emit_json(report, args.out)
     return 0
 
 

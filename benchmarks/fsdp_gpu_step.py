@@ -181,10 +181,8 @@ def main(argv=None) -> int:
         torch.cuda.set_device(device)
     result = run(args, device, dist.get_world_size())
     if dist.get_rank() == 0:
-        text = json.dumps(result, indent=1)
-        print(text)
-        with open(args.out, 'w') as out:
-            out.write(text + '\n')
+        from pixpretrain.apis.cli import emit_json
+        emit_json(result, args.out)
     dist.destroy_process_group()
     return 0 if result['outcome'] == 'finished' else 3
 

@@ -245,11 +245,8 @@ def main(argv=None) -> int:
         measured_peak_gb=measured, formula_peak_gb=check,
         measured_forward_keeps_gb=forward_keeps, step_s=step_s,
         predicted_8_gpus_gb=gpus)
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.out:
-        with open(args.out, 'w') as out:
-            out.write(text + '\n')
+    from pixpretrain.apis.cli import emit_json
+    emit_json(report, args.out)
     return 0
 
 

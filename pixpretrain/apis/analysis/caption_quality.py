@@ -8,6 +8,7 @@ import torch
 
 from pixpretrain.datasets.tokenizers import PAD_ID, SOT_ID
 from pixpretrain.evaluation.metrics.caption import decode_caption, names_class
+from pixpretrain.models.algorithms.image_captioner import trim_padding
 
 
 def unigram_entropy(tokens: torch.Tensor) -> float:
@@ -49,7 +50,7 @@ def caption_quality(model: torch.nn.Module, images: torch.Tensor,
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size].to(device)
         ids = tokens[start:start + batch_size].to(device)
-        ids = ids[:, :int((ids != PAD_ID).any(0).nonzero().max()) + 1]
+        ids = trim_padding(ids, PAD_ID)
         inputs = model.data_preprocessor(dict(inputs=batch),
                                          training=False)['inputs']
         image = model.image_tokens(inputs)
@@ -57,7 +58,7 @@ def caption_quality(model: torch.nn.Module, images: torch.Tensor,
         total_nll += float(model.caption_loss(image, ids)) * count
         total_tokens += count
         captions += [decode_caption(row, tokenizer)
-                     for row in model.generate(inputs).tolist()]
+                     for row in model.generate_from_tokens(image).tolist()]
     for caption, label in zip(captions, labels):
         named += names_class(caption, class_names[label], class_names)
     return dict(nll_per_token=total_nll / total_tokens,

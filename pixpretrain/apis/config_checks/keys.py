@@ -3,13 +3,12 @@
 and the closest one the class takes, before anything is built (building
 would stop on a ``TypeError`` traceback, or a class taking ``**kwargs``
 might never read it)."""
-import difflib
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Tuple
 
 from mmengine.config import Config
 
 from pixpretrain.utils.errors import ConfigError
-from .readers import accepted_keys
+from .readers import accepted_keys, closest_key_hint
 
 
 def check_config_keys(cfg: Config) -> None:
@@ -54,9 +53,6 @@ def _unknown_key(path: List[str], key: str, owner: str,
                  accepted: set) -> str:
     where = '.'.join(path)
     names = sorted(set(accepted) - {'type', '_scope_'})
-    close: Optional[List[str]] = difflib.get_close_matches(key, names, n=1,
-                                                           cutoff=0.6)
-    hint = (f'did you mean {where}.{close[0]}?' if close else
-            f'{owner} takes: {", ".join(names)}')
+    hint = closest_key_hint(where, key, names, owner)
     return (f"{where}.{key}: {owner} takes no option '{key}', so it would "
             f'stop the build or be ignored; {hint}')

@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from mmengine.config import Config, ConfigDict
 
 from pixpretrain.utils.errors import ConfigError
-from .readers import accepted_keys, runner_keys
+from .readers import accepted_keys, closest_key_hint, runner_keys
 
 
 def check_cfg_options(cfg: Config, options: Dict[str, Any]) -> None:
@@ -121,10 +121,8 @@ def _check_option(cfg: Config, merged: Config, key: str, value: Any) -> None:
     if accepted is None or name in accepted:
         return
     siblings = sorted((set(accepted) | set(parent)) - {'type', '_scope_'})
-    close = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
     path = '.'.join(parent_path)
-    hint = (f'did you mean {path}.{close[0]}?' if close else
-            f'{path} takes: {", ".join(siblings)}')
+    hint = closest_key_hint(path, name, siblings, path)
     raise ConfigError(f"{shown}: {path} has no key '{name}' and {owner} "
                       f'takes none of that name; {hint}')
 

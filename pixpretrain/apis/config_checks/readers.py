@@ -1,6 +1,7 @@
 """Who reads each key of a config: the Runner's own keys, the keys of its
 plain dicts, and the class a dict's ``type`` (or mmengine's default for a
 dict without one) builds, with the arguments that class takes."""
+import difflib
 import inspect
 from typing import Any, Dict, List, Optional, Set, Tuple
 
@@ -222,3 +223,12 @@ def inherited_init_params(cls: type, trusted: Optional[str] = None
         if trusted and not klass.__module__.startswith(trusted):
             return None
     return None
+
+
+def closest_key_hint(where: str, key: str, names: List[str],
+                     who: str) -> str:
+    """'did you mean ``where``.X?' for the name of ``names`` closest to
+    ``key``; else '``who`` takes: ...' listing them all."""
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    return (f'did you mean {where}.{close[0]}?' if close else
+            f'{who} takes: {", ".join(names)}')

@@ -74,10 +74,10 @@ def extract_to_cache(model: torch.nn.Module,
         The number of images this process extracted.
     """
     rank, world_size = get_dist_info()
-    first = default_collate([dataset[0]])['inputs'].to(device)
-    widths = [f.shape[-1] for f in extract_features(model, first, layers,
-                                                    pool)]
-    if rank == 0:
+    if rank == 0:  # the entries' widths, from one image
+        first = default_collate([dataset[0]])['inputs'].to(device)
+        widths = [f.shape[-1] for f in extract_features(model, first,
+                                                        layers, pool)]
         shard_size = cache.shard_size_for(keys, len(dataset))
         for key, width in zip(keys, widths):
             cache.create(key, len(dataset), width, shard_size)
@@ -95,8 +95,7 @@ def extract_to_cache(model: torch.nn.Module,
     # Counted in images, not batches: the ETA stays right for a short last
     # batch. `with` closes the bar (its final line) on errors too.
     with progress_bar(total=total, desc='extracting features', unit='img',
-                      disable=None if progress and rank == 0 else True
-                      ) as bar:
+                      disable=None if progress else True) as bar:
         # One loader for all of this rank's shards (its workers start
         # once); no batch crosses a shard's end.
         batches = [range(start, min(start + batch_size, rows.stop))

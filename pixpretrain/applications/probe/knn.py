@@ -40,6 +40,7 @@ def knn_probe(train_features: Sequence,
     """
     n, m = train_labels.shape[0], test_labels.shape[0]
     most = min(max(ks), n)
+    train_labels = train_labels.long()
     results = []
     for bank, queries in zip(train_features, test_features):
         correct = dict.fromkeys(ks, 0)
@@ -55,7 +56,7 @@ def knn_probe(train_features: Sequence,
                 idx = torch.cat([top_idx, idx + b.start], dim=1)
                 top_sim, order = sim.topk(min(most, sim.shape[1]), dim=1)
                 top_idx = idx.gather(1, order)
-            neighbour_labels = train_labels.long()[top_idx]      # (q, most)
+            neighbour_labels = train_labels[top_idx]             # (q, most)
             for k in ks:
                 weights = (top_sim[:, :k] / temperature).exp()
                 votes = weights.new_zeros(len(query), num_classes)

@@ -4,6 +4,8 @@ from typing import Sequence, Tuple
 
 import torch
 
+from .store import chunks
+
 
 class StandardisedRows:
     """Rows of a group of layers' features, standardised on the fly.
@@ -50,12 +52,11 @@ def feature_statistics(sources: Sequence, held_out: torch.Tensor,
     L, (N, D) = len(sources), sources[0].shape
     sums = torch.zeros(2, L, 2, D, dtype=torch.float64)  # all / held out
     held_out = held_out.to(torch.float64)
-    for start in range(0, N, chunk_size):
-        stop = min(start + chunk_size, N)
-        weight = torch.stack([torch.ones(stop - start),
-                              held_out[start:stop]])         # (2, b)
+    for rows in chunks(N, chunk_size):
+        weight = torch.stack([torch.ones(rows.stop - rows.start),
+                              held_out[rows]])               # (2, b)
         for i, source in enumerate(sources):
-            x = source[start:stop].double()                  # (b, D)
+            x = source[rows].double()                        # (b, D)
             sums[0, i] += weight @ x
             sums[1, i] += weight @ x.square()
     counts = torch.tensor([N, N - float(held_out.sum())], dtype=torch.float64)

@@ -122,7 +122,15 @@ class CoCa(CLIP):
     def generate(self, images: torch.Tensor, max_len: Optional[int] = None,
                  beam_size: int = 1, use_cache: bool = True) -> torch.Tensor:
         """Captions, as :meth:`ImageCaptioner.generate`."""
+        return self.generate_from_tokens(self.image_tokens(images), max_len,
+                                         beam_size, use_cache)
+
+    def generate_from_tokens(self, image: torch.Tensor,
+                             max_len: Optional[int] = None,
+                             beam_size: int = 1,
+                             use_cache: bool = True) -> torch.Tensor:
+        """Captions from the (B, M, D) :meth:`image_tokens`."""
         return generate_captions(
-            self.text_backbone, self.caption_head, self.image_tokens(images),
+            self.text_backbone, self.caption_head, image,
             max_len or self.text_backbone.context_length, beam_size,
             use_cache)

@@ -20,7 +20,13 @@ def caption_tokens(data_samples: Optional[List],
         raise ValueError(
             'captioning needs captions: put TokenizeText before PackInputs '
             'in the training pipeline, on a captioned data set')
-    tokens = torch.stack([s.text_tokens for s in data_samples])
+    return trim_padding(torch.stack([s.text_tokens for s in data_samples]),
+                        pad_id)
+
+
+def trim_padding(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
+    """(B, L) ids cut after the last column that holds a non-padding token
+    of any row (all of them when every one is padding)."""
     used = (tokens != pad_id).any(dim=0).nonzero()
     return tokens[:, :int(used.max()) + 1] if used.numel() else tokens
 
@@ -109,7 +115,15 @@ class ImageCaptioner(BasePretrainer):
         parallel decoding, one pass (``beam_size`` 1 only; ``max_len``
         defaults to the head's context length).
         """
-        image = self.image_tokens(images)
+        return self.generate_from_tokens(self.image_tokens(images), max_len,
+                                         beam_size, use_cache)
+
+    def generate_from_tokens(self, image: torch.Tensor,
+                             max_len: Optional[int] = None,
+                             beam_size: int = 1,
+                             use_cache: bool = True) -> torch.Tensor:
+        """:meth:`generate` from the (B, M, D) :meth:`image_tokens`, for a
+        caller that has them already."""
         if self.head.needs_text_features:
             return generate_captions(
                 self.text_backbone, self.head, image,
