@@ -2,6 +2,7 @@
 import functools
 import http.server
 import pathlib
+import socket
 import threading
 from typing import Iterator, NamedTuple
 
@@ -78,3 +79,11 @@ def download_cache(tmp_path, monkeypatch) -> pathlib.Path:
     cache = torch_home / 'hub' / 'checkpoints'
     cache.mkdir(parents=True)
     return cache
+
+
+@pytest.fixture
+def master_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a test's process group."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]

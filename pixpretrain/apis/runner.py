@@ -43,12 +43,20 @@ def build_runner(cfg: Config, loader: str = 'train_dataloader',
 def init_cpu_distributed(cfg: Config) -> None:
     """Start the process group ourselves where mmengine's launcher would call
     ``torch.cuda.set_device`` on a machine with no GPU."""
-    import torch.distributed as dist
-    if cfg.launcher == 'none' or torch.cuda.is_available() or \
-            dist.is_initialized():
+    if cfg.launcher == 'none' or torch.cuda.is_available():
         return
-    backend = cfg.env_cfg.dist_cfg.get('backend', 'gloo')
-    if cfg.launcher == 'slurm':
+    init_cpu_process_group(cfg.launcher,
+                           cfg.env_cfg.dist_cfg.get('backend', 'gloo'))
+
+
+def init_cpu_process_group(launcher: str, backend: str = 'gloo') -> None:
+    """Join the job torchrun (``launcher`` 'pytorch') or slurm ('slurm')
+    started, without touching a GPU, whether the machine has one or not;
+    nothing if a process group exists already."""
+    import torch.distributed as dist
+    if dist.is_initialized():
+        return
+    if launcher == 'slurm':
         # Translate slurm's variables into torch's env:// ones.
         os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
         os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])

@@ -281,3 +281,25 @@ def test_a_resnet_is_probed_per_stage_at_the_size_asked(tmp_path):
     model, _ = build_probe_model(cfg)
     assert report['layers'] == list(range(model.backbone.num_stages))
     assert report['data']['transform'][0].startswith('Resize(size=(16, 16)')
+
+
+def test_a_cpu_probe_joins_its_job_on_a_machine_with_a_gpu(monkeypatch,
+                                                           master_port):
+    """``--device cpu --launcher pytorch`` where CUDA is present: the ranks
+    still form a gloo group (they once each acted as rank 0)."""
+    import torch.distributed as dist
+
+    from pixpretrain.applications.probe.features import init_distributed
+    if dist.is_initialized():
+        pytest.skip('a process group is already running in this process')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    for name, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',
+                            MASTER_ADDR='127.0.0.1',
+                            MASTER_PORT=str(master_port)).items():
+        monkeypatch.setenv(name, value)
+    init_distributed('pytorch', 'cpu')
+    try:
+        assert dist.is_initialized()
+        assert dist.get_backend() == 'gloo'
+    finally:
+        dist.destroy_process_group()

@@ -1,18 +1,11 @@
 """MoCo across two gloo processes: shuffle-BN and the shared queue."""
 import os
-import socket
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 BATCH, QUEUE, STEPS = 4, 20, 3  # 8 keys per step: the third step wraps
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def _worker(rank: int, port: int, results: dict) -> None:
@@ -67,9 +60,9 @@ def _worker(rank: int, port: int, results: dict) -> None:
         dist.destroy_process_group()
 
 
-def test_two_ranks_share_one_queue_holding_both_ranks_keys():
+def test_two_ranks_share_one_queue_holding_both_ranks_keys(master_port):
     results = mp.Manager().dict()
-    mp.spawn(_worker, args=(_free_port(), results), nprocs=2)
+    mp.spawn(_worker, args=(master_port, results), nprocs=2)
     r0, r1 = results[0], results[1]
 
     # Shuffle-BN: together the ranks hold every sample once; unshuffling

@@ -5,13 +5,12 @@ from typing import Sequence
 
 import torch
 from mmengine.dataset import default_collate
-from mmengine.config import Config
 from mmengine.dist import barrier, get_dist_info, init_dist
 from mmengine.logging import print_log
 from torch.utils.data import DataLoader, Dataset
 
 from pixpretrain.apis.inference import extract_features
-from pixpretrain.apis.runner import init_cpu_distributed
+from pixpretrain.apis.runner import init_cpu_process_group
 from pixpretrain.utils.progress import progress_bar
 from .store import FeatureCache
 
@@ -32,9 +31,8 @@ def init_distributed(launcher: str, device: str) -> None:
         return
     if device.startswith('cuda'):
         init_dist(launcher, backend='nccl')
-    else:  # mmengine's launcher would call torch.cuda.set_device
-        init_cpu_distributed(Config(dict(
-            launcher=launcher, env_cfg=dict(dist_cfg=dict(backend='gloo')))))
+    else:  # even on a machine with a GPU, which --device cpu leaves alone
+        init_cpu_process_group(launcher)
 
 
 @torch.no_grad()
