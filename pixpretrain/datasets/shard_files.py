@@ -1,19 +1,25 @@
 """Tar shards in the WebDataset layout: their names, their members.
 
 A shard is a plain tar file whose members come in groups sharing a key:
-``000042.jpg`` + ``000042.txt`` (one caption per line), read front to back,
-never indexed. :class:`~pixpretrain.datasets.WebDatasetShards` streams them;
+``000042.jpg``, with ``000042.txt`` (one caption per line) for image-text
+pretexts and ``000042.cls`` (the class index in ASCII) where labels are
+known; read front to back, never indexed. :class:`~pixpretrain.datasets.WebDatasetShards` streams them;
 ``tools/dataset_converters/make_shards.py`` writes them.
 """
 import glob
+import io
+import logging
 import os
 import re
 import tarfile
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from mmengine.dist import get_dist_info
+from mmengine.logging import print_log
+from PIL import Image
 
 from pixpretrain.utils.errors import no_length
+from .transforms import pil_to_rgb_array
 
 IMAGE_EXTS = ('jpg', 'jpeg', 'png', 'webp')
 _BRACES = re.compile(r'\{(\d+)\.\.(\d+)\}')
@@ -72,6 +78,47 @@ def captions_from_bytes(data: bytes) -> List[str]:
     """A ``.txt`` member's non-empty lines."""
     return [line.strip() for line in data.decode('utf-8').splitlines()
             if line.strip()]
+
+
+def sample_from_members(shard: str, key: str, files: Dict[str, bytes],
+                        with_captions: bool = True) -> Optional[dict]:
+    """One sample dict from a key's members: ``img`` (HWC uint8 RGB),
+    ``key``, ``img_path`` (``shard/key.ext``), its shapes, ``captions``
+    (the ``.txt`` lines) when ``with_captions``, and ``gt_label`` where a
+    ``.cls`` member gives one.
+
+    Returns:
+        None, with a warning naming the sample, when a member it needs is
+        missing (an image; a ``.txt`` when ``with_captions``) or its
+        ``.cls`` is not an integer; None without a warning when every
+        caption line is blank.
+    """
+    image_ext = next((e for e in IMAGE_EXTS if e in files), None)
+    needs = f"an image ({'/'.join(IMAGE_EXTS)})" + \
+        (' and a txt member' if with_captions else '')
+    if image_ext is None or (with_captions and 'txt' not in files):
+        return _skipped(shard, key, f'needs {needs}, has {sorted(files)}')
+    sample = dict(key=key, img_path=f'{shard}/{key}.{image_ext}')
+    if with_captions:
+        sample['captions'] = captions_from_bytes(files['txt'])
+        if not sample['captions']:
+            return None
+    if 'cls' in files:
+        text = files['cls'].decode('utf-8', 'replace').strip()
+        try:
+            sample['gt_label'] = int(text)
+        except ValueError:
+            return _skipped(shard, key, f'its cls member {text[:20]!r} is '
+                            'not a class index')
+    with Image.open(io.BytesIO(files[image_ext])) as image:
+        img = pil_to_rgb_array(image)
+    return dict(sample, img=img, ori_shape=img.shape[:2],
+                img_shape=img.shape[:2])
+
+
+def _skipped(shard: str, key: str, why: str) -> None:
+    print_log(f"skipping '{shard}/{key}': {why}", logger='current',
+              level=logging.WARNING)
 
 
 def rank_length(dataset: str, length: Optional[int]) -> int:

@@ -4,7 +4,8 @@ URL it opens: local paths, ``pipe:`` commands, http(s), and object stores
 
 ``pip install 'pixpretrain[webdataset]'``; the library is imported when the
 data set is built. Shards written by ``make_shards.py`` (``key.jpg`` +
-``key.txt``) read here as they read in :class:`WebDatasetShards`.
+``key.txt``, ``key.cls``) read here as they read in
+:class:`~pixpretrain.datasets.WebDatasetShards`.
 """
 import functools
 import os
@@ -21,8 +22,7 @@ from pixpretrain.utils.errors import (BadDataError, ConfigError,
 from pixpretrain.utils.optional import require
 
 from .base import DATA_DOCS, build_pipeline
-from .shard_files import rank_length
-from .webdataset import WebDatasetShards
+from .shard_files import rank_length, sample_from_members
 
 
 def _webdataset():
@@ -68,7 +68,8 @@ def _raise_with_shard(exc: Exception) -> bool:
 
 @DATASETS.register_module()
 class WebDatasetStream(IterableDataset):
-    """Image-caption samples from WebDataset shards at any URL.
+    """Images with captions (or without: ``with_captions=False``) from
+    WebDataset shards at any URL.
 
     Without ``resampled``, each pass takes the shards in an order drawn from
     ``(seed, pass)`` (the same on every reader), gives rank r of R the
@@ -82,7 +83,8 @@ class WebDatasetStream(IterableDataset):
 
     The stream has no length: train with ``IterBasedTrainLoop`` and
     ``sampler=None`` in the data loader. Samples reach the pipeline as in
-    :class:`WebDatasetShards`: ``img`` (HWC uint8 RGB), ``captions``,
+    :class:`WebDatasetShards`: ``img`` (HWC uint8 RGB), ``captions`` (with
+    ``with_captions``), ``gt_label`` (from a ``.cls`` member),
     ``img_path`` (``url/key.ext``), ``key``.
 
     Args:
@@ -97,6 +99,8 @@ class WebDatasetStream(IterableDataset):
         repeat: Without ``resampled``: start a new pass after the last
             shard, for ever.
         seed: Seed of the shard order, the resampling and the buffer.
+        with_captions: Read and require each image's ``.txt`` captions;
+            False reads images alone (and their ``.cls`` labels).
         length: Samples a pass is taken to hold, for whatever asks the
             data loader its length (mmengine's Runner does, to build param
             schedulers), all ranks together; each rank answers its
@@ -111,7 +115,8 @@ class WebDatasetStream(IterableDataset):
                  resampled: bool = False,
                  repeat: bool = True,
                  seed: int = 0,
-                 length: Optional[int] = None) -> None:
+                 length: Optional[int] = None,
+                 with_captions: bool = True) -> None:
         wds = _webdataset()
         if shuffle_buffer < 0:
             raise ConfigError(
@@ -132,6 +137,7 @@ class WebDatasetStream(IterableDataset):
         self.repeat = repeat
         self.seed = seed
         self.length = length
+        self.with_captions = with_captions
         self._stream = self._build(wds)
 
     def __len__(self) -> int:
@@ -171,14 +177,14 @@ class WebDatasetStream(IterableDataset):
         return wds.shuffle(self.shuffle_buffer, self.shuffle_buffer,
                            seed=seed)(samples)
 
-    @staticmethod
-    def _decoded(samples: Iterator[dict]) -> Iterator[dict]:
+    def _decoded(self, samples: Iterator[dict]) -> Iterator[dict]:
         """webdataset samples -> pixpretrain's sample dicts."""
         for sample in samples:
             files = {k: v for k, v in sample.items()
                      if not k.startswith('__')}
-            decoded = WebDatasetShards._decode(sample['__url__'],
-                                               sample['__key__'], files)
+            decoded = sample_from_members(sample['__url__'],
+                                          sample['__key__'], files,
+                                          self.with_captions)
             if decoded is not None:
                 yield decoded
 

@@ -1,12 +1,13 @@
-"""Image-caption pairs streamed from tar shards (the WebDataset layout).
+"""Images, with their captions or labels, streamed from tar shards (the
+WebDataset layout).
 
 A shard is a plain tar file whose members come in groups sharing a key:
-``000042.jpg`` + ``000042.txt`` (one caption per line). Shards are read
+``000042.jpg`` + ``000042.txt`` (one caption per line) and/or
+``000042.cls`` (a class index). Shards are read
 front to back, never indexed, so they can live on slow or network storage;
 ``tools/dataset_converters/make_shards.py`` writes them from an image folder
 or a caption manifest.
 """
-import io
 import logging
 import os
 from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
@@ -16,7 +17,6 @@ import numpy as np
 from mmengine.dataset import Compose
 from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
-from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
 from pixpretrain.registry import DATASETS
@@ -24,8 +24,8 @@ from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
 from .base import DATA_DOCS, build_pipeline
 from .shard_files import (IMAGE_EXTS, captions_from_bytes, expand_shards,
-                          rank_length, read_shard, split_member_name)
-from .transforms import pil_to_rgb_array
+                          rank_length, read_shard, sample_from_members,
+                          split_member_name)
 
 __all__ = ['WebDatasetShards', 'IMAGE_EXTS', 'captions_from_bytes',
            'expand_shards', 'read_shard', 'split_member_name']
@@ -33,7 +33,8 @@ __all__ = ['WebDatasetShards', 'IMAGE_EXTS', 'captions_from_bytes',
 
 @DATASETS.register_module()
 class WebDatasetShards(IterableDataset):
-    """Stream image-caption samples from tar shards.
+    """Stream images with their captions (CLIP, captioning) or without
+    (MAE, MoCo, iGPT: ``with_captions=False``) from tar shards.
 
     Shards are split between all readers, i.e. ranks x dataloader workers:
     reader r of R takes shards r, r + R, r + 2R, ... of the (shuffled)
@@ -47,7 +48,10 @@ class WebDatasetShards(IterableDataset):
     on every reader, so the split stays a partition.
 
     Samples reach the pipeline with ``img`` (HWC uint8), ``captions`` (the
-    ``.txt`` lines), ``img_path`` (``shard/key.ext``) and ``key``.
+    ``.txt`` lines; not with ``with_captions=False``), ``gt_label`` (where
+    a ``.cls`` member holds one), ``img_path`` (``shard/key.ext``) and
+    ``key``. A sample lacking a member it needs is skipped with a warning
+    naming it.
 
     Args:
         shards: Brace range, glob or list of shard paths.
@@ -58,6 +62,8 @@ class WebDatasetShards(IterableDataset):
         shuffle_shards: Shuffle the shard order on every pass.
         repeat: Start over after the last shard, forever.
         seed: Seed of the shard order and the shuffle buffer.
+        with_captions: Read and require each image's ``.txt`` captions;
+            False reads images alone (and their ``.cls`` labels).
         length: Samples a pass is taken to hold, for whatever asks the
             data loader its length (mmengine's Runner does, to build param
             schedulers), all ranks together; each rank answers its
@@ -72,7 +78,8 @@ class WebDatasetShards(IterableDataset):
                  shuffle_shards: bool = True,
                  repeat: bool = True,
                  seed: int = 0,
-                 length: Optional[int] = None) -> None:
+                 length: Optional[int] = None,
+                 with_captions: bool = True) -> None:
         self.shards = expand_shards(shards, data_root)
         missing = [s for s in self.shards if not os.path.isfile(s)]
         if not self.shards or missing:
@@ -91,6 +98,7 @@ class WebDatasetShards(IterableDataset):
         self._warned_sample_split = False
         self._next_pass = 0
         self.length = length
+        self.with_captions = with_captions
 
     def __len__(self) -> int:
         return rank_length(type(self).__name__, self.length)
@@ -133,28 +141,10 @@ class WebDatasetShards(IterableDataset):
                 index += 1
                 if not split_shards and index % readers != reader:
                     continue
-                sample = self._decode(shard, key, files)
+                sample = sample_from_members(shard, key, files,
+                                             self.with_captions)
                 if sample is not None:
                     yield sample
-
-    @staticmethod
-    def _decode(shard: str, key: str, files: Dict[str, bytes]
-                ) -> Optional[dict]:
-        image_ext = next((e for e in IMAGE_EXTS if e in files), None)
-        if image_ext is None or 'txt' not in files:
-            print_log(f"skipping '{shard}/{key}': needs an image "
-                      f"({'/'.join(IMAGE_EXTS)}) and a txt member, has "
-                      f'{sorted(files)}', logger='current',
-                      level=logging.WARNING)
-            return None
-        captions = captions_from_bytes(files['txt'])
-        if not captions:
-            return None
-        with Image.open(io.BytesIO(files[image_ext])) as image:
-            img = pil_to_rgb_array(image)
-        return dict(img=img, captions=captions, key=key,
-                    img_path=f'{shard}/{key}.{image_ext}',
-                    ori_shape=img.shape[:2], img_shape=img.shape[:2])
 
     def _shuffled(self, samples: Iterator[dict],
                   rng: np.random.Generator) -> Iterator[dict]:

@@ -175,3 +175,21 @@ def test_length_is_nominal_and_asking_without_one_explains(shards):
     with pytest.raises(TypeError,
                        match='set train_dataloader.dataset.length'):
         len(WebDatasetStream(urls))
+
+
+def test_image_only_shards_stream_with_their_labels(tmp_path):
+    labels = {}
+    for label, name in enumerate(('cat', 'dog')):
+        (tmp_path / 'src' / name).mkdir(parents=True)
+        for i in range(3):
+            img = np.full((5, 4 + i, 3), 40 * label + i, np.uint8)
+            Image.fromarray(img).save(tmp_path / 'src' / name / f'{i}.png')
+            labels[(label, 4 + i)] = label
+    assert make_shards.main([str(tmp_path / 'out'), '--image-folder',
+                             str(tmp_path / 'src'), '--no-captions',
+                             '--shard-size', '2']) == 0
+    samples = read_all(str(tmp_path / 'out' / 'shard-{000000..000002}.tar'),
+                       with_captions=False)
+    assert sorted((s['gt_label'], s['img'].shape[1]) for s in samples) == \
+        sorted(labels)
+    assert not any('captions' in s for s in samples)

@@ -1,4 +1,5 @@
 """Tar shards: written by make_shards, read back as a split stream."""
+import io
 import json
 import runpy
 import tarfile
@@ -168,3 +169,72 @@ def test_length_is_each_ranks_share_of_a_pass(manifest, tmp_path,
     # sampler counts (rounding up).
     monkeypatch.setattr(shard_files, 'get_dist_info', lambda: (0, 3))
     assert len(dataset) == 4
+
+
+def image_folder(root, classes):
+    """Two 6x5 images per class (class sub-folders), or two in a flat
+    folder (``classes=()``); their decoded pixels by file name."""
+    rng = np.random.default_rng(1)
+    pixels = {}
+    for name in classes or ('', ):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(2):
+            path = root / name / f'{name}{i}.jpg'
+            Image.fromarray(rng.integers(0, 256, (6, 5, 3), np.uint8)).save(
+                path, quality=90)
+            with Image.open(path) as image:
+                pixels[(name, i)] = np.asarray(image)
+    return pixels
+
+
+@pytest.mark.parametrize('classes', [(), ('cat', 'dog')])
+def test_image_only_shards_read_back_with_their_labels(tmp_path, classes):
+    pixels = image_folder(tmp_path / 'src', classes)
+    assert make_shards.main([str(tmp_path / 'out'), '--image-folder',
+                             str(tmp_path / 'src'), '--no-captions',
+                             '--no-shuffle']) == 0
+    with tarfile.open(tmp_path / 'out' / 'shard-000000.tar') as tar:
+        suffixes = {name.split('.', 1)[1] for name in tar.getnames()}
+    assert suffixes == ({'jpg', 'cls'} if classes else {'jpg'})
+    index = json.loads((tmp_path / 'out' / 'index.json').read_text())
+    assert index.get('classes') == (list(classes) or None)
+    samples = list(WebDatasetShards(str(tmp_path / 'out' / '*.tar'),
+                                    with_captions=False, repeat=False,
+                                    shuffle_buffer=0))
+    assert len(samples) == len(pixels)
+    # --no-shuffle keeps the folder's order: class by class, file by file.
+    for sample, (name, i) in zip(samples, sorted(pixels)):
+        np.testing.assert_array_equal(sample['img'], pixels[(name, i)])
+        assert 'captions' not in sample
+        assert sample.get('gt_label') == (
+            classes.index(name) if classes else None)
+
+
+def test_shards_lacking_what_the_reader_needs_are_skipped_by_name(
+        tmp_path, monkeypatch):
+    from pixpretrain.datasets import shard_files
+    warnings = []
+    monkeypatch.setattr(shard_files, 'print_log',
+                        lambda msg, **kwargs: warnings.append(msg))
+    image = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(image, 'JPEG')
+    shard = tmp_path / 's.tar'
+    with tarfile.open(shard, 'w') as tar:
+        for name, data in [('a.jpg', image.getvalue()), ('a.cls', b'cat'),
+                           ('b.jpg', image.getvalue()), ('b.cls', b' 3\n'),
+                           ('c.txt', b'a caption')]:
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+
+    def read(**kwargs):
+        return list(WebDatasetShards(str(shard), repeat=False,
+                                     shuffle_buffer=0, **kwargs))
+    samples = read(with_captions=False)
+    assert [(s['key'], s['gt_label']) for s in samples] == [('b', 3)]
+    assert warnings[0] == (f"skipping '{shard}/a': its cls member 'cat' "
+                           'is not a class index')
+    assert warnings[1].startswith(f"skipping '{shard}/c': needs an image")
+    warnings.clear()
+    assert read() == []  # captions asked for: no sample has both
+    assert len(warnings) == 3 and 'and a txt member' in warnings[0]

@@ -1,4 +1,5 @@
-"""Write image-caption pairs as WebDataset tar shards (key.jpg + key.txt).
+"""Write images as WebDataset tar shards: key.jpg, with key.txt (captions)
+and key.cls (the class index) where the source has them.
 
 From a caption manifest (JSON lines or CSV, see docs/clip.md)::
 
@@ -9,6 +10,13 @@ From a labelled image folder, captions made from the class names::
 
     python tools/dataset_converters/make_shards.py data/cifar10_shards \
         --image-folder data/cifar10/train --templates "a photo of a {}."
+
+Images alone, for MAE, MoCo or iGPT (``WebDatasetShards`` with
+``with_captions=False``), from class sub-folders (labels kept as key.cls)
+or a flat folder::
+
+    python tools/dataset_converters/make_shards.py data/my_shards \
+        --image-folder data/my_images --no-captions
 
 JPEG files are copied byte for byte; other images are re-encoded as JPEG.
 Samples are shuffled before sharding (class folders would otherwise give
@@ -44,6 +52,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--templates', nargs='+',
                         default=['a photo of a {}.'],
                         help='caption templates for --image-folder')
+    parser.add_argument('--no-captions', action='store_true',
+                        help='write images (and class labels) only')
     parser.add_argument('--shard-size', type=int, default=1000,
                         help='samples per shard')
     parser.add_argument('--prefix', default='shard',
@@ -55,12 +65,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def build_source(args: argparse.Namespace):
-    """The captioned data set to read: a manifest, or prompt captions."""
+    """The data set to read: a manifest, prompt captions of an image
+    folder's classes, or (``--no-captions``) the image folder itself."""
     from pixpretrain.datasets import (ImageCaptionManifest, ImageFolder,
                                       PromptCaptions)
     if args.manifest:
         dataset = ImageCaptionManifest(os.path.abspath(args.manifest),
                                        data_root=args.data_root)
+    elif args.no_captions:
+        dataset = ImageFolder(args.image_folder)
     else:
         dataset = PromptCaptions(
             ImageFolder(args.image_folder, with_label=True),
@@ -96,8 +109,10 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def write_shards(dataset, out_dir: str, shard_size: int, prefix: str,
-                 shuffle: bool = True, seed: int = 0) -> List[dict]:
-    """Write every sample of ``dataset`` (``captions`` + an image).
+                 shuffle: bool = True, seed: int = 0,
+                 with_captions: bool = True) -> List[dict]:
+    """Write every sample of ``dataset``: its image, its ``captions``
+    (with ``with_captions``) and its ``gt_label`` where it has one.
 
     Returns:
         One ``dict(name, samples)`` per shard, in order.
@@ -123,12 +138,20 @@ def write_shards(dataset, out_dir: str, shard_size: int, prefix: str,
         info = dataset.get_data_info(int(index))
         key = f'{position:09d}'
         _add(tar, f'{key}.jpg', image_bytes(info))
-        _add(tar, f'{key}.txt', '\n'.join(info['captions']).encode('utf-8'))
+        if with_captions:
+            _add(tar, f'{key}.txt',
+                 '\n'.join(info['captions']).encode('utf-8'))
+        if info.get('gt_label') is not None:
+            _add(tar, f'{key}.cls', str(int(info['gt_label'])).encode())
         shards[-1]['samples'] += 1
     if tar is not None:
         tar.close()
+    index = dict(shards=shards, samples=int(len(order)))
+    classes = getattr(dataset, 'metainfo', {}).get('classes')
+    if classes:  # the names of the .cls indices
+        index['classes'] = list(classes)
     with open(os.path.join(out_dir, 'index.json'), 'w') as f:
-        json.dump(dict(shards=shards, samples=int(len(order))), f, indent=1)
+        json.dump(index, f, indent=1)
     return shards
 
 
@@ -136,7 +159,8 @@ def make_shards(args: argparse.Namespace) -> None:
     """Write the shards of the source ``args`` name."""
     dataset = build_source(args)
     shards = write_shards(dataset, args.out_dir, args.shard_size,
-                          args.prefix, not args.no_shuffle, args.seed)
+                          args.prefix, not args.no_shuffle, args.seed,
+                          with_captions=not args.no_captions)
     last = len(shards) - 1
     print(f'{sum(s["samples"] for s in shards)} samples in {len(shards)} '
           f'shards: {os.path.join(args.out_dir, args.prefix)}-'
