@@ -40,10 +40,12 @@ setup(
         'tqdm>=4.60',
     ],
     extras_require={
-        # import-linter: `lint-imports` checks the floors (.importlinter).
+        # import-linter: `lint-imports` checks the floors (.importlinter);
+        # pytest-xdist: the suite on two workers (pytest.ini).
         # The field's libraries too (below): they install in seconds on a
         # CPU, so CI runs their tests instead of skipping them.
-        'tests': ['pytest>=7', 'import-linter>=2.0'] + FIELD_LIBRARIES,
+        'tests': ['pytest>=7', 'pytest-xdist>=3.0', 'import-linter>=2.0'] +
+        FIELD_LIBRARIES,
         # Any timm model as a backbone (TimmBackbone).
         'timm': TIMM,
         # Shards from URLs (pipe:, http(s), fsspec) through webdataset.

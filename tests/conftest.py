@@ -87,3 +87,18 @@ def master_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
+
+
+# First: xdist reads the groups in its own hook, to schedule by them.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under pytest-xdist (``--dist loadgroup``, see pytest.ini): tests that
+    start process groups run one after another on one worker, so that two
+    of them never fight over ports or both cores; every other test module
+    stays whole on one worker, so its module-scoped fixtures run once."""
+    for item in items:
+        if item.get_closest_marker('xdist_group') is not None:
+            continue
+        group = 'distributed' if item.get_closest_marker('distributed') \
+            else item.nodeid.split('::')[0]
+        item.add_marker(pytest.mark.xdist_group(group))

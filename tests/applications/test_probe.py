@@ -283,6 +283,7 @@ def test_a_resnet_is_probed_per_stage_at_the_size_asked(tmp_path):
     assert report['data']['transform'][0].startswith('Resize(size=(16, 16)')
 
 
+@pytest.mark.distributed
 def test_a_cpu_probe_joins_its_job_on_a_machine_with_a_gpu(monkeypatch,
                                                            master_port):
     """``--device cpu --launcher pytorch`` where CUDA is present: the ranks

@@ -75,6 +75,7 @@ def test_a_killed_extraction_resumes_to_the_same_cache(tmp_path):
     assert tree(tmp_path / 'resumed') == tree(tmp_path / 'whole')
 
 
+@pytest.mark.distributed
 def test_two_ranks_write_the_cache_one_rank_writes(tmp_path):
     common = [TINY, '--data', 'shapes', '--train-samples', '40',
               '--test-samples', '20', '--shard-size', '8', '--batch-size',

@@ -21,6 +21,7 @@ from test_train import run_tool  # noqa: E402
 from pixpretrain.apis import init_model, load_config  # noqa: E402
 from pixpretrain.utils.fileio import torch_save_atomic  # noqa: E402
 
+pytestmark = pytest.mark.distributed  # see tests/conftest.py
 STEPS = 5
 # FSDP2 reduce-scatters what DDP all-reduces: with two ranks both add the
 # same two float32 gradients and halve the sum, so the runs agree bit for

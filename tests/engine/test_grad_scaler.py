@@ -16,6 +16,8 @@ from torch import nn
 from pixpretrain.engine.strategies.grad_scaler import (
     ShardedGradScaler, use_sharded_grad_scaler)
 
+pytestmark = pytest.mark.distributed  # see tests/conftest.py
+
 INIT_SCALE = 2.0**10  # a power of two: unscaling is exact
 
 

@@ -12,6 +12,7 @@ from pixpretrain.models import ContrastiveTextHead
 from pixpretrain.models.utils import concat_all_gather, gather_with_grad
 
 WORLD, PER_RANK = 2, 3
+pytestmark = pytest.mark.distributed  # see tests/conftest.py
 
 
 def build():

@@ -1,11 +1,13 @@
 """MoCo across two gloo processes: shuffle-BN and the shared queue."""
 import os
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 BATCH, QUEUE, STEPS = 4, 20, 3  # 8 keys per step: the third step wraps
+pytestmark = pytest.mark.distributed  # see tests/conftest.py
 
 
 def _worker(rank: int, port: int, results: dict) -> None:

@@ -131,6 +131,7 @@ def test_not_a_checkpoint_is_one_clear_line(tmp_path, capsys):
     assert 'is not a PyTorch checkpoint' in capsys.readouterr().err
 
 
+@pytest.mark.distributed
 def test_two_process_gloo_run_ends_with_identical_weights(tmp_path):
     config = tmp_path / 'dist_cfg.py'
     config.write_text(

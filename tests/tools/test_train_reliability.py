@@ -6,6 +6,7 @@ import pytest
 import torch
 from test_train import FIXTURES, REPO, TINY, run_tool, train
 
+pytestmark = pytest.mark.distributed  # see tests/conftest.py
 # Mean of the two ranks' losses vs the one-process loss, per iteration. Both
 # compute the same float32 sums in a different order (4 + 4 samples, then
 # DDP's gradient mean, vs 8 at once), so they differ by rounding only.
