@@ -12,14 +12,16 @@ import logging
 import os
 import re
 import tarfile
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
 from PIL import Image
 
-from pixpretrain.utils.errors import no_length
-from .transforms import pil_to_rgb_array
+from pixpretrain.utils.errors import ConfigError, no_length
+from .transforms import (LoadImageFromFile, LoadRandomResizedCrop,
+                         pil_to_rgb_array)
 
 IMAGE_EXTS = ('jpg', 'jpeg', 'png', 'webp')
 _BRACES = re.compile(r'\{(\d+)\.\.(\d+)\}')
@@ -119,6 +121,18 @@ def sample_from_members(shard: str, key: str, files: Dict[str, bytes],
 def _skipped(shard: str, key: str, why: str) -> None:
     print_log(f"skipping '{shard}/{key}': {why}", logger='current',
               level=logging.WARNING)
+
+
+def refuse_file_loading(pipeline: Sequence[Callable], dataset: str) -> None:
+    """Raise :class:`ConfigError` for a pipeline step that reads image
+    files: a shard's images arrive decoded, and ``img_path`` names a tar
+    member, not a file."""
+    for step in pipeline:
+        if isinstance(step, (LoadImageFromFile, LoadRandomResizedCrop)):
+            raise ConfigError(
+                f'{dataset} hands the pipeline decoded images, and '
+                f'{type(step).__name__} reads image files: drop it from the '
+                'pipeline (RandomResizedCrop replaces LoadRandomResizedCrop)')
 
 
 def rank_length(dataset: str, length: Optional[int]) -> int:

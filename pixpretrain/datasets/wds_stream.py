@@ -22,7 +22,8 @@ from pixpretrain.utils.errors import (BadDataError, ConfigError,
 from pixpretrain.utils.optional import require
 
 from .base import DATA_DOCS, build_pipeline
-from .shard_files import rank_length, sample_from_members
+from .shard_files import (rank_length, refuse_file_loading,
+                          sample_from_members)
 
 
 def _webdataset():
@@ -131,7 +132,9 @@ class WebDatasetStream(IterableDataset):
                 'write shards with tools/dataset_converters/make_shards.py '
                 f'or give a URL (see docs/field_libraries.md and '
                 f'{DATA_DOCS})')
-        self.pipeline = Compose(build_pipeline(pipeline))
+        steps = build_pipeline(pipeline)
+        refuse_file_loading(steps, type(self).__name__)
+        self.pipeline = Compose(steps)
         self.shuffle_buffer = shuffle_buffer
         self.resampled = resampled
         self.repeat = repeat

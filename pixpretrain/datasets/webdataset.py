@@ -24,8 +24,8 @@ from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
 from .base import DATA_DOCS, build_pipeline
 from .shard_files import (IMAGE_EXTS, captions_from_bytes, expand_shards,
-                          rank_length, read_shard, sample_from_members,
-                          split_member_name)
+                          rank_length, read_shard, refuse_file_loading,
+                          sample_from_members, split_member_name)
 
 __all__ = ['WebDatasetShards', 'IMAGE_EXTS', 'captions_from_bytes',
            'expand_shards', 'read_shard', 'split_member_name']
@@ -90,7 +90,9 @@ class WebDatasetShards(IterableDataset):
         if shuffle_buffer < 0:
             raise ConfigError(
                 f'shuffle_buffer must be >= 0, got {shuffle_buffer}')
-        self.pipeline = Compose(build_pipeline(pipeline))
+        steps = build_pipeline(pipeline)
+        refuse_file_loading(steps, type(self).__name__)
+        self.pipeline = Compose(steps)
         self.shuffle_buffer = shuffle_buffer
         self.shuffle_shards = shuffle_shards
         self.repeat = repeat

@@ -16,7 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pixpretrain.utils.errors import BadDataError, DataRootNotFoundError
+from pixpretrain.utils.errors import (BadDataError, ConfigError,
+                                      DataRootNotFoundError)
 
 pytest.importorskip('webdataset')
 from pixpretrain.datasets import WebDatasetStream  # noqa: E402
@@ -193,3 +194,9 @@ def test_image_only_shards_stream_with_their_labels(tmp_path):
     assert sorted((s['gt_label'], s['img'].shape[1]) for s in samples) == \
         sorted(labels)
     assert not any('captions' in s for s in samples)
+
+
+def test_a_pipeline_reading_files_is_refused(shards):
+    with pytest.raises(ConfigError, match='LoadImageFromFile reads image'):
+        WebDatasetStream(str(shards.dir / shards.names),
+                         pipeline=[dict(type='LoadImageFromFile')])

@@ -14,7 +14,7 @@ from PIL import Image
 
 from pixpretrain.datasets import WebDatasetShards
 from pixpretrain.datasets.webdataset import expand_shards, split_member_name
-from pixpretrain.utils.errors import DataRootNotFoundError
+from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
 
 REPO = Path(__file__).resolve().parents[2]
 make_shards = SimpleNamespace(**runpy.run_path(
@@ -238,3 +238,13 @@ def test_shards_lacking_what_the_reader_needs_are_skipped_by_name(
     warnings.clear()
     assert read() == []  # captions asked for: no sample has both
     assert len(warnings) == 3 and 'and a txt member' in warnings[0]
+
+
+@pytest.mark.parametrize('step', ['LoadImageFromFile',
+                                  'LoadRandomResizedCrop'])
+def test_a_pipeline_reading_files_is_refused(manifest, tmp_path, step):
+    out = shards_of(manifest, tmp_path, 4)
+    config = dict(type=step, size=8) if step.endswith('Crop') else \
+        dict(type=step)
+    with pytest.raises(ConfigError, match=f'and {step} reads image files'):
+        WebDatasetShards(str(out / '*.tar'), pipeline=[config])
