@@ -1,10 +1,11 @@
 # Captioning as the only pretext, on CIFAR-10 captions made from the class
 # templates, sized for a CPU: a 6 x 128 ViT on 8 x 8 patches, a 1 x 128
 # causal text tower over bytes, a 2 x 128 cross-attending decoder; validated
-# at the end by the share of test captions naming the class.
+# at the end by the share of test captions naming the class and the held-out
+# likelihood of a prompt the training never used.
 #   python tools/train.py configs/captioning/vit-tiny-p8_cifar10-captions.py \
 #       --cfg-options train_dataloader.dataset.dataset.data_root=DIR \
-#                     val_dataloader.dataset.data_root=DIR
+#                     val_dataloader.dataset.dataset.data_root=DIR
 _base_ = [
     '../_base_/models/captioner_vit-b-32.py',
     '../_base_/datasets/cifar10_captions.py',
@@ -26,10 +27,25 @@ model = dict(
     head=dict(image_dims=128, text_dims=128, vocab_size=259, num_layers=2,
               num_heads=4))
 
-# Validation: the share of greedy captions of the test images that name
-# their class (chance 10 %); the test split's data loader is the base's.
-val_evaluator = dict(_delete_=True, type='CaptionNamesClass',
-                     tokenizer={{_base_.tokenizer}})
+# Validation on the test images: the share of their greedy captions that
+# name their class (chance 10 %), and the NLL per token (and perplexity) of
+# one reference caption each, from a CLIP prompt the training templates
+# lack.
+val_dataloader = dict(dataset=dict(
+    _delete_=True, type='PromptCaptions',
+    dataset=dict(type='CIFAR10', data_root={{_base_.data_root}},
+                 split='test', test_mode=True),
+    templates=['a photo of the {}.'],
+    pipeline=[
+        dict(type='TokenizeText', tokenizer={{_base_.tokenizer}},
+             caption_choice='first'),
+        dict(type='PackInputs'),
+    ]))
+test_dataloader = val_dataloader
+val_evaluator = [
+    dict(type='CaptionNamesClass', tokenizer={{_base_.tokenizer}}),
+    dict(type='CaptionNLL'),
+]
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(optimizer=dict(lr=2e-3))

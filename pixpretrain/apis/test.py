@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from pixpretrain.apis.config_checks import check_evaluator_inputs
 from pixpretrain.utils.errors import ConfigError, PathNotFoundError
 from .train import adapt_loaders_and_dist_to_cpu, set_work_dir_and_launcher
 
@@ -107,6 +108,7 @@ def prepare_test_config(cfg: Config,
     require_checkpoint(checkpoint)
     set_work_dir_and_launcher(cfg, config_path, work_dir, launcher)
     resolve_test_loop(cfg)
+    check_evaluator_inputs(cfg, ['test'])
     # Weights only: the test loop needs no optimizer or scheduler state.
     cfg.load_from, cfg.resume = osp.expanduser(checkpoint), False
     adapt_loaders_and_dist_to_cpu(cfg)

@@ -8,7 +8,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from pixpretrain.apis.config_checks import check_resume, check_train_values
+from pixpretrain.apis.config_checks import (check_evaluator_inputs,
+                                            check_resume, check_train_values)
 from pixpretrain.apis.console import add_progress_bar
 from pixpretrain.apis.config_checks.readers import resolve_class
 from pixpretrain.apis.schedule_length import fit_schedule_to_loop
@@ -68,6 +69,7 @@ def prepare_train_config(cfg: Config,
     # Before anything is built or written: a bad value or checkpoint is one
     # line, and the work dir stays as it was.
     check_train_values(cfg)
+    check_evaluator_inputs(cfg, ['val'])
     check_resume(cfg, resume)
     for note in fit_schedule_to_loop(cfg):
         print_log(f'schedule follows the loop: {note}', logger='current')

@@ -3,7 +3,7 @@ plain functions behind them (``evaluation.functional``): a library. The
 layer probe that uses them is an application,
 :mod:`pixpretrain.applications.probe`."""
 from .functional import knn_accuracy, knn_class_scores
-from .metrics import (Accuracy, CaptionNamesClass, KNNAccuracy,
+from .metrics import (Accuracy, CaptionNamesClass, CaptionNLL, KNNAccuracy,
                       ZeroShotAccuracy,
                       build_zero_shot_classifier, zero_shot_accuracy)
 
@@ -15,5 +15,6 @@ __all__ = [
     'build_zero_shot_classifier',
     'zero_shot_accuracy',
     'Accuracy',
-    'CaptionNamesClass'
+    'CaptionNamesClass',
+    'CaptionNLL'
 ]

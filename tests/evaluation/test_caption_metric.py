@@ -1,10 +1,14 @@
-"""CaptionNamesClass: decoding generated ids, whole-word class names."""
+"""CaptionNamesClass: decoding generated ids, whole-word class names;
+CaptionNLL: per-token NLL over the whole set."""
+import math
+
 import pytest
 import torch
 
 from pixpretrain.datasets import ByteTokenizer
-from pixpretrain.evaluation import CaptionNamesClass
+from pixpretrain.evaluation import CaptionNamesClass, CaptionNLL
 from pixpretrain.evaluation.metrics.caption import decode_caption, names_class
+from pixpretrain.utils.errors import ConfigError
 
 
 @pytest.mark.parametrize('caption, expected', [
@@ -35,3 +39,19 @@ def test_metric_counts_the_captions_that_name_their_class():
     metric.process(None, samples)
     # Hits: 'a cat.' (cat), 'a hot dog.' ('hot dog'); misses: the others.
     assert metric.compute_metrics(metric.results) == dict(names_class=50.0)
+
+
+def test_nll_is_per_token_over_the_set_not_a_mean_of_captions():
+    metric = CaptionNLL()
+    metric.process(None, [
+        dict(caption_nll=torch.tensor(2.0), caption_scored=torch.tensor(4)),
+        dict(caption_nll=torch.tensor(1.0), caption_scored=torch.tensor(1))])
+    # 3 nats over 5 tokens; the mean of the captions' means would be 0.75.
+    result = metric.compute_metrics(metric.results)
+    assert result['nll'] == pytest.approx(0.6)
+    assert result['perplexity'] == pytest.approx(math.exp(0.6))
+
+
+def test_nll_without_scored_captions_names_what_is_missing():
+    with pytest.raises(ConfigError, match='TokenizeText in the pipeline'):
+        CaptionNLL().process(None, [dict(caption_tokens=torch.zeros(4))])

@@ -86,6 +86,23 @@ def test_caption_head_loss_is_teacher_forced_and_ignores_padding():
         pytest.approx(loss.item(), rel=1e-5)
 
 
+def test_token_nll_is_the_per_token_loss_padding_zeroed():
+    text, head, image = text_tower(), caption_head(), images()
+    tokens = torch.tensor([[SOT, 5, 6, EOT, PAD],
+                           [SOT, 7, EOT, PAD, PAD]])
+    logp = logits_of(text, head, tokens, image).log_softmax(dim=-1)
+    with torch.no_grad():
+        nll, scored = head.token_nll(image, tokens,
+                                     text.encode_tokens(tokens))
+    expected = torch.zeros(2, 4)
+    for b, t, k in [(0, 0, 5), (0, 1, 6), (0, 2, EOT), (1, 0, 7),
+                    (1, 1, EOT)]:
+        expected[b, t] = -logp[b, t, k]
+    torch.testing.assert_close(nll, expected, rtol=1e-5, atol=1e-6)
+    assert scored.tolist() == [[True, True, True, False],
+                               [True, True, False, False]]
+
+
 def masked_head(mask_ratio=0.5):
     torch.manual_seed(4)
     return MaskedCaptionHead(IMAGE_WIDTH, WIDTH, VOCAB, context_length=8,
@@ -134,6 +151,21 @@ def test_parallel_prediction_hides_every_position_scores_no_padding():
         torch.testing.assert_close(head(image, tokens, mask),
                                    head(image, torch.zeros_like(tokens),
                                         mask))
+
+
+def test_parallel_token_nll_reads_every_token_from_the_image_alone():
+    head, image = masked_head(mask_ratio=1.0), images()
+    tokens = torch.tensor([[SOT, 5, 6, EOT, PAD], [SOT, 7, EOT, PAD, PAD]])
+    hidden = torch.ones_like(tokens, dtype=torch.bool)
+    with torch.no_grad():
+        logp = head(image, torch.zeros_like(tokens),
+                    hidden).log_softmax(dim=-1)
+        nll, scored = head.token_nll(image, tokens)
+    assert scored.tolist() == (tokens != PAD).tolist()
+    expected = -logp.gather(2, tokens[..., None])[..., 0] * scored
+    torch.testing.assert_close(nll, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match='depends on the mask drawn'):
+        masked_head(mask_ratio=0.5).token_nll(image, tokens)
 
 
 def test_parallel_captions_are_the_argmax_of_one_all_masked_pass():

@@ -75,6 +75,30 @@ def test_loss_is_the_weighted_sum_of_the_two_parts():
         3.0 * caption.item(), rel=1e-5)
 
 
+def test_predict_embeds_both_towers_and_scores_the_caption():
+    torch.manual_seed(0)
+    model = CoCa(**PARTS, caption_weight=1.0).eval()
+    images = torch.randn(2, 3, 32, 32)
+    rows = ([1, 5, 6, 2], [1, 7, 2])
+    with torch.no_grad():
+        out = model(images, samples(*rows), mode='predict')
+        loss = model(images, samples(*rows), mode='loss')['loss_caption']
+        tokens = torch.stack([s.text_tokens for s in samples(*rows)])
+        image_emb = model.embed_image(images)
+        text_emb = model.embed_text(tokens)
+    torch.testing.assert_close(torch.stack([s.image_embedding for s in out]),
+                               image_emb, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(torch.stack([s.text_embedding for s in out]),
+                               text_emb, rtol=1e-5, atol=1e-6)
+    assert [int(s.caption_scored) for s in out] == [3, 2]
+    total = sum(float(s.caption_nll) for s in out)
+    assert total / 5 == pytest.approx(loss.item(), rel=1e-5)
+    # Without captions: the image embedding alone, as CLIP's.
+    with torch.no_grad():
+        (plain, _) = model(images, mode='predict')
+    assert 'text_embedding' not in plain and 'caption_nll' not in plain
+
+
 def test_both_losses_train_the_shared_towers():
     torch.manual_seed(0)
     model = CoCa(**PARTS)

@@ -87,3 +87,32 @@ def test_parallel_head_generates_in_one_pass_and_others_are_refused():
     partial = ImageCaptioner(BACKBONE, dict(MASKED, mask_ratio=0.5)).eval()
     with pytest.raises(ConfigError, match='mask_ratio=1'):
         partial.generate(images)
+
+
+@pytest.mark.parametrize('head, text, scored', [
+    (HEAD, TEXT, [3, 2]),                     # caption and end
+    (dict(MASKED, mask_ratio=1.0), None, [4, 3]),  # start too
+])
+def test_predict_scores_reference_captions_as_the_loss_does(head, text,
+                                                            scored):
+    torch.manual_seed(0)
+    model = ImageCaptioner(BACKBONE, head, text_backbone=text).eval()
+    images = torch.randn(2, 3, 32, 32)
+    batch = samples([1, 5, 6, 2], [1, 7, 2])
+    with torch.no_grad():
+        out = model(images, batch, mode='predict')
+        loss = model(images, samples([1, 5, 6, 2], [1, 7, 2]),
+                     mode='loss')['loss_caption']
+    assert [int(s.caption_scored) for s in out] == scored
+    # The loss is the mean NLL over the batch's scored tokens.
+    total = sum(float(s.caption_nll) for s in out)
+    assert total / sum(scored) == pytest.approx(loss.item(), rel=1e-5)
+
+
+def test_captions_are_not_scored_without_references():
+    torch.manual_seed(0)
+    model = ImageCaptioner(BACKBONE, HEAD, text_backbone=TEXT).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 32, 32), mode='predict')
+    assert all('caption_nll' not in s and 'caption_tokens' in s
+               for s in out)

@@ -1,4 +1,5 @@
-from .caption import CaptionNamesClass, decode_caption, names_class
+from .caption import (CaptionNamesClass, CaptionNLL, decode_caption,
+                      names_class)
 from .accuracy import Accuracy
 from .knn import KNNAccuracy
 from .zero_shot import (ZeroShotAccuracy, build_zero_shot_classifier,
@@ -6,6 +7,7 @@ from .zero_shot import (ZeroShotAccuracy, build_zero_shot_classifier,
 
 __all__ = [
     'CaptionNamesClass',
+    'CaptionNLL',
     'decode_caption',
     'names_class',
     'KNNAccuracy',

@@ -1,5 +1,7 @@
-"""Whether generated captions name the image's class, for a captioner's
-``val_evaluator`` (``ImageCaptioner.predict`` writes ``caption_tokens``)."""
+"""A captioner's ``val_evaluator`` metrics: whether generated captions name
+the image's class (``ImageCaptioner.predict`` writes ``caption_tokens``),
+and the held-out likelihood of reference captions."""
+import math
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
@@ -8,6 +10,7 @@ from mmengine.evaluator import BaseMetric
 from pixpretrain.datasets.prompt_captions import metric_class_names
 from pixpretrain.datasets.tokenizers import EOT_ID, build_tokenizer
 from pixpretrain.registry import METRICS
+from pixpretrain.utils.errors import ConfigError
 
 
 def names_class(caption: str, class_name: str,
@@ -69,3 +72,40 @@ class CaptionNamesClass(BaseMetric):
         hits = sum(names_class(caption, names[label], names)
                    for caption, label in results)
         return dict(names_class=100.0 * hits / len(results))
+
+
+@METRICS.register_module()
+class CaptionNLL(BaseMetric):
+    """Held-out caption likelihood: the negative log-likelihood per token
+    of the reference captions given their images (``caption/nll``, nats)
+    and its exponential (``caption/perplexity``), over the whole set.
+
+    Reads ``caption_nll`` and ``caption_scored`` of each predicted sample,
+    which ``ImageCaptioner`` and ``CoCa`` write when the validation samples
+    carry ``text_tokens``. Tokens: caption and end for ``CaptionHead``
+    (teacher-forced); start, caption and end for a ``MaskedCaptionHead``
+    with ``mask_ratio=1`` (all read in one parallel pass), so the two
+    heads' figures are not comparable with each other.
+    """
+
+    default_prefix = 'caption'
+    # Read by the train and test APIs' config check, before anything runs.
+    required_transforms = ('TokenizeText',)
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            if 'caption_nll' not in sample:
+                raise ConfigError(
+                    'CaptionNLL finds no caption_nll in the predictions: '
+                    'validate on captioned data (PromptCaptions or '
+                    'ImageCaptionManifest, TokenizeText in the pipeline) '
+                    'with a head that scores captions (CaptionHead, or '
+                    'MaskedCaptionHead with mask_ratio=1)')
+            self.results.append((float(sample['caption_nll']),
+                                 int(sample['caption_scored'])))
+
+    def compute_metrics(self, results: List) -> Dict[str, float]:
+        total = sum(nll for nll, _ in results)
+        count = sum(scored for _, scored in results)
+        nll = total / max(count, 1)
+        return dict(nll=nll, perplexity=math.exp(nll))

@@ -1,9 +1,10 @@
 """CoCa (Yu et al. 2022, "CoCa: Contrastive Captioners are Image-Text
 Foundation Models"): CLIP's contrastive loss and a captioning loss on one
 image backbone and one text tower."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
+from mmengine.structures import BaseDataElement
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import bad_value
@@ -12,7 +13,8 @@ from ..utils.attentional_pooler import AttentionalPooler
 from ..utils.caption_generation import generate_captions
 from .base import ModuleCfg, build_module
 from .clip import CLIP
-from .image_captioner import caption_tokens, image_tokens_of
+from .image_captioner import (caption_tokens, image_tokens_of,
+                              write_caption_nll)
 
 
 @MODELS.register_module()
@@ -96,20 +98,50 @@ class CoCa(CLIP):
         """(B, C, H, W) -> (B, D): the attentional pool of the tokens."""
         return self.pooler(self.image_tokens(images, mask_ratio))[:, 0]
 
+    def text_tower(self, tokens: torch.Tensor
+                   ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) ids -> the (B, L, D_t) per-token features the caption
+        head decodes and the (B, D_t) end-of-text feature the contrastive
+        head embeds."""
+        text = self.text_backbone.encode_tokens(tokens)
+        eot = self.text_backbone.eot_index(tokens)  # (B, )
+        return text, text[torch.arange(len(tokens), device=text.device), eot]
+
     def loss(self, inputs: torch.Tensor,
              data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
         tokens = caption_tokens(data_samples,
                                 self.caption_head.pad_id)  # (B, L)
-        eot = self.text_backbone.eot_index(tokens)  # (B, )
         image = self.image_tokens(inputs, self.mask_ratio)  # (B, M, D)
-        text = self.text_backbone.encode_tokens(tokens)  # (B, L, D_t)
-        text_feats = text[torch.arange(len(tokens), device=text.device),
-                          eot]
+        text, text_feats = self.text_tower(tokens)
         contrastive = self.head.loss(self.pooler(image)[:, 0], text_feats)
         caption = self.caption_head.loss(image, tokens, text)  # one pass
         return dict(loss_contrastive=self.contrastive_weight * contrastive,
                     loss_caption=self.caption_weight * caption,
                     logit_scale=self.head.scale().detach())
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: Optional[List] = None
+                ) -> List[BaseDataElement]:
+        """Per image: ``image_embedding``; where the samples carry
+        ``text_tokens``, also ``text_embedding``, and the caption's
+        ``caption_nll`` and ``caption_scored`` (as
+        :meth:`ImageCaptioner.predict`)."""
+        samples = data_samples or [
+            BaseDataElement() for _ in range(inputs.shape[0])
+        ]
+        image = self.image_tokens(inputs)  # (B, M, D)
+        embeddings = self.head.embed_image(self.pooler(image)[:, 0])
+        for sample, emb in zip(samples, embeddings):
+            sample.image_embedding = emb
+        if 'text_tokens' not in samples[0]:
+            return samples
+        tokens = caption_tokens(samples, self.caption_head.pad_id)  # (B, L)
+        text, text_feats = self.text_tower(tokens)
+        for sample, emb in zip(samples, self.head.embed_text(text_feats)):
+            sample.text_embedding = emb
+        nll, scored = self.caption_head.token_nll(image, tokens, text)
+        write_caption_nll(samples, nll.sum(dim=1), scored.sum(dim=1))
+        return samples
 
     def caption_loss(self, image_tokens: torch.Tensor,
                      tokens: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Captioning as an image pretext: an image backbone trained by a caption
 decoder that cross-attends to its tokens (CapPa, Tschannen et al. 2023,
 "Image Captioners Are Scalable Vision Learners Too")."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.structures import BaseDataElement
@@ -137,13 +137,39 @@ class ImageCaptioner(BasePretrainer):
         return self.head.parallel_captions(
             image, max_len or self.head.context_length)
 
+    def caption_nll(self, image_tokens: torch.Tensor, tokens: torch.Tensor
+                    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Per caption: the (B, ) summed NLL of its scored tokens and their
+        (B, ) count (the head's ``token_nll``)."""
+        if self.head.needs_text_features:
+            nll, scored = self.head.token_nll(
+                image_tokens, tokens, self.text_backbone.encode_tokens(tokens))
+        else:
+            nll, scored = self.head.token_nll(image_tokens, tokens)
+        return nll.sum(dim=1), scored.sum(dim=1)
+
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List] = None
                 ) -> List[BaseDataElement]:
-        """Per image: ``caption_tokens`` (max_len, ), greedy."""
+        """Per image: ``caption_tokens`` (max_len, ), greedy; where the
+        samples carry reference ``text_tokens``, also ``caption_nll`` and
+        ``caption_scored`` (:meth:`caption_nll`, for
+        :class:`~pixpretrain.evaluation.CaptionNLL`)."""
         samples = data_samples or [
             BaseDataElement() for _ in range(inputs.shape[0])
         ]
-        for sample, ids in zip(samples, self.generate(inputs)):
+        image = self.image_tokens(inputs)
+        for sample, ids in zip(samples, self.generate_from_tokens(image)):
             sample.caption_tokens = ids
+        if 'text_tokens' in samples[0]:
+            write_caption_nll(samples, *self.caption_nll(
+                image, caption_tokens(samples, self.head.pad_id)))
         return samples
+
+
+def write_caption_nll(samples: List[BaseDataElement], nll: torch.Tensor,
+                      scored: torch.Tensor) -> None:
+    """Store each caption's summed NLL and scored-token count (B, )."""
+    for sample, total, count in zip(samples, nll, scored):
+        sample.caption_nll = total
+        sample.caption_scored = count

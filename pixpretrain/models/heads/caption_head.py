@@ -1,7 +1,7 @@
 """Caption decoders conditioned on an image's tokens: autoregressive
 (:class:`CaptionHead`, as CoCa's multimodal decoder and CapPa's AR mode) and
 masked (:class:`MaskedCaptionHead`, MLM and CapPa's parallel prediction)."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -9,7 +9,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import bad_value
+from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import (TransformerBlock, check_positive_int,
                      init_transformer_weights)
 
@@ -25,6 +25,16 @@ def caption_loss(logits: torch.Tensor, targets: torch.Tensor,
     """
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
                            ignore_index=pad_id)
+
+
+def _token_nll(logits: torch.Tensor, targets: torch.Tensor,
+               pad_id: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(B, L, V) logits, (B, L) ids -> (B, L) cross-entropy, 0 at
+    ``pad_id``, and the (B, L) mask of the scored (non-padding) targets."""
+    scored = targets != pad_id
+    nll = F.cross_entropy(logits.float().transpose(1, 2), targets,
+                          reduction='none')
+    return nll * scored, scored
 
 
 class _ImageConditionedDecoder(BaseModule):
@@ -109,6 +119,15 @@ class CaptionHead(_ImageConditionedDecoder):
         """
         logits = self(text_feats[:, :-1], image_tokens)  # (B, L - 1, V)
         return caption_loss(logits, tokens[:, 1:], self.pad_id)
+
+    def token_nll(self, image_tokens: torch.Tensor, tokens: torch.Tensor,
+                  text_feats: torch.Tensor
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, L - 1) teacher-forced NLL of tokens 1 ... L - 1 (caption and
+        end), 0 at padding, and the (B, L - 1) mask of the scored tokens;
+        arguments as :meth:`loss`, whose value is the mean over them."""
+        logits = self(text_feats[:, :-1], image_tokens)  # (B, L - 1, V)
+        return _token_nll(logits, tokens[:, 1:], self.pad_id)
 
 
 @MODELS.register_module()
@@ -214,3 +233,18 @@ class MaskedCaptionHead(_ImageConditionedDecoder):
             tokens: (B, L) caption ids: start, caption, end, padding.
         """
         return self.masked_loss(image_tokens, tokens, self.draw_mask(tokens))
+
+    def token_nll(self, image_tokens: torch.Tensor, tokens: torch.Tensor
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) NLL of every non-padding token (start token included)
+        read from the image alone, every position masked as in parallel
+        decoding, 0 at padding, and the (B, L) mask of the scored tokens;
+        ``mask_ratio=1`` only (an MLM head's depends on the mask drawn)."""
+        if self.mask_ratio != 1.0:
+            raise ConfigError(
+                f'MaskedCaptionHead(mask_ratio={self.mask_ratio}) has no '
+                'caption likelihood (it depends on the mask drawn); score '
+                'captions with CaptionHead or mask_ratio=1')
+        hidden = torch.ones_like(tokens, dtype=torch.bool)
+        return _token_nll(self(image_tokens, tokens, hidden), tokens,
+                          self.pad_id)

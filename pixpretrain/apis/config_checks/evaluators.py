@@ -1,0 +1,81 @@
+"""Metrics that read what only some transforms write (``CaptionNLL`` reads
+the caption scores a model computes from ``text_tokens``), refused before
+anything is built when their data loader's pipeline lacks that transform,
+instead of failing at the first validation, after training."""
+from typing import Any, Iterator, List, Optional
+
+from mmengine.config import Config
+
+from pixpretrain.utils.errors import ConfigError
+from .readers import resolve_class
+
+
+def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
+    """Refuse a metric whose ``required_transforms`` (a class attribute of
+    transform names) are missing from its stage's dataset pipelines.
+
+    Args:
+        cfg: The config, options merged.
+        stages: Which pairs to check, e.g. ``['val']`` for
+            ``val_evaluator`` against ``val_dataloader``.
+
+    Raises:
+        ConfigError: Naming the metric, the missing transform and the
+            loader's pipeline key to add it to.
+    """
+    scope = cfg.get('default_scope')
+    for stage in stages:
+        evaluator = cfg.get(f'{stage}_evaluator')
+        loader = cfg.get(f'{stage}_dataloader')
+        if not evaluator or not isinstance(loader, dict):
+            continue
+        present = [
+            resolve_class(step, ['pipeline'], scope)
+            for step in _pipeline_steps(loader.get('dataset'))
+        ]
+        for metric in _metric_dicts(evaluator):
+            cls = resolve_class(metric, [f'{stage}_evaluator'], scope)
+            for name in getattr(cls, 'required_transforms', ()):
+                needed = resolve_class({'type': name}, ['pipeline'], scope)
+                if needed is None or any(
+                        isinstance(found, type) and issubclass(found, needed)
+                        for found in present):
+                    continue
+                raise ConfigError(
+                    f'{stage}_evaluator: {cls.__name__} needs {name} in '
+                    f'{stage}_dataloader.dataset.pipeline (the samples '
+                    f'carry nothing it can score); add dict(type={name!r}, '
+                    '...) before PackInputs, or drop the metric')
+
+
+def _metric_dicts(evaluator: Any) -> Iterator[dict]:
+    """The metric dicts of an evaluator config: one dict, a list of them,
+    or an ``Evaluator`` dict with ``metrics``."""
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        evaluator = evaluator['metrics']
+    for metric in evaluator if isinstance(evaluator, (list, tuple)) \
+            else [evaluator]:
+        if isinstance(metric, dict):
+            yield metric
+
+
+def _pipeline_steps(dataset: Optional[Any]) -> Iterator[dict]:
+    """Every transform dict of a dataset config and the datasets it wraps
+    (``PromptCaptions(dataset=...)``, ``ConcatDataset(datasets=[...])``)."""
+    if not isinstance(dataset, dict):
+        return
+    yield from _transforms(dataset.get('pipeline'))
+    yield from _pipeline_steps(dataset.get('dataset'))
+    for inner in dataset.get('datasets') or ():
+        yield from _pipeline_steps(inner)
+
+
+def _transforms(steps: Any) -> Iterator[dict]:
+    """Transform dicts of a pipeline, those nested in a wrapper's
+    ``transforms`` (one list, or one per view) included."""
+    if isinstance(steps, dict):
+        yield steps
+        steps = steps.get('transforms')
+    if isinstance(steps, (list, tuple)):
+        for step in steps:
+            yield from _transforms(step)

@@ -1,0 +1,73 @@
+"""check_evaluator_inputs: a metric whose input only some transform writes
+(CaptionNLL: TokenizeText) is refused before training or testing when its
+loader's pipeline lacks that transform, and accepted wherever the transform
+(or a subclass of it) sits, nested wrappers included."""
+import copy
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from pixpretrain.apis import load_config
+from pixpretrain.apis.config_checks import check_evaluator_inputs
+from pixpretrain.datasets.transforms.text import TokenizeText
+from pixpretrain.registry import TRANSFORMS
+from pixpretrain.utils.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+CAPTIONER = REPO / 'tests' / 'fixtures' / 'tiny_captioner.py'
+
+
+@pytest.fixture(scope='module')
+def captioner() -> Config:
+    return load_config(str(CAPTIONER))
+
+
+def with_val_pipeline(cfg: Config, pipeline) -> Config:
+    cfg = copy.deepcopy(cfg)
+    cfg.val_dataloader.dataset.pipeline = pipeline
+    return cfg
+
+
+def test_the_shipped_captioning_setup_passes(captioner):
+    check_evaluator_inputs(captioner, ['val', 'test'])
+
+
+def test_caption_nll_without_tokenize_text_is_one_error(captioner):
+    cfg = with_val_pipeline(captioner, [dict(type='PackInputs')])
+    with pytest.raises(ConfigError, match=(
+            r'val_evaluator: CaptionNLL needs TokenizeText in '
+            r'val_dataloader\.dataset\.pipeline')):
+        check_evaluator_inputs(cfg, ['val'])
+    # the test stage reads its own pair, which still tokenizes
+    check_evaluator_inputs(cfg, ['test'])
+
+
+def test_an_evaluator_dict_with_metrics_is_checked(captioner):
+    cfg = with_val_pipeline(captioner, [dict(type='PackInputs')])
+    cfg.val_evaluator = dict(type='Evaluator',
+                             metrics=[dict(type='CaptionNLL')])
+    with pytest.raises(ConfigError, match='CaptionNLL needs TokenizeText'):
+        check_evaluator_inputs(cfg, ['val'])
+
+
+def test_a_metric_without_requirements_needs_nothing(captioner):
+    cfg = with_val_pipeline(captioner, [dict(type='PackInputs')])
+    cfg.val_evaluator = dict(type='CaptionNamesClass',
+                             tokenizer=dict(type='ByteTokenizer'))
+    check_evaluator_inputs(cfg, ['val'])
+
+
+def test_a_nested_or_subclassed_tokenizer_counts(captioner):
+    tokenize = dict(captioner.val_dataloader.dataset.pipeline[0])
+    nested = [dict(type='MultiView', num_views=1, transforms=[[tokenize]]),
+              dict(type='PackInputs')]
+    check_evaluator_inputs(with_val_pipeline(captioner, nested), ['val'])
+
+    @TRANSFORMS.register_module(force=True)
+    class LowercaseThenTokenize(TokenizeText):
+        pass
+
+    subclassed = [dict(tokenize, type='LowercaseThenTokenize'),
+                  dict(type='PackInputs')]
+    check_evaluator_inputs(with_val_pipeline(captioner, subclassed), ['val'])
