@@ -118,6 +118,11 @@ def test_coca_trains_logs_both_weighted_losses_and_validates(tmp_path):
     assert 8.0 < steps[0]['loss_caption'] < 14.0
     (val, ) = [r for r in records if 'zero_shot/top1' in r]
     assert 0 <= val['zero_shot/top1'] <= 100
+    # One validation scores the reference captions too: after 4 steps the
+    # decoder sits between chance over bytes (ln 259 = 5.56) and certainty.
+    assert 2.0 < val['caption/nll'] < math.log(259)
+    assert val['caption/perplexity'] == pytest.approx(
+        math.exp(val['caption/nll']), rel=1e-4)
     # CoCa's caption decoder captions image files through the same tool.
     image = tmp_path / 'a.png'
     Image.new('RGB', (32, 32), (200, 30, 30)).save(image)
