@@ -88,3 +88,29 @@ def test_invalid_settings_name_the_key():
         TextTransformer(arch='t', context_length=1)
     with pytest.raises(ConfigError, match='unknown arch'):
         TextTransformer(arch='huge')
+
+
+@pytest.mark.parametrize('chunks', [[10], [1] * 10, [3, 1, 6], [4, 6]])
+def test_cached_decoding_equals_encode_tokens(chunks):
+    model = tiny()
+    tokens = torch.randint(0, 20, (2, 10),
+                           generator=torch.Generator().manual_seed(0))
+    cache = model.init_cache(batch_size=2)
+    pieces, start = [], 0
+    with torch.no_grad():
+        for size in chunks:
+            pieces.append(model.decode(tokens[:, start:start + size], cache))
+            start += size
+        full = model.encode_tokens(tokens)
+    assert cache.length == 10
+    torch.testing.assert_close(torch.cat(pieces, 1), full, atol=1e-5,
+                               rtol=1e-5)
+
+
+def test_a_cache_longer_than_the_context_or_overfilled_is_refused():
+    model = tiny()
+    with pytest.raises(ValueError, match='context_length=10'):
+        model.init_cache(batch_size=1, max_len=11)
+    cache = model.init_cache(batch_size=1, max_len=4)
+    with pytest.raises(ValueError, match='holds 4 positions; 5 needed'):
+        model.decode(torch.ones(1, 5, dtype=torch.long), cache)

@@ -13,7 +13,7 @@ from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import bad_value
 from ..utils import (TransformerBlock, resolve_out_indices,
                      run_intermediates)
-from ..utils.sampling import KVCache, cached_block
+from ..utils.sampling import KVCache, cached_blocks
 from .arch import arch_presets, set_arch
 
 # width, depth, heads (iGPT paper, section 3.3: 76M, 455M and 1.4B
@@ -192,12 +192,7 @@ class PixelGPT(BaseModule):
             (B, N, D) features after the final LayerNorm, equal to those of
             :meth:`encode` with causal attention over the whole sequence.
         """
-        start, end = cache.length, cache.length + tokens.shape[1]
-        if end > cache.max_len:
-            raise ValueError(
-                f'the cache holds {cache.max_len} positions; {end} needed')
-        x = self.embed(tokens, start)
-        for i, block in enumerate(self.blocks):
-            x = cached_block(block, x, cache.keys[i], cache.values[i], start)
-        cache.length = end
+        cache.check_room(tokens.shape[1])
+        x = self.embed(tokens, cache.length)
+        x = cached_blocks(self.blocks, x, cache)
         return self.norm(x)

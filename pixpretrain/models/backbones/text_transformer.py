@@ -8,6 +8,7 @@ from torch import nn
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
 from ..utils import TransformerBlock, init_transformer_weights
+from ..utils.sampling import KVCache, cached_blocks
 from .arch import arch_presets, resolve_arch
 
 # width, depth, heads, MLP width (CLIP, Radford et al. 2021, Table 19/20:
@@ -60,6 +61,7 @@ class TextTransformer(BaseModule):
                               f'tokens), got {context_length}')
         self.embed_dims = settings['embed_dims']
         self.num_layers = settings['num_layers']
+        self.num_heads = settings['num_heads']
         self.vocab_size = vocab_size
         self.context_length = context_length
         self.eot_id = eot_id
@@ -128,3 +130,34 @@ class TextTransformer(BaseModule):
         for block in self.blocks:
             x = block(x)
         return self.norm(x)
+
+    def init_cache(self, batch_size: int,
+                   max_len: Optional[int] = None) -> KVCache:
+        """An empty key/value cache for :meth:`decode`, of ``max_len``
+        positions (``context_length`` by default)."""
+        max_len = self.context_length if max_len is None else max_len
+        if not 0 < max_len <= self.context_length:
+            raise ValueError(f'max_len={max_len} must lie in [1, '
+                             f'context_length={self.context_length}]')
+        weight = self.pos_embed
+        return KVCache(self.num_layers, batch_size, self.num_heads, max_len,
+                       self.embed_dims // self.num_heads, weight.device,
+                       weight.dtype)
+
+    def decode(self, tokens: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """:meth:`encode_tokens` for the next N tokens of a sequence whose
+        past is cached: each call costs the new positions only.
+
+        Args:
+            tokens: (B, N) ids at positions ``cache.length`` onwards.
+            cache: From :meth:`init_cache`; advanced by N.
+
+        Returns:
+            (B, N, D) features after the final LayerNorm, equal to those
+            :meth:`encode_tokens` gives the whole sequence at these positions.
+        """
+        cache.check_room(tokens.shape[1])
+        start = cache.length
+        x = self.token_embed(tokens) + \
+            self.pos_embed[:, start:start + tokens.shape[1]]
+        return self.norm(cached_blocks(self.blocks, x, cache))

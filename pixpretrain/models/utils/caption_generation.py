@@ -2,17 +2,16 @@
 text tower and a cross-attending caption decoder, with or without a
 key/value cache.
 
-The text tower must offer ``token_embed``, ``pos_embed``, ``blocks``,
-``norm`` and ``encode_tokens`` (:class:`TextTransformer`); the decoder
-``blocks`` (cross-attention :class:`TransformerBlock`), ``norm``,
-``logits_proj`` and ``forward(text_feats, image_tokens)``
-(:class:`CaptionHead`).
+The text tower must offer ``encode_tokens``, ``init_cache`` and ``decode``
+(:class:`TextTransformer`); the decoder ``blocks`` (cross-attention
+:class:`TransformerBlock`), ``norm``, ``logits_proj`` and
+``forward(text_feats, image_tokens)`` (:class:`CaptionHead`).
 """
 import torch
 from torch import nn
 
 from pixpretrain.utils.errors import ConfigError
-from .sampling import KVCache, cached_block
+from .sampling import KVCache, cached_blocks
 
 
 class NextTokenScorer:
@@ -37,18 +36,15 @@ class NextTokenScorer:
         self.text, self.head = text, head
         self.image_tokens = image_tokens
         self.use_cache = use_cache
-        self.length = 0
         if not use_cache:
             return
         B = image_tokens.shape[0]
-        self.caches = []
-        for tower in (text, head):
-            attn = tower.blocks[0].attn
-            width = attn.proj.in_features
-            self.caches.append(KVCache(
-                len(tower.blocks), B, attn.num_heads, max_len,
-                width // attn.num_heads, image_tokens.device,
-                image_tokens.dtype))
+        self.text_cache = text.init_cache(B, max_len)
+        attn = head.blocks[0].attn
+        self.head_cache = KVCache(
+            len(head.blocks), B, attn.num_heads, max_len,
+            attn.proj.in_features // attn.num_heads, image_tokens.device,
+            image_tokens.dtype)
         self.image_kv = [block.cross_attn.context_kv(image_tokens)
                          for block in head.blocks]
 
@@ -58,18 +54,10 @@ class NextTokenScorer:
         if not self.use_cache:
             feats = self.text.encode_tokens(prefix)
             return self.head(feats, self.image_tokens)[:, -1]
-        start, new = self.length, prefix[:, self.length:]
-        x = self.text.token_embed(new) + \
-            self.text.pos_embed[:, start:prefix.shape[1]]
-        text_cache, head_cache = self.caches
-        for i, block in enumerate(self.text.blocks):
-            x = cached_block(block, x, text_cache.keys[i],
-                             text_cache.values[i], start)
-        x = self.text.norm(x)
-        for i, block in enumerate(self.head.blocks):
-            x = cached_block(block, x, head_cache.keys[i],
-                             head_cache.values[i], start, self.image_kv[i])
-        self.length = prefix.shape[1]
+        x = self.text.decode(prefix[:, self.text_cache.length:],
+                             self.text_cache)
+        x = cached_blocks(self.head.blocks, x, self.head_cache,
+                          self.image_kv)
         return self.head.logits_proj(self.head.norm(x[:, -1]))
 
     def reorder(self, rows: torch.Tensor) -> None:
@@ -77,9 +65,8 @@ class NextTokenScorer:
         self.image_tokens = self.image_tokens[rows]
         if not self.use_cache:
             return
-        for cache in self.caches:
-            cache.keys = cache.keys[:, rows]
-            cache.values = cache.values[:, rows]
+        self.text_cache.reorder(rows)
+        self.head_cache.reorder(rows)
         self.image_kv = [kv[:, rows] for kv in self.image_kv]
 
 

@@ -7,7 +7,7 @@ and ``seq_len``, as :class:`PixelGPT` does; its blocks are
 :class:`TransformerBlock`, which :func:`cached_block` runs position by
 position.
 """
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +39,16 @@ class KVCache:
         self.values = torch.empty(shape, device=device, dtype=dtype)
         self.max_len = max_len
         self.length = 0
+
+    def check_room(self, num_new: int) -> None:
+        """Raise ValueError unless ``num_new`` more positions fit."""
+        if self.length + num_new > self.max_len:
+            raise ValueError(f'the cache holds {self.max_len} positions; '
+                             f'{self.length + num_new} needed')
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Row i now continues former row ``rows[i]`` (beam search)."""
+        self.keys, self.values = self.keys[:, rows], self.values[:, rows]
 
 
 def cached_block(block: TransformerBlock, x: torch.Tensor,
@@ -78,6 +88,31 @@ def cached_block(block: TransformerBlock, x: torch.Tensor,
     if block.cross_attn is not None:
         x = x + block.cross_attn.attend(block.norm_cross(x), context_kv)
     return x + block.mlp(block.norm2(x))
+
+
+def cached_blocks(blocks: Sequence[TransformerBlock], x: torch.Tensor,
+                  cache: KVCache,
+                  context_kv: Optional[Sequence[torch.Tensor]] = None
+                  ) -> torch.Tensor:
+    """:func:`cached_block` through every block of a causal stack, at the
+    cache's next ``N`` positions, advancing the cache by ``N``.
+
+    Args:
+        blocks: The stack, one cache layer per block.
+        x: (B, N, C) inputs (embedded tokens, or an earlier stack's output).
+        cache: The stack's cache, with room for ``N`` more positions.
+        context_kv: Per block, its cross-attention keys and values.
+
+    Returns:
+        (B, N, C) outputs of the last block (before any final norm).
+    """
+    cache.check_room(x.shape[1])
+    start = cache.length
+    for i, block in enumerate(blocks):
+        x = cached_block(block, x, cache.keys[i], cache.values[i], start,
+                         None if context_kv is None else context_kv[i])
+    cache.length = start + x.shape[1]
+    return x
 
 
 def sample_next_token(logits: torch.Tensor, temperature: float = 1.0,
