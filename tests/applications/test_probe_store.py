@@ -83,7 +83,7 @@ def test_two_ranks_write_the_cache_one_rank_writes(tmp_path):
               '--num-workers', '0', '--device', 'cpu']
     tool = REPO / 'tools' / 'analysis' / 'probe.py'
     two = run('-m', 'torch.distributed.run', '--nproc_per_node=2',
-              '--master_port=29641', tool, *common, '--launcher', 'pytorch',
+              '--standalone', tool, *common, '--launcher', 'pytorch',
               '--cache-dir', tmp_path / 'two', '--out', tmp_path / 'out2')
     assert two.returncode == 0, two.stderr[-3000:]
     one = run(tool, *common, '--cache-dir', tmp_path / 'one', '--out',

@@ -3,7 +3,6 @@ every pretext trains as DDP does, its checkpoint loads into one process, and
 a killed sharded run resumes to the weights of an uninterrupted one."""
 import json
 import re
-import socket
 import sys
 from pathlib import Path
 
@@ -56,12 +55,6 @@ TIMM_BLOCKS = dict(moco_timm=('layer1.0', 'layer2.0', 'layer3.0',
                               'layer4.0'))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def write_config(tmp_path: Path, name: str, body: str = '') -> str:
     fixture, extra, kind = PRETEXTS[name]
     config = tmp_path / f'{name}.py'
@@ -89,7 +82,7 @@ def torchrun(config: str, work_dir: Path, strategy: str, *cfg_options,
              flags: tuple = ()):
     return run_tool(
         '-m', 'torch.distributed.run', '--nproc_per_node=2',
-        f'--master_port={free_port()}', str(REPO / 'tools' / 'train.py'),
+        '--standalone', str(REPO / 'tools' / 'train.py'),
         config, '--work-dir', str(work_dir), '--launcher', 'pytorch',
         '--strategy', strategy, *flags,
         *(['--cfg-options', *cfg_options] if cfg_options else []),

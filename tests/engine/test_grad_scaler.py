@@ -4,8 +4,6 @@ gradients equal a single process's float32 gradients on the whole batch,
 and an inf in one rank's gradient shard makes both ranks skip the step and
 halve the scale.
 """
-import os
-import socket
 from types import SimpleNamespace
 
 import pytest
@@ -39,13 +37,14 @@ def batches():
     return torch.randn(2, 2, 3, 4, generator=torch.Generator().manual_seed(1))
 
 
-def worker(rank: int, port: int, results) -> None:
+def worker(rank: int, store: str, results) -> None:
     import torch.distributed as dist
 
     from pixpretrain.engine import shard_model
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=2)
+    # A file rendezvous: no port to pick, none to collide.
+    dist.init_process_group('gloo', init_method=f'file://{store}',
+                            rank=rank, world_size=2)
     torch.manual_seed(0)
     model = shard_model(ScaledLinear())
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -76,16 +75,11 @@ def _full(tensor: torch.Tensor) -> torch.Tensor:
     return (full() if full else tensor).detach().clone()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope='module')
-def ranks():
+def ranks(tmp_path_factory):
     results = mp.Manager().dict()
-    mp.start_processes(worker, args=(free_port(), results), nprocs=2,
+    store = str(tmp_path_factory.mktemp('grad_scaler') / 'store')
+    mp.start_processes(worker, args=(store, results), nprocs=2,
                        start_method='spawn')
     return dict(results)
 

@@ -142,7 +142,7 @@ def test_two_process_gloo_run_ends_with_identical_weights(tmp_path):
         "train_cfg = dict(max_iters=4)\n")
     result = run_tool(
         '-m', 'torch.distributed.run', '--nproc_per_node=2',
-        '--master_port=29617', str(REPO / 'tools' / 'train.py'), str(config),
+        '--standalone', str(REPO / 'tools' / 'train.py'), str(config),
         '--work-dir', str(tmp_path / 'w'), '--launcher', 'pytorch',
         env_extra=dict(OMP_NUM_THREADS='1'))
     assert result.returncode == 0, result.stderr[-3000:]

@@ -27,10 +27,10 @@ def plugin_config(tmp_path, body: str):
     return str(config)
 
 
-def torchrun(config, work_dir, port, *options):
+def torchrun(config, work_dir, *options):
     return run_tool(
         '-m', 'torch.distributed.run', '--nproc_per_node=2',
-        f'--master_port={port}', str(REPO / 'tools' / 'train.py'), config,
+        '--standalone', str(REPO / 'tools' / 'train.py'), config,
         '--work-dir', str(work_dir), '--launcher', 'pytorch',
         *(['--cfg-options', *options] if options else []),
         env_extra=dict(OMP_NUM_THREADS='1'))
@@ -63,7 +63,7 @@ def test_ranks_skip_together_when_one_rank_breaks(tmp_path):
         "custom_hooks = [dict(type='DumpWeightsHook'), "
         "dict(type='DumpLossesHook')]\n"
         'train_cfg = dict(max_iters=3)\n')
-    result = torchrun(config, tmp_path / 'w', 29631)
+    result = torchrun(config, tmp_path / 'w')
     assert result.returncode == 0, result.stderr[-3000:]
     for rank in (0, 1):
         assert [r['skipped_updates'] for r in losses(tmp_path / 'w', rank)
@@ -88,7 +88,7 @@ def test_two_gloo_processes_give_the_losses_of_one(tmp_path):
         'train_cfg = dict(max_iters=5)\n')
     one = tmp_path / 'one'
     assert train.main([config, '--work-dir', str(one)]) == 0
-    result = torchrun(config, tmp_path / 'two', 29633,
+    result = torchrun(config, tmp_path / 'two',
                       'train_dataloader.batch_size=4')
     assert result.returncode == 0, result.stderr[-3000:]
 
