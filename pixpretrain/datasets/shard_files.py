@@ -21,9 +21,11 @@ from PIL import Image
 
 from pixpretrain.utils.errors import ConfigError, no_length
 from .transforms import (LoadImageFromFile, LoadRandomResizedCrop,
-                         pil_to_rgb_array)
+                         TokenizeText, pil_to_rgb_array)
 
 IMAGE_EXTS = ('jpg', 'jpeg', 'png', 'webp')
+# Shards already warned of a cls member that is no class index (per process).
+_SHARDS_WITH_BAD_LABELS = set()
 _BRACES = re.compile(r'\{(\d+)\.\.(\d+)\}')
 
 
@@ -91,9 +93,10 @@ def sample_from_members(shard: str, key: str, files: Dict[str, bytes],
 
     Returns:
         None, with a warning naming the sample, when a member it needs is
-        missing (an image; a ``.txt`` when ``with_captions``) or its
-        ``.cls`` is not an integer; None without a warning when every
-        caption line is blank.
+        missing (an image; a ``.txt`` when ``with_captions``), or, for
+        images alone, its ``.cls`` is no class index (with captions the
+        sample is kept without ``gt_label``, and the shard warned of once);
+        None without a warning when every caption line is blank.
     """
     image_ext = next((e for e in IMAGE_EXTS if e in files), None)
     needs = f"an image ({'/'.join(IMAGE_EXTS)})" + \
@@ -107,11 +110,18 @@ def sample_from_members(shard: str, key: str, files: Dict[str, bytes],
             return None
     if 'cls' in files:
         text = files['cls'].decode('utf-8', 'replace').strip()
-        try:
+        if text.isascii() and text.isdigit():
             sample['gt_label'] = int(text)
-        except ValueError:
+        elif not with_captions:
             return _skipped(shard, key, f'its cls member {text[:20]!r} is '
-                            'not a class index')
+                            'not a class index (an integer >= 0)')
+        elif shard not in _SHARDS_WITH_BAD_LABELS:
+            _SHARDS_WITH_BAD_LABELS.add(shard)
+            print_log(f"'{shard}/{key}.cls' holds {text[:20]!r}, not a "
+                      'class index (an integer >= 0): captioned samples of '
+                      'this shard with such a cls member go on without '
+                      'gt_label (said once per shard)', logger='current',
+                      level=logging.WARNING)
     with Image.open(io.BytesIO(files[image_ext])) as image:
         img = pil_to_rgb_array(image)
     return dict(sample, img=img, ori_shape=img.shape[:2],
@@ -123,16 +133,34 @@ def _skipped(shard: str, key: str, why: str) -> None:
               level=logging.WARNING)
 
 
-def refuse_file_loading(pipeline: Sequence[Callable], dataset: str) -> None:
-    """Raise :class:`ConfigError` for a pipeline step that reads image
-    files: a shard's images arrive decoded, and ``img_path`` names a tar
-    member, not a file."""
-    for step in pipeline:
+def refuse_file_loading(pipeline: Sequence[Callable], dataset: str,
+                        with_captions: bool = True) -> None:
+    """Raise :class:`ConfigError` for a pipeline step, nested ones included
+    (``MultiView``'s pipelines, a wrapper's ``transforms``), that reads
+    image files (a shard's images arrive decoded, and ``img_path`` names a
+    tar member, not a file) or, without captions, tokenizes them."""
+    for step in _nested_steps(pipeline):
         if isinstance(step, (LoadImageFromFile, LoadRandomResizedCrop)):
             raise ConfigError(
                 f'{dataset} hands the pipeline decoded images, and '
                 f'{type(step).__name__} reads image files: drop it from the '
                 'pipeline (RandomResizedCrop replaces LoadRandomResizedCrop)')
+        if isinstance(step, TokenizeText) and not with_captions:
+            raise ConfigError(
+                f'{dataset}(with_captions=False) reads no captions, and '
+                'TokenizeText tokenizes them: drop it from the pipeline, or '
+                'read captioned shards (with_captions=True)')
+
+
+def _nested_steps(pipeline: Sequence[Callable]) -> Iterator[Callable]:
+    for step in pipeline:
+        yield step
+        for inner in (getattr(step, 'pipelines', None) or
+                      [getattr(step, 'transforms', None)]):
+            if isinstance(inner, (list, tuple)):
+                yield from _nested_steps(inner)
+            elif callable(inner):  # a Compose of the steps
+                yield from _nested_steps([inner])
 
 
 def rank_length(dataset: str, length: Optional[int]) -> int:

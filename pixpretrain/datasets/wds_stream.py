@@ -133,7 +133,7 @@ class WebDatasetStream(IterableDataset):
                 f'or give a URL (see docs/field_libraries.md and '
                 f'{DATA_DOCS})')
         steps = build_pipeline(pipeline)
-        refuse_file_loading(steps, type(self).__name__)
+        refuse_file_loading(steps, type(self).__name__, with_captions)
         self.pipeline = Compose(steps)
         self.shuffle_buffer = shuffle_buffer
         self.resampled = resampled

@@ -91,7 +91,7 @@ class WebDatasetShards(IterableDataset):
             raise ConfigError(
                 f'shuffle_buffer must be >= 0, got {shuffle_buffer}')
         steps = build_pipeline(pipeline)
-        refuse_file_loading(steps, type(self).__name__)
+        refuse_file_loading(steps, type(self).__name__, with_captions)
         self.pipeline = Compose(steps)
         self.shuffle_buffer = shuffle_buffer
         self.shuffle_shards = shuffle_shards

@@ -29,15 +29,44 @@ def with_val_pipeline(cfg: Config, pipeline) -> Config:
     return cfg
 
 
-def test_the_shipped_captioning_setup_passes(captioner):
-    check_evaluator_inputs(captioner, ['val', 'test'])
+@pytest.mark.parametrize('path', sorted(
+    str(p.relative_to(REPO)) for p in (REPO / 'configs').rglob('*.py')
+    if '_base_' not in p.parts))
+def test_every_shipped_config_passes(path):
+    check_evaluator_inputs(load_config(str(REPO / path)), ['val', 'test'])
+
+
+@pytest.mark.parametrize('choice', [{}, dict(caption_choice='random')])
+def test_a_random_reference_caption_is_refused(captioner, choice):
+    tokenize = dict(captioner.val_dataloader.dataset.pipeline[0])
+    del tokenize['caption_choice']
+    cfg = with_val_pipeline(captioner, [dict(tokenize, **choice),
+                                        dict(type='PackInputs')])
+    with pytest.raises(ConfigError, match="caption_choice='first'"):
+        check_evaluator_inputs(cfg, ['val'])
+
+
+def test_train_and_test_setup_run_the_check(captioner, tmp_path):
+    from pixpretrain.apis.test import prepare_test_config
+    from pixpretrain.apis.train import prepare_train_config
+    cfg = with_val_pipeline(captioner, [dict(type='PackInputs')])
+    with pytest.raises(ConfigError, match='CaptionNLL needs TokenizeText'):
+        prepare_train_config(copy.deepcopy(cfg), str(CAPTIONER),
+                             work_dir=str(tmp_path / 'train'))
+    checkpoint = tmp_path / 'iter_4.pth'
+    checkpoint.write_bytes(b'')
+    cfg.test_dataloader = cfg.val_dataloader
+    with pytest.raises(ConfigError, match='CaptionNLL needs TokenizeText'):
+        prepare_test_config(cfg, str(CAPTIONER), str(checkpoint),
+                            work_dir=str(tmp_path / 'test'))
+    assert not (tmp_path / 'train').exists()
 
 
 def test_caption_nll_without_tokenize_text_is_one_error(captioner):
     cfg = with_val_pipeline(captioner, [dict(type='PackInputs')])
     with pytest.raises(ConfigError, match=(
-            r'val_evaluator: CaptionNLL needs TokenizeText in '
-            r'val_dataloader\.dataset\.pipeline')):
+            r"val_evaluator: CaptionNLL needs TokenizeText\(caption_choice="
+            r"'first'\) in val_dataloader\.dataset\.pipeline")):
         check_evaluator_inputs(cfg, ['val'])
     # the test stage reads its own pair, which still tokenizes
     check_evaluator_inputs(cfg, ['test'])

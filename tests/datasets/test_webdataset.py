@@ -233,7 +233,7 @@ def test_shards_lacking_what_the_reader_needs_are_skipped_by_name(
     samples = read(with_captions=False)
     assert [(s['key'], s['gt_label']) for s in samples] == [('b', 3)]
     assert warnings[0] == (f"skipping '{shard}/a': its cls member 'cat' "
-                           'is not a class index')
+                           'is not a class index (an integer >= 0)')
     assert warnings[1].startswith(f"skipping '{shard}/c': needs an image")
     warnings.clear()
     assert read() == []  # captions asked for: no sample has both
@@ -248,3 +248,44 @@ def test_a_pipeline_reading_files_is_refused(manifest, tmp_path, step):
         dict(type=step)
     with pytest.raises(ConfigError, match=f'and {step} reads image files'):
         WebDatasetShards(str(out / '*.tar'), pipeline=[config])
+
+
+def test_captioned_samples_keep_going_without_a_label_that_is_no_index(
+        tmp_path, monkeypatch):
+    from pixpretrain.datasets import shard_files
+    warnings = []
+    monkeypatch.setattr(shard_files, 'print_log',
+                        lambda msg, **kwargs: warnings.append(msg))
+    image = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(image, 'JPEG')
+    shard = tmp_path / 'captioned.tar'
+    with tarfile.open(shard, 'w') as tar:
+        for key, label in (('a', b'cat'), ('b', b'-1'), ('c', b'7')):
+            for ext, data in (('jpg', image.getvalue()),
+                              ('txt', b'a caption'), ('cls', label)):
+                member = tarfile.TarInfo(f'{key}.{ext}')
+                member.size = len(data)
+                tar.addfile(member, io.BytesIO(data))
+    samples = list(WebDatasetShards(str(shard), repeat=False,
+                                    shuffle_buffer=0))
+    assert [(s['key'], s.get('gt_label')) for s in samples] == [
+        ('a', None), ('b', None), ('c', 7)]
+    assert len(warnings) == 1 and "/a.cls' holds 'cat'" in warnings[0]
+    # images alone: the label is the point, so such samples are skipped
+    samples = list(WebDatasetShards(str(shard), repeat=False,
+                                    shuffle_buffer=0, with_captions=False))
+    assert [s['key'] for s in samples] == ['c']
+
+
+def test_nested_file_loading_and_tokenizing_without_captions_are_refused(
+        manifest, tmp_path):
+    out = str(shards_of(manifest, tmp_path, 4) / '*.tar')
+    nested = dict(type='MultiView', num_views=2,
+                  transforms=[[dict(type='LoadImageFromFile')]])
+    with pytest.raises(ConfigError, match='LoadImageFromFile reads image'):
+        WebDatasetShards(out, pipeline=[nested])
+    tokenize = dict(type='TokenizeText',
+                    tokenizer=dict(type='ByteTokenizer', context_length=16))
+    with pytest.raises(ConfigError, match=r'with_captions=False\) reads no '
+                       'captions, and TokenizeText'):
+        WebDatasetShards(out, pipeline=[tokenize], with_captions=False)

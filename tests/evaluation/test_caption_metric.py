@@ -55,3 +55,16 @@ def test_nll_is_per_token_over_the_set_not_a_mean_of_captions():
 def test_nll_without_scored_captions_names_what_is_missing():
     with pytest.raises(ConfigError, match='TokenizeText in the pipeline'):
         CaptionNLL().process(None, [dict(caption_tokens=torch.zeros(4))])
+
+
+def test_a_diverged_or_empty_set_gives_inf_or_nan_not_a_crash(monkeypatch):
+    from pixpretrain.evaluation.metrics import caption
+    warnings = []
+    monkeypatch.setattr(caption, 'print_log',
+                        lambda msg, **kwargs: warnings.append(msg))
+    metric = CaptionNLL()
+    diverged = metric.compute_metrics([(800.0 * 3, 3)])
+    assert diverged == dict(nll=800.0, perplexity=math.inf)
+    empty = metric.compute_metrics([(0.0, 0)])
+    assert math.isnan(empty['nll']) and math.isnan(empty['perplexity'])
+    assert len(warnings) == 1 and 'no token to score' in warnings[0]

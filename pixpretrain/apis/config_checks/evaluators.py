@@ -2,7 +2,8 @@
 the caption scores a model computes from ``text_tokens``), refused before
 anything is built when their data loader's pipeline lacks that transform,
 instead of failing at the first validation, after training."""
-from typing import Any, Iterator, List, Optional
+import inspect
+from typing import Any, Dict, Iterator, List, Optional
 
 from mmengine.config import Config
 
@@ -11,8 +12,9 @@ from .readers import resolve_class
 
 
 def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
-    """Refuse a metric whose ``required_transforms`` (a class attribute of
-    transform names) are missing from its stage's dataset pipelines.
+    """Refuse a metric whose ``required_transforms`` (a class attribute:
+    transform name -> the arguments it must be given) are missing from its
+    stage's dataset pipelines.
 
     Args:
         cfg: The config, options merged.
@@ -20,8 +22,8 @@ def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
             ``val_evaluator`` against ``val_dataloader``.
 
     Raises:
-        ConfigError: Naming the metric, the missing transform and the
-            loader's pipeline key to add it to.
+        ConfigError: Naming the metric, the missing transform (with the
+            arguments it needs) and the loader's pipeline key.
     """
     scope = cfg.get('default_scope')
     for stage in stages:
@@ -29,23 +31,35 @@ def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
         loader = cfg.get(f'{stage}_dataloader')
         if not evaluator or not isinstance(loader, dict):
             continue
-        present = [
-            resolve_class(step, ['pipeline'], scope)
-            for step in _pipeline_steps(loader.get('dataset'))
-        ]
+        steps = [(step, resolve_class(step, ['pipeline'], scope))
+                 for step in _pipeline_steps(loader.get('dataset'))]
         for metric in _metric_dicts(evaluator):
             cls = resolve_class(metric, [f'{stage}_evaluator'], scope)
-            for name in getattr(cls, 'required_transforms', ()):
+            required = getattr(cls, 'required_transforms', {})
+            for name, arguments in required.items():
                 needed = resolve_class({'type': name}, ['pipeline'], scope)
                 if needed is None or any(
                         isinstance(found, type) and issubclass(found, needed)
-                        for found in present):
+                        and _given(step, found, arguments)
+                        for step, found in steps):
                     continue
+                wanted = ', '.join(f'{k}={v!r}' for k, v in arguments.items())
                 raise ConfigError(
-                    f'{stage}_evaluator: {cls.__name__} needs {name} in '
-                    f'{stage}_dataloader.dataset.pipeline (the samples '
-                    f'carry nothing it can score); add dict(type={name!r}, '
+                    f'{stage}_evaluator: {cls.__name__} needs {name}('
+                    f'{wanted}) in {stage}_dataloader.dataset.pipeline: add '
+                    f'dict(type={name!r}, {wanted}{", " if wanted else ""}'
                     '...) before PackInputs, or drop the metric')
+
+
+def _given(step: dict, cls: type, arguments: Dict[str, Any]) -> bool:
+    """Whether the step dict (or its class's defaults) gives each of
+    ``arguments`` its value."""
+    defaults = {
+        name: param.default
+        for name, param in inspect.signature(cls).parameters.items()
+    }
+    return all(step.get(key, defaults.get(key)) == value
+               for key, value in arguments.items())
 
 
 def _metric_dicts(evaluator: Any) -> Iterator[dict]:

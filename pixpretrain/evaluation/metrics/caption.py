@@ -1,11 +1,13 @@
 """A captioner's ``val_evaluator`` metrics: whether generated captions name
 the image's class (``ImageCaptioner.predict`` writes ``caption_tokens``),
 and the held-out likelihood of reference captions."""
+import logging
 import math
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
 
 from pixpretrain.datasets.prompt_captions import metric_class_names
 from pixpretrain.datasets.tokenizers import EOT_ID, build_tokenizer
@@ -82,15 +84,17 @@ class CaptionNLL(BaseMetric):
 
     Reads ``caption_nll`` and ``caption_scored`` of each predicted sample,
     which ``ImageCaptioner`` and ``CoCa`` write when the validation samples
-    carry ``text_tokens``. Tokens: caption and end for ``CaptionHead``
-    (teacher-forced); start, caption and end for a ``MaskedCaptionHead``
-    with ``mask_ratio=1`` (all read in one parallel pass), so the two
-    heads' figures are not comparable with each other.
+    carry ``text_tokens``. Scored: every caption and end token (the start
+    token is given), teacher-forced for ``CaptionHead`` and a CapPa
+    ``MaskedCaptionHead`` (``ar_fraction`` > 0), read from the image alone
+    in one parallel pass for a ``MaskedCaptionHead`` with ``mask_ratio=1``
+    only, which is therefore higher.
     """
 
     default_prefix = 'caption'
-    # Read by the train and test APIs' config check, before anything runs.
-    required_transforms = ('TokenizeText',)
+    # Read by the train and test APIs' config check, before anything runs:
+    # one fixed reference per image, so the figure is the same each time.
+    required_transforms = {'TokenizeText': dict(caption_choice='first')}
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -107,5 +111,12 @@ class CaptionNLL(BaseMetric):
     def compute_metrics(self, results: List) -> Dict[str, float]:
         total = sum(nll for nll, _ in results)
         count = sum(scored for _, scored in results)
-        nll = total / max(count, 1)
-        return dict(nll=nll, perplexity=math.exp(nll))
+        if count == 0:
+            print_log('CaptionNLL: the validation captions hold no token to '
+                      'score (every one empty); nll and perplexity are nan',
+                      logger='current', level=logging.WARNING)
+            return dict(nll=math.nan, perplexity=math.nan)
+        nll = total / count
+        # exp overflows a float above ~709.8 nats (a diverged model)
+        perplexity = math.exp(nll) if nll < 700 else math.inf
+        return dict(nll=nll, perplexity=perplexity)
