@@ -18,6 +18,7 @@ def test_unigram_entropy_counts_caption_and_end_tokens_only():
 
 
 def test_caption_quality_nll_is_the_token_weighted_loss():
+    # Teacher-forced CaptionHead: the mean NLL over the set is the loss.
     torch.manual_seed(0)
     tokenizer = ByteTokenizer(context_length=16)
     model = ImageCaptioner(

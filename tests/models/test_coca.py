@@ -136,6 +136,7 @@ def test_coca_generates_captions():
     'configs/coca/vit-tiny-p8_cifar10-captions.py',
     'configs/captioning/vit-tiny-p8_cifar10-captions.py',
     'configs/captioning/vit-tiny-p8_cifar10-captions_parallel.py',
+    'configs/captioning/vit-tiny-p8_cifar10-captions_cappa.py',
 ])
 def test_shipped_configs_build(path):
     register_all_modules()

@@ -6,6 +6,7 @@ from mmengine.structures import BaseDataElement
 from pixpretrain.models import ImageCaptioner
 from pixpretrain.models.algorithms.image_captioner import (caption_tokens,
                                                            image_tokens_of)
+from pixpretrain.models.utils.caption_generation import greedy_captions
 from pixpretrain.utils.errors import ConfigError
 
 BACKBONE = dict(type='VisionTransformer', img_size=32, patch_size=8,
@@ -89,9 +90,22 @@ def test_parallel_head_generates_in_one_pass_and_others_are_refused():
         partial.generate(images)
 
 
+def test_a_cappa_head_captions_autoregressively_through_itself():
+    torch.manual_seed(0)
+    model = ImageCaptioner(
+        BACKBONE, dict(MASKED, mask_ratio=1.0, ar_fraction=0.25)).eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = greedy_captions(None, model.head,
+                                   model.image_tokens(images), 8)
+    torch.testing.assert_close(model.generate(images), expected)
+    assert model.generate(images, max_len=6, beam_size=2).shape == (2, 6)
+
+
 @pytest.mark.parametrize('head, text, scored', [
-    (HEAD, TEXT, [3, 2]),                     # caption and end
-    (dict(MASKED, mask_ratio=1.0), None, [4, 3]),  # start too
+    (HEAD, TEXT, [3, 2]),  # caption and end
+    (dict(MASKED, mask_ratio=1.0), None, [3, 2]),
+    (dict(MASKED, mask_ratio=1.0, ar_fraction=0.25), None, [3, 2]),
 ])
 def test_predict_scores_reference_captions_as_the_loss_does(head, text,
                                                             scored):
@@ -99,6 +113,8 @@ def test_predict_scores_reference_captions_as_the_loss_does(head, text,
     model = ImageCaptioner(BACKBONE, head, text_backbone=text).eval()
     images = torch.randn(2, 3, 32, 32)
     batch = samples([1, 5, 6, 2], [1, 7, 2])
+    if getattr(model.head, 'autoregressive', False):
+        model.head.loss_calls.fill_(3)  # CapPa's fourth step: autoregressive
     with torch.no_grad():
         out = model(images, batch, mode='predict')
         loss = model(images, samples([1, 5, 6, 2], [1, 7, 2]),

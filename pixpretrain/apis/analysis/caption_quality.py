@@ -22,6 +22,7 @@ def unigram_entropy(tokens: torch.Tensor) -> float:
 
 
 @torch.no_grad()
+@torch.no_grad()
 def caption_quality(model: torch.nn.Module, images: torch.Tensor,
                     tokens: torch.Tensor, labels: Sequence[int],
                     class_names: Sequence[str], tokenizer,
@@ -30,7 +31,7 @@ def caption_quality(model: torch.nn.Module, images: torch.Tensor,
 
     Args:
         model: Has ``data_preprocessor``, ``image_tokens``,
-            ``caption_loss`` and ``generate``.
+            ``caption_nll`` and ``generate_from_tokens``.
         images: (N, 3, H, W) uint8 images at the model's input size.
         tokens: (N, L) reference caption ids, one per image.
         labels: N class indices into ``class_names``.
@@ -39,7 +40,7 @@ def caption_quality(model: torch.nn.Module, images: torch.Tensor,
         batch_size: Images per forward pass.
 
     Returns:
-        ``nll_per_token`` (teacher-forced, nats), ``unigram_entropy``
+        ``nll_per_token`` (nats, as the ``CaptionNLL`` metric scores), ``unigram_entropy``
         (nats), ``names_class`` (% of greedy captions naming the image's
         class and no other) and ``images``.
     """
@@ -54,9 +55,9 @@ def caption_quality(model: torch.nn.Module, images: torch.Tensor,
         inputs = model.data_preprocessor(dict(inputs=batch),
                                          training=False)['inputs']
         image = model.image_tokens(inputs)
-        count = int((ids[:, 1:] != PAD_ID).sum())
-        total_nll += float(model.caption_loss(image, ids)) * count
-        total_tokens += count
+        nll, scored = model.caption_nll(image, ids)  # (B, ), (B, )
+        total_nll += float(nll.sum())
+        total_tokens += int(scored.sum())
         captions += [decode_caption(row, tokenizer)
                      for row in model.generate_from_tokens(image).tolist()]
     for caption, label in zip(captions, labels):

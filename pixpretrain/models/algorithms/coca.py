@@ -119,6 +119,7 @@ class CoCa(CLIP):
                     loss_caption=self.caption_weight * caption,
                     logit_scale=self.head.scale().detach())
 
+    @torch.no_grad()
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List] = None
                 ) -> List[BaseDataElement]:
@@ -143,12 +144,13 @@ class CoCa(CLIP):
         write_caption_nll(samples, nll.sum(dim=1), scored.sum(dim=1))
         return samples
 
-    def caption_loss(self, image_tokens: torch.Tensor,
-                     tokens: torch.Tensor) -> torch.Tensor:
-        """The unweighted caption loss on (B, M, D) image tokens and (B, L)
-        ids, as :meth:`ImageCaptioner.caption_loss`."""
-        return self.caption_head.loss(
+    def caption_nll(self, image_tokens: torch.Tensor, tokens: torch.Tensor
+                    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Per caption: the (B, ) summed NLL of its caption and end tokens
+        and their (B, ) count, as :meth:`ImageCaptioner.caption_nll`."""
+        nll, scored = self.caption_head.token_nll(
             image_tokens, tokens, self.text_backbone.encode_tokens(tokens))
+        return nll.sum(dim=1), scored.sum(dim=1)
 
     @torch.no_grad()
     def generate(self, images: torch.Tensor, max_len: Optional[int] = None,

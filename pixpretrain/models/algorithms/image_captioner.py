@@ -109,11 +109,12 @@ class ImageCaptioner(BasePretrainer):
         """(B, C, H, W) normalised images -> (B, max_len) caption ids
         (start, caption, end, padding).
 
-        :class:`CaptionHead`: greedy at ``beam_size=1``, beam search above;
-        ``max_len`` defaults to the text tower's context length.
-        :class:`MaskedCaptionHead` trained with ``mask_ratio=1``: CapPa's
-        parallel decoding, one pass (``beam_size`` 1 only; ``max_len``
-        defaults to the head's context length).
+        :class:`CaptionHead`, or a :class:`MaskedCaptionHead` trained
+        with CapPa's autoregressive steps (``ar_fraction`` > 0): greedy at
+        ``beam_size=1``, beam search above. Other :class:`MaskedCaptionHead`
+        trained with ``mask_ratio=1``: parallel decoding, one pass
+        (``beam_size`` 1 only). ``max_len`` defaults to the context length
+        of the text tower, else of the head.
         """
         return self.generate_from_tokens(self.image_tokens(images), max_len,
                                          beam_size, use_cache)
@@ -124,16 +125,18 @@ class ImageCaptioner(BasePretrainer):
                              use_cache: bool = True) -> torch.Tensor:
         """:meth:`generate` from the (B, M, D) :meth:`image_tokens`, for a
         caller that has them already."""
-        if self.head.needs_text_features:
+        if self.head.needs_text_features or self.head.autoregressive:
+            # Without a text tower the head embeds the caption itself.
             return generate_captions(
                 self.text_backbone, self.head, image,
-                max_len or self.text_backbone.context_length, beam_size,
-                use_cache)
+                max_len or (self.text_backbone or self.head).context_length,
+                beam_size, use_cache)
         if self.head.mask_ratio != 1.0 or beam_size != 1:
             raise ConfigError(
-                'MaskedCaptionHead generates only by parallel decoding: '
-                'train it with mask_ratio=1 and generate with beam_size=1 '
-                '(or use CaptionHead)')
+                'MaskedCaptionHead without ar_fraction generates only by '
+                'parallel decoding: train it with mask_ratio=1 and generate '
+                'with beam_size=1, or train with ar_fraction > 0 (CapPa) '
+                'for greedy and beam search')
         return self.head.parallel_captions(
             image, max_len or self.head.context_length)
 
@@ -148,6 +151,7 @@ class ImageCaptioner(BasePretrainer):
             nll, scored = self.head.token_nll(image_tokens, tokens)
         return nll.sum(dim=1), scored.sum(dim=1)
 
+    @torch.no_grad()
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List] = None
                 ) -> List[BaseDataElement]:

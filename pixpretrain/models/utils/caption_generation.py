@@ -2,11 +2,16 @@
 text tower and a cross-attending caption decoder, with or without a
 key/value cache.
 
-The text tower must offer ``encode_tokens``, ``init_cache`` and ``decode``
-(:class:`TextTransformer`); the decoder ``blocks`` (cross-attention
-:class:`TransformerBlock`), ``norm``, ``logits_proj`` and
-``forward(text_feats, image_tokens)`` (:class:`CaptionHead`).
+The text tower must offer ``encode_tokens``, ``init_cache``, ``decode``
+and ``context_length`` (:class:`TextTransformer`); the decoder ``blocks``
+(cross-attention :class:`TransformerBlock`), ``norm``, ``logits_proj`` and
+``decode(feats, image_tokens, causal)`` (:class:`CaptionHead`). Without a
+text tower (``text=None``) the decoder embeds the tokens itself: it offers
+``embed(tokens, start)`` and ``context_length`` too (a
+:class:`MaskedCaptionHead` trained with CapPa's autoregressive steps).
 """
+from typing import Optional
+
 import torch
 from torch import nn
 
@@ -23,14 +28,14 @@ class NextTokenScorer:
     the same logits (up to rounding).
 
     Args:
-        text: The text tower.
+        text: The text tower, or None where the decoder embeds tokens.
         head: The caption decoder.
         image_tokens: (B, M, image_dims).
         max_len: Longest prefix that will be scored.
         use_cache: Keep keys and values between calls.
     """
 
-    def __init__(self, text: nn.Module, head: nn.Module,
+    def __init__(self, text: Optional[nn.Module], head: nn.Module,
                  image_tokens: torch.Tensor, max_len: int,
                  use_cache: bool = True) -> None:
         self.text, self.head = text, head
@@ -39,7 +44,8 @@ class NextTokenScorer:
         if not use_cache:
             return
         B = image_tokens.shape[0]
-        self.text_cache = text.init_cache(B, max_len)
+        self.text_cache = None if text is None else text.init_cache(B,
+                                                                    max_len)
         attn = head.blocks[0].attn
         self.head_cache = KVCache(
             len(head.blocks), B, attn.num_heads, max_len,
@@ -52,10 +58,15 @@ class NextTokenScorer:
         """(B, t) ids, extending the previous call's prefix by new tokens
         (rows as reordered by :meth:`reorder`) -> (B, V) logits."""
         if not self.use_cache:
-            feats = self.text.encode_tokens(prefix)
-            return self.head(feats, self.image_tokens)[:, -1]
-        x = self.text.decode(prefix[:, self.text_cache.length:],
-                             self.text_cache)
+            feats = (self.head.embed(prefix) if self.text is None else
+                     self.text.encode_tokens(prefix))
+            return self.head.decode(feats, self.image_tokens,
+                                    causal=True)[:, -1]
+        start = self.head_cache.length
+        if self.text is None:
+            x = self.head.embed(prefix[:, start:], start)
+        else:
+            x = self.text.decode(prefix[:, start:], self.text_cache)
         x = cached_blocks(self.head.blocks, x, self.head_cache,
                           self.image_kv)
         return self.head.logits_proj(self.head.norm(x[:, -1]))
@@ -65,15 +76,18 @@ class NextTokenScorer:
         self.image_tokens = self.image_tokens[rows]
         if not self.use_cache:
             return
-        self.text_cache.reorder(rows)
-        self.head_cache.reorder(rows)
+        for cache in (self.text_cache, self.head_cache):
+            if cache is not None:
+                cache.reorder(rows)
         self.image_kv = [kv[:, rows] for kv in self.image_kv]
 
 
-def _check_max_len(text: nn.Module, max_len: int) -> None:
-    if not 2 <= max_len <= text.context_length:
+def _check_max_len(text: Optional[nn.Module], head: nn.Module,
+                   max_len: int) -> None:
+    context_length = (head if text is None else text).context_length
+    if not 2 <= max_len <= context_length:
         raise ConfigError(f'max_len must lie in [2, context_length='
-                          f'{text.context_length}], got {max_len}')
+                          f'{context_length}], got {max_len}')
 
 
 def _pad_to(tokens: torch.Tensor, max_len: int, pad_id: int) -> torch.Tensor:
@@ -82,7 +96,7 @@ def _pad_to(tokens: torch.Tensor, max_len: int, pad_id: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def greedy_captions(text: nn.Module, head: nn.Module,
+def greedy_captions(text: Optional[nn.Module], head: nn.Module,
                     image_tokens: torch.Tensor, max_len: int,
                     sot_id: int = 1, eot_id: int = 2, pad_id: int = 0,
                     use_cache: bool = True) -> torch.Tensor:
@@ -92,7 +106,7 @@ def greedy_captions(text: nn.Module, head: nn.Module,
         (B, max_len) int64 ids: start, caption, end (unless cut at
         ``max_len``), padding.
     """
-    _check_max_len(text, max_len)
+    _check_max_len(text, head, max_len)
     B = image_tokens.shape[0]
     score = NextTokenScorer(text, head, image_tokens, max_len, use_cache)
     tokens = torch.full((B, 1), sot_id, dtype=torch.long,
@@ -107,7 +121,7 @@ def greedy_captions(text: nn.Module, head: nn.Module,
 
 
 @torch.no_grad()
-def beam_search_captions(text: nn.Module, head: nn.Module,
+def beam_search_captions(text: Optional[nn.Module], head: nn.Module,
                          image_tokens: torch.Tensor, max_len: int,
                          beam_size: int = 4, sot_id: int = 1,
                          eot_id: int = 2, pad_id: int = 0,
@@ -119,7 +133,7 @@ def beam_search_captions(text: nn.Module, head: nn.Module,
     Returns:
         (B, max_len) int64 ids, as :func:`greedy_captions`.
     """
-    _check_max_len(text, max_len)
+    _check_max_len(text, head, max_len)
     if beam_size < 1:
         raise ConfigError(f'beam_size must be >= 1, got {beam_size}')
     B, K = image_tokens.shape[0], beam_size
@@ -151,7 +165,7 @@ def beam_search_captions(text: nn.Module, head: nn.Module,
     return _pad_to(tokens[best], max_len, pad_id)
 
 
-def generate_captions(text: nn.Module, head: nn.Module,
+def generate_captions(text: Optional[nn.Module], head: nn.Module,
                       image_tokens: torch.Tensor, max_len: int,
                       beam_size: int = 1,
                       use_cache: bool = True) -> torch.Tensor:
