@@ -199,6 +199,26 @@ def test_iteration_based_loop_resumes_exactly(tmp_path, monkeypatch,
     assert all(got[it] == expected[it] for it in got)
 
 
+def test_cappa_resumes_its_step_schedule(tmp_path, monkeypatch):
+    """CapPa's autoregressive steps (every second one here) go on where
+    they were: resumed after an odd number of steps, the next is
+    autoregressive, as in the run never stopped."""
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    config = config_with_hooks(
+        tmp_path, base=str(FIXTURES / 'tiny_cappa.py'),
+        train_cfg="dict(_delete_=True, type='ResumableIterBasedTrainLoop', "
+        'max_iters=6, val_interval=6)',
+        default_hooks='dict(checkpoint=dict(interval=3, max_keep_ckpts=2))',
+        randomness='dict(seed=0, deterministic=False)')
+    full, resumed = tmp_path / 'full', tmp_path / 'resumed'
+    assert train_here(config, full) == 0
+    assert train_here(config, resumed, '--resume',
+                      str(full / 'iter_3.pth')) == 0
+    assert int(safe_load(str(resumed / 'iter_6.pth'))['state_dict'][
+        'head.loss_calls']) == 6
+    assert_same_training_state(resumed / 'iter_6.pth', full / 'iter_6.pth')
+
+
 MOCO = str(FIXTURES / 'tiny_moco.py')
 # Overrides that make tiny_moco a 2-epoch run of 8 iterations each with a
 # kNN validation after every epoch, its lr schedule planned by iteration.
