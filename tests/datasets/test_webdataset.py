@@ -210,22 +210,35 @@ def test_image_only_shards_read_back_with_their_labels(tmp_path, classes):
             classes.index(name) if classes else None)
 
 
-def test_shards_lacking_what_the_reader_needs_are_skipped_by_name(
-        tmp_path, monkeypatch):
+@pytest.fixture
+def shard_warnings(monkeypatch):
+    """The shard readers' warnings, as a list."""
     from pixpretrain.datasets import shard_files
     warnings = []
     monkeypatch.setattr(shard_files, 'print_log',
                         lambda msg, **kwargs: warnings.append(msg))
+    return warnings
+
+
+def write_tar(path, members):
+    """A tar of (name, bytes) members, in order; 'IMG' is a 4 x 4 JPEG."""
     image = io.BytesIO()
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(image, 'JPEG')
-    shard = tmp_path / 's.tar'
-    with tarfile.open(shard, 'w') as tar:
-        for name, data in [('a.jpg', image.getvalue()), ('a.cls', b'cat'),
-                           ('b.jpg', image.getvalue()), ('b.cls', b' 3\n'),
-                           ('c.txt', b'a caption')]:
+    with tarfile.open(path, 'w') as tar:
+        for name, data in members:
+            data = image.getvalue() if data == 'IMG' else data
             member = tarfile.TarInfo(name)
             member.size = len(data)
             tar.addfile(member, io.BytesIO(data))
+    return path
+
+
+def test_shards_lacking_what_the_reader_needs_are_skipped_by_name(
+        tmp_path, shard_warnings):
+    warnings = shard_warnings
+    shard = write_tar(tmp_path / 's.tar', [
+        ('a.jpg', 'IMG'), ('a.cls', b'cat'), ('b.jpg', 'IMG'),
+        ('b.cls', b' 3\n'), ('c.txt', b'a caption')])
 
     def read(**kwargs):
         return list(WebDatasetShards(str(shard), repeat=False,
@@ -251,21 +264,13 @@ def test_a_pipeline_reading_files_is_refused(manifest, tmp_path, step):
 
 
 def test_captioned_samples_keep_going_without_a_label_that_is_no_index(
-        tmp_path, monkeypatch):
-    from pixpretrain.datasets import shard_files
-    warnings = []
-    monkeypatch.setattr(shard_files, 'print_log',
-                        lambda msg, **kwargs: warnings.append(msg))
-    image = io.BytesIO()
-    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(image, 'JPEG')
-    shard = tmp_path / 'captioned.tar'
-    with tarfile.open(shard, 'w') as tar:
-        for key, label in (('a', b'cat'), ('b', b'-1'), ('c', b'7')):
-            for ext, data in (('jpg', image.getvalue()),
-                              ('txt', b'a caption'), ('cls', label)):
-                member = tarfile.TarInfo(f'{key}.{ext}')
-                member.size = len(data)
-                tar.addfile(member, io.BytesIO(data))
+        tmp_path, shard_warnings):
+    warnings = shard_warnings
+    shard = write_tar(tmp_path / 'captioned.tar', [
+        (f'{key}.{ext}', data)
+        for key, label in (('a', b'cat'), ('b', b'-1'), ('c', b'7'))
+        for ext, data in (('jpg', 'IMG'), ('txt', b'a caption'),
+                          ('cls', label))])
     samples = list(WebDatasetShards(str(shard), repeat=False,
                                     shuffle_buffer=0))
     assert [(s['key'], s.get('gt_label')) for s in samples] == [
