@@ -38,6 +38,13 @@ PRETEXTS = dict(
           'images'),
     # iGPT with an AR and a BERT head on one backbone
     igpt=('tiny_igpt.py', '', 'tokens'),
+    # CoCa: CLIP's towers plus the pooler and a cross-attending caption
+    # decoder; validated zero-shot and by the caption NLL
+    coca=('tiny_coca.py', "custom_hooks.append(dict(type='ZeroShotHook'))\n",
+          'images'),
+    # CapPa: parallel and autoregressive steps of one decoder (its mask
+    # embedding idle on the latter), a step-count buffer
+    cappa=('tiny_cappa.py', '', 'images'),
     # fine-tuning: drop path, mixup / cutmix, layer-wise lr decay, label
     # smoothing, and a sharded validation with the Accuracy metric
     classifier=('tiny_classifier.py',

@@ -97,6 +97,18 @@ def test_a_captions_nll_does_not_depend_on_its_batch_mates():
                                atol=1e-6)
 
 
+def test_masked_positions_keep_their_position():
+    head, image = masked_head(mask_ratio=1.0), images()
+    logits = all_masked_logits(head, image)
+    # Only the position tells one masked input from another: without it,
+    # every position would get the same prediction.
+    assert (logits[:, 1:] - logits[:, :1]).abs().amax() > 1e-3
+    with torch.no_grad():
+        x = head.embed(torch.zeros(1, CONTEXT, dtype=torch.long),
+                       mask=torch.ones(1, CONTEXT, dtype=torch.bool))
+    torch.testing.assert_close(x, head.mask_embed + head.pos_embed)
+
+
 def test_parallel_captions_are_the_argmax_of_one_all_masked_pass():
     head, image = masked_head(mask_ratio=1.0), images()
     logits = all_masked_logits(head, image)

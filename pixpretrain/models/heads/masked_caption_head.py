@@ -92,13 +92,19 @@ class MaskedCaptionHead(ImageConditionedDecoder):
         """Whether the head captions and scores autoregressively."""
         return self.ar_fraction > 0
 
-    def embed(self, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """(B, N) ids at positions start ... start + N - 1 -> (B, N, D)."""
+    def embed(self, tokens: torch.Tensor, start: int = 0,
+              mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B, N) ids at positions start ... start + N - 1 -> (B, N, D);
+        where the (B, N) bool ``mask`` is True, the mask embedding stands
+        in for the token's (the position's embedding is added to both)."""
         end = start + tokens.shape[1]
         if end > self.context_length:
             raise ValueError(f'{end} tokens exceed context_length='
                              f'{self.context_length}')
-        return self.token_embed(tokens) + self.pos_embed[:, start:end]
+        x = self.token_embed(tokens)
+        if mask is not None:
+            x = torch.where(mask[..., None], self.mask_embed, x)
+        return x + self.pos_embed[:, start:end]
 
     def draw_mask(self, tokens: torch.Tensor,
                   generator: Optional[torch.Generator] = None
@@ -137,9 +143,7 @@ class MaskedCaptionHead(ImageConditionedDecoder):
                 mask: torch.Tensor) -> torch.Tensor:
         """(B, M, image_dims), (B, L) ids, (B, L) bool mask -> (B, L,
         vocab_size) logits, masked tokens hidden from the decoder."""
-        x = torch.where(mask[..., None], self.mask_embed,
-                        self.embed(tokens))
-        return self.decode(x, image_tokens)
+        return self.decode(self.embed(tokens, mask=mask), image_tokens)
 
     def masked_loss(self, image_tokens: torch.Tensor, tokens: torch.Tensor,
                     mask: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from pixpretrain.utils.errors import ConfigError
+from .distributed import gathered_units
 from .sampling import KVCache, cached_blocks
 
 
@@ -170,9 +171,21 @@ def generate_captions(text: Optional[nn.Module], head: nn.Module,
                       beam_size: int = 1,
                       use_cache: bool = True) -> torch.Tensor:
     """:func:`greedy_captions` at ``beam_size=1``, else
-    :func:`beam_search_captions`; (B, max_len) ids either way."""
-    if beam_size == 1:
-        return greedy_captions(text, head, image_tokens, max_len,
-                               use_cache=use_cache)
-    return beam_search_captions(text, head, image_tokens, max_len,
-                                beam_size, use_cache=use_cache)
+    :func:`beam_search_captions`; (B, max_len) ids either way.
+
+    In a sharded (FSDP2) run, inside the model's forward (validation), the
+    blocks of ``text`` and ``head`` are gathered once for the whole decoding
+    (:func:`gathered_units`): the cache runs their layers outside their
+    forward, and ranks decode for different numbers of steps.
+    """
+    with gathered_units(text, head) as sharded:
+        if sharded and not use_cache:
+            raise ConfigError(
+                'decoding a sharded (FSDP2) model runs its blocks once per '
+                'step, a collective each, and ranks stop at different '
+                'steps: decode with use_cache=True')
+        if beam_size == 1:
+            return greedy_captions(text, head, image_tokens, max_len,
+                                   use_cache=use_cache)
+        return beam_search_captions(text, head, image_tokens, max_len,
+                                    beam_size, use_cache=use_cache)

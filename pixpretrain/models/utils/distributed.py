@@ -1,7 +1,10 @@
 """All-gathers for losses that need the global batch (MoCo keys, CLIP
 features). Both are identities when torch.distributed is not initialised,
-so the same model code runs on one device."""
-from typing import Iterable
+so the same model code runs on one device. And what model code needs of
+FSDP2 sharding: the EMA of a sharded encoder, and whole weights for code
+that reaches into a block outside its forward."""
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Optional
 
 import torch
 import torch.distributed as dist
@@ -98,3 +101,30 @@ def ema_update_(target: torch.nn.Module,
             source = distribute_tensor(source, weight.device_mesh,
                                        weight.placements, src_data_rank=None)
         weight.mul_(momentum).add_(source, alpha=1 - momentum)
+
+
+@contextmanager
+def gathered_units(*modules: Optional[torch.nn.Module]) -> Iterator[bool]:
+    """Hold the whole weights of every FSDP2 unit inside ``modules`` for
+    the duration, then free them: code that runs a sharded block's layers
+    outside the block's forward (the key/value cache of caption decoding)
+    needs them, and FSDP2 gathers a unit's weights only around its forward.
+    Gathered once up front, so a loop whose length differs between ranks
+    makes no collective call; nothing happens where nothing is sharded.
+
+    Args:
+        modules: Parts of the model (None skipped); never the root unit,
+            whose weights the caller's forward holds.
+
+    Yields:
+        Whether any unit was gathered (the model is sharded).
+    """
+    units = [unit for module in modules if module is not None
+             for unit in module.modules() if isinstance(unit, FSDPModule)]
+    for unit in units:
+        unit.unshard()
+    try:
+        yield bool(units)
+    finally:
+        for unit in units:
+            unit.reshard()
