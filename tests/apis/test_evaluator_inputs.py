@@ -100,3 +100,13 @@ def test_a_nested_or_subclassed_tokenizer_counts(captioner):
     subclassed = [dict(tokenize, type='LowercaseThenTokenize'),
                   dict(type='PackInputs')]
     check_evaluator_inputs(with_val_pipeline(captioner, subclassed), ['val'])
+
+
+def test_required_transforms_may_name_transforms_alone(captioner,
+                                                       monkeypatch):
+    from pixpretrain.evaluation.metrics.caption import CaptionNLL
+    monkeypatch.setattr(CaptionNLL, 'required_transforms', ('TokenizeText', ))
+    check_evaluator_inputs(captioner, ['val'])
+    cfg = with_val_pipeline(captioner, [dict(type='PackInputs')])
+    with pytest.raises(ConfigError, match=r'needs TokenizeText\(\) in'):
+        check_evaluator_inputs(cfg, ['val'])

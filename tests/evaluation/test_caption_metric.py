@@ -68,3 +68,26 @@ def test_a_diverged_or_empty_set_gives_inf_or_nan_not_a_crash(monkeypatch):
     empty = metric.compute_metrics([(0.0, 0)])
     assert math.isnan(empty['nll']) and math.isnan(empty['perplexity'])
     assert len(warnings) == 1 and 'no token to score' in warnings[0]
+
+
+def test_samples_without_a_label_are_left_out_and_said(monkeypatch):
+    from pixpretrain.evaluation.metrics import caption
+    warnings = []
+    monkeypatch.setattr(caption, 'print_log',
+                        lambda msg, **kwargs: warnings.append(msg))
+    tokenizer = ByteTokenizer(context_length=16)
+    metric = CaptionNamesClass(tokenizer, class_names=['cat', 'dog'])
+    metric.process(None, [
+        dict(caption_tokens=tokenizer('a cat.')[0], gt_label=0),
+        dict(caption_tokens=tokenizer('a dog.')[0], gt_label=0),
+        dict(caption_tokens=tokenizer('a dog.')[0])])
+    assert metric.compute_metrics(metric.results) == dict(names_class=50.0)
+    assert len(warnings) == 1 and '1 of 3 samples have no gt_label' in \
+        warnings[0]
+    assert math.isnan(metric.compute_metrics(
+        [('a cat.', -1)])['names_class'])
+
+
+def test_a_nan_nll_has_a_nan_perplexity():
+    result = CaptionNLL().compute_metrics([(math.nan, 3)])
+    assert math.isnan(result['nll']) and math.isnan(result['perplexity'])

@@ -85,6 +85,9 @@ def test_parallel_head_generates_in_one_pass_and_others_are_refused():
     torch.testing.assert_close(model.generate(images), expected)
     with pytest.raises(ConfigError, match='beam_size=1'):
         model.generate(images, beam_size=2)
+    for max_len in (0, 9):  # outside [2, context_length]
+        with pytest.raises(ConfigError, match='max_len must lie in'):
+            model.generate(images, max_len=max_len)
     partial = ImageCaptioner(BACKBONE, dict(MASKED, mask_ratio=0.5)).eval()
     with pytest.raises(ConfigError, match='mask_ratio=1'):
         partial.generate(images)

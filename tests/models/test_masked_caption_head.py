@@ -111,15 +111,33 @@ def test_masked_positions_keep_their_position():
 
 def test_parallel_captions_are_the_argmax_of_one_all_masked_pass():
     head, image = masked_head(mask_ratio=1.0), images()
-    logits = all_masked_logits(head, image)
-    torch.testing.assert_close(head.parallel_captions(image, 6),
-                               logits[:, :6].argmax(dim=-1))
+    expected = all_masked_logits(head, image)[:, :6].argmax(dim=-1)
+    expected[:, 0] = SOT  # given, never trained
+    torch.testing.assert_close(head.parallel_captions(image, 6), expected)
+    for length in (1, CONTEXT + 1):
+        with pytest.raises(ConfigError, match='max_len must lie in'):
+            head.parallel_captions(image, length)
 
 
-def test_partial_masking_never_hides_padding():
+@pytest.mark.parametrize('share', [0.58, 0.3, 0.25])
+def test_the_schedule_is_exact_for_decimal_shares(share):
+    head = masked_head(mask_ratio=1.0, ar_fraction=share).train()
+    numerator, denominator = round(share * 100), 100
+    calls = []
+    for n in range(200):
+        calls.append(head._autoregressive_step())
+        # integer arithmetic: floor((n + 1) p / q) > floor(n p / q)
+        assert calls[-1] == ((n + 1) * numerator // denominator >
+                             n * numerator // denominator), n
+    assert sum(calls) == 2 * numerator
+
+
+def test_partial_masking_never_hides_padding_or_the_start():
     head = masked_head(mask_ratio=0.9)
     tokens = torch.tensor([[SOT, 5, 6, EOT, PAD, PAD]] * 16)
-    assert not head.draw_mask(tokens)[:, 4:].any()
+    mask = head.draw_mask(tokens)
+    assert not mask[:, 4:].any() and not mask[:, 0].any()
+    assert mask[:, 1:4].any()
 
 
 def test_partial_mask_share_is_near_mask_ratio():
@@ -135,6 +153,8 @@ def test_partial_mask_share_is_near_mask_ratio():
     (dict(ar_fraction=1.0), 'ar_fraction'),
     (dict(ar_fraction=-0.1), 'ar_fraction'),
     (dict(mask_ratio=0.5, ar_fraction=0.25), 'set mask_ratio=1'),
+    (dict(ar_fraction='0.25'), 'ar_fraction.*must be a number'),
+    (dict(mask_ratio=True), 'mask_ratio.*must be a number'),
 ])
 def test_settings_out_of_range_are_refused(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -165,6 +185,9 @@ def test_a_quarter_of_the_steps_are_autoregressive_and_resume_knows():
     with torch.no_grad():
         ar = head.autoregressive_loss(image, tokens).item()
         parallel = masked_head(mask_ratio=1.0).loss(image, tokens).item()
+        head.loss(image, tokens)  # in eval mode: the count stays
+        assert int(head.loss_calls) == 0
+        head.train()  # no dropout: the same losses
         steps = [head.loss(image, tokens).item() for _ in range(8)]
     assert ar != pytest.approx(parallel, rel=1e-3)
     kinds = ['ar' if s == pytest.approx(ar, rel=1e-6) else 'parallel'

@@ -1,6 +1,4 @@
 """MoCo across two gloo processes: shuffle-BN and the shared queue."""
-import os
-
 import pytest
 import torch
 import torch.distributed as dist
@@ -10,10 +8,11 @@ BATCH, QUEUE, STEPS = 4, 20, 3  # 8 keys per step: the third step wraps
 pytestmark = pytest.mark.distributed  # see tests/conftest.py
 
 
-def _worker(rank: int, port: int, results: dict) -> None:
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+def _worker(rank: int, store: str, results: dict) -> None:
     torch.set_num_threads(1)  # two processes on a shared CPU
-    dist.init_process_group('gloo', rank=rank, world_size=2)
+    # A file rendezvous: no port to pick, none to collide.
+    dist.init_process_group('gloo', init_method=f'file://{store}',
+                            rank=rank, world_size=2)
     try:
         from mmengine.model import MMDistributedDataParallel
         from mmengine.optim import OptimWrapper
@@ -62,9 +61,9 @@ def _worker(rank: int, port: int, results: dict) -> None:
         dist.destroy_process_group()
 
 
-def test_two_ranks_share_one_queue_holding_both_ranks_keys(master_port):
+def test_two_ranks_share_one_queue_holding_both_ranks_keys(tmp_path):
     results = mp.Manager().dict()
-    mp.spawn(_worker, args=(master_port, results), nprocs=2)
+    mp.spawn(_worker, args=(str(tmp_path / 'store'), results), nprocs=2)
     r0, r1 = results[0], results[1]
 
     # Shuffle-BN: together the ranks hold every sample once; unshuffling

@@ -22,7 +22,6 @@ def unigram_entropy(tokens: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-@torch.no_grad()
 def caption_quality(model: torch.nn.Module, images: torch.Tensor,
                     tokens: torch.Tensor, labels: Sequence[int],
                     class_names: Sequence[str], tokenizer,
@@ -40,9 +39,9 @@ def caption_quality(model: torch.nn.Module, images: torch.Tensor,
         batch_size: Images per forward pass.
 
     Returns:
-        ``nll_per_token`` (nats, as the ``CaptionNLL`` metric scores), ``unigram_entropy``
-        (nats), ``names_class`` (% of greedy captions naming the image's
-        class and no other) and ``images``.
+        ``nll_per_token`` (nats, as the ``CaptionNLL`` metric scores),
+        ``unigram_entropy`` (nats), ``names_class`` (% of greedy captions
+        naming the image's class and no other) and ``images``.
     """
     model.eval()
     device = next(model.parameters()).device

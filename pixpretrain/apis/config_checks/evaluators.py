@@ -36,6 +36,8 @@ def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
         for metric in _metric_dicts(evaluator):
             cls = resolve_class(metric, [f'{stage}_evaluator'], scope)
             required = getattr(cls, 'required_transforms', {})
+            if not isinstance(required, dict):  # names alone, no arguments
+                required = {name: {} for name in required}
             for name, arguments in required.items():
                 needed = resolve_class({'type': name}, ['pipeline'], scope)
                 if needed is None or any(

@@ -67,13 +67,25 @@ class CaptionNamesClass(BaseMetric):
         for sample in data_samples:
             caption = decode_caption(sample['caption_tokens'].tolist(),
                                      self.tokenizer)
-            self.results.append((caption, int(sample['gt_label'])))
+            label = sample.get('gt_label')
+            self.results.append(
+                (caption, -1 if label is None else int(label)))
 
     def compute_metrics(self, results: List) -> Dict[str, float]:
         names = self._class_names()
+        labelled = [(caption, label) for caption, label in results
+                    if label >= 0]
+        if len(labelled) < len(results):
+            print_log(f'CaptionNamesClass: {len(results) - len(labelled)} '
+                      f'of {len(results)} samples have no gt_label (e.g. '
+                      "a shard's .cls that is no class index) and are left "
+                      'out of caption/names_class', logger='current',
+                      level=logging.WARNING)
+        if not labelled:
+            return dict(names_class=math.nan)
         hits = sum(names_class(caption, names[label], names)
-                   for caption, label in results)
-        return dict(names_class=100.0 * hits / len(results))
+                   for caption, label in labelled)
+        return dict(names_class=100.0 * hits / len(labelled))
 
 
 @METRICS.register_module()
@@ -118,5 +130,5 @@ class CaptionNLL(BaseMetric):
             return dict(nll=math.nan, perplexity=math.nan)
         nll = total / count
         # exp overflows a float above ~709.8 nats (a diverged model)
-        perplexity = math.exp(nll) if nll < 700 else math.inf
+        perplexity = math.exp(nll) if not nll > 700 else math.inf
         return dict(nll=nll, perplexity=perplexity)

@@ -164,7 +164,7 @@ class CoCa(CLIP):
                              beam_size: int = 1,
                              use_cache: bool = True) -> torch.Tensor:
         """Captions from the (B, M, D) :meth:`image_tokens`."""
-        return generate_captions(
-            self.text_backbone, self.caption_head, image,
-            max_len or self.text_backbone.context_length, beam_size,
-            use_cache)
+        if max_len is None:
+            max_len = self.text_backbone.context_length
+        return generate_captions(self.text_backbone, self.caption_head,
+                                 image, max_len, beam_size, use_cache)

@@ -125,20 +125,20 @@ class ImageCaptioner(BasePretrainer):
                              use_cache: bool = True) -> torch.Tensor:
         """:meth:`generate` from the (B, M, D) :meth:`image_tokens`, for a
         caller that has them already."""
-        if self.head.needs_text_features or self.head.autoregressive:
+        if max_len is None:
+            max_len = (self.text_backbone or self.head).context_length
+        if self.head.needs_text_features or getattr(
+                self.head, 'autoregressive', False):
             # Without a text tower the head embeds the caption itself.
-            return generate_captions(
-                self.text_backbone, self.head, image,
-                max_len or (self.text_backbone or self.head).context_length,
-                beam_size, use_cache)
+            return generate_captions(self.text_backbone, self.head, image,
+                                     max_len, beam_size, use_cache)
         if self.head.mask_ratio != 1.0 or beam_size != 1:
             raise ConfigError(
                 'MaskedCaptionHead without ar_fraction generates only by '
                 'parallel decoding: train it with mask_ratio=1 and generate '
                 'with beam_size=1, or train with ar_fraction > 0 (CapPa) '
                 'for greedy and beam search')
-        return self.head.parallel_captions(
-            image, max_len or self.head.context_length)
+        return self.head.parallel_captions(image, max_len)
 
     def caption_nll(self, image_tokens: torch.Tensor, tokens: torch.Tensor
                     ) -> Tuple[torch.Tensor, torch.Tensor]:

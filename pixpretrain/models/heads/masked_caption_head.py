@@ -3,6 +3,7 @@ language modelling given the image, CapPa's parallel prediction, and
 CapPa's mix of parallel and autoregressive steps (Tschannen et al. 2023,
 "Image Captioners Are Scalable Vision Learners Too")."""
 import math
+from fractions import Fraction
 from typing import Optional, Tuple
 
 import torch
@@ -34,8 +35,10 @@ class MaskedCaptionHead(ImageConditionedDecoder):
     ``ar_fraction`` > 0 (with ``mask_ratio=1``) is CapPa's recipe: that
     share of the training steps, spread evenly, is autoregressive teacher
     forcing of the same decoder under a causal mask (the paper's 0.25), the
-    rest parallel. Such a head captions autoregressively (greedy or beam
-    search, as :class:`CaptionHead`) and scores captions that way.
+    rest parallel. A step is a training loss call: with gradient
+    accumulation, a micro-batch. Such a head captions autoregressively
+    (greedy or beam search, as :class:`CaptionHead`) and scores captions
+    that way.
 
     Args:
         image_dims: Width of the image tokens.
@@ -57,6 +60,11 @@ class MaskedCaptionHead(ImageConditionedDecoder):
                  pad_id: int = 0) -> None:
         super().__init__(image_dims, embed_dims, vocab_size, num_layers,
                          num_heads, mlp_ratio, causal=False, pad_id=pad_id)
+        for key, value in (('mask_ratio', mask_ratio),
+                           ('ar_fraction', ar_fraction)):
+            if isinstance(value, bool) or not isinstance(value,
+                                                         (int, float)):
+                raise bad_value(key, value, 'must be a number')
         if not 0.0 < mask_ratio <= 1.0:
             raise bad_value('mask_ratio', mask_ratio,
                             'is the share of caption tokens masked (allowed:'
@@ -110,13 +118,15 @@ class MaskedCaptionHead(ImageConditionedDecoder):
                   generator: Optional[torch.Generator] = None
                   ) -> torch.Tensor:
         """(B, L) ids -> (B, L) bool, True where hidden: every position at
-        ``mask_ratio=1``, else each non-padding token with probability
+        ``mask_ratio=1``, else each caption or end token with probability
         ``mask_ratio``."""
         if self.mask_ratio == 1.0:
             return torch.ones_like(tokens, dtype=torch.bool)
         draws = torch.rand(tokens.shape, device=tokens.device,
                            generator=generator)
-        return (tokens != self.pad_id) & (draws < self.mask_ratio)
+        mask = (tokens != self.pad_id) & (draws < self.mask_ratio)
+        mask[:, 0] = False  # the start token is never a target
+        return mask
 
     def full_length(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, L) ids padded to (B, context_length)."""
@@ -127,17 +137,26 @@ class MaskedCaptionHead(ImageConditionedDecoder):
                      value=self.pad_id)
 
     @torch.no_grad()
-    def parallel_captions(self, image_tokens: torch.Tensor,
-                          length: int) -> torch.Tensor:
-        """(B, M, image_dims) -> (B, length) ids, every position the argmax
-        of one pass over an all-masked input of ``context_length``
-        positions (CapPa's parallel decoding; meaningful for a head trained
-        with ``mask_ratio=1``)."""
+    def parallel_captions(self, image_tokens: torch.Tensor, length: int,
+                          sot_id: int = 1) -> torch.Tensor:
+        """(B, M, image_dims) -> (B, length) ids: the start token, then at
+        every position the argmax of one pass over an all-masked input of
+        ``context_length`` positions (CapPa's parallel decoding; meaningful
+        for a head trained with ``mask_ratio=1``).
+
+        Raises:
+            ConfigError: ``length`` outside [2, context_length].
+        """
+        if not 2 <= length <= self.context_length:
+            raise ConfigError(f'max_len must lie in [2, context_length='
+                              f'{self.context_length}], got {length}')
         B = image_tokens.shape[0]
         blank = torch.full((B, self.context_length), self.pad_id,
                            dtype=torch.long, device=image_tokens.device)
         hidden = torch.ones_like(blank, dtype=torch.bool)
-        return self(image_tokens, blank, hidden)[:, :length].argmax(dim=-1)
+        ids = self(image_tokens, blank, hidden)[:, :length].argmax(dim=-1)
+        ids[:, 0] = sot_id  # given, never a training target
+        return ids
 
     def forward(self, image_tokens: torch.Tensor, tokens: torch.Tensor,
                 mask: torch.Tensor) -> torch.Tensor:
@@ -173,13 +192,15 @@ class MaskedCaptionHead(ImageConditionedDecoder):
             0.0 * self.mask_embed.sum()
 
     def _autoregressive_step(self) -> bool:
-        """Whether this training step is autoregressive: call n is when
-        floor((n + 1) f) > floor(n f), so f = 0.25 is every fourth, the
-        same on every rank (no random draw to agree on)."""
+        """Whether this training loss call is autoregressive: call n is
+        when floor((n + 1) f) > floor(n f), in exact fractions, so f = 0.25
+        is every fourth, the same on every rank (no random draw to agree
+        on). Calls outside training (``eval()``) do not advance it."""
         calls = int(self.loss_calls)
-        self.loss_calls += 1
-        return math.floor((calls + 1) * self.ar_fraction) > \
-            math.floor(calls * self.ar_fraction)
+        if self.training:
+            self.loss_calls += 1
+        share = Fraction(str(self.ar_fraction))
+        return math.floor((calls + 1) * share) > math.floor(calls * share)
 
     def loss(self, image_tokens: torch.Tensor,
              tokens: torch.Tensor) -> torch.Tensor:
