@@ -79,6 +79,19 @@ class DataFileError(BadDataError):
     hold); the message names the file and what was refused."""
 
 
+def too_many_tokens(count: int, context_length: int) -> ConfigError:
+    """The error for a token sequence longer than a model's context: the
+    tokenizer and the model were configured apart.
+
+    Returns:
+        ConfigError: Naming both lengths and the keys to align, to be raised.
+    """
+    return ConfigError(
+        f'{count} tokens exceed context_length={context_length}: give the '
+        "tokenizer (TokenizeText's tokenizer.context_length) and the model "
+        '(its text backbone or caption head) the same context_length')
+
+
 def bad_value(key: str, value: Any, requirement: str) -> ConfigError:
     """The error for a config value out of range, worded one way everywhere.
 

@@ -100,6 +100,23 @@ def test_caption_tool_bad_inputs_are_one_line_errors(tmp_path, capsys):
     assert len(err) == 1 and 'does not fit ImageCaptioner' in err[0]
 
 
+@pytest.mark.parametrize('model', [
+    "dict(text_backbone=dict(context_length=8))",
+    "dict(text_backbone=None, head=dict(_delete_=True, "
+    "type='MaskedCaptionHead', image_dims=32, embed_dims=32, "
+    "vocab_size=259, context_length=8, num_layers=1, num_heads=2))",
+])
+def test_a_tokenizer_longer_than_the_model_is_one_line(tmp_path, capsys,
+                                                       model):
+    config = tmp_path / 'short.py'
+    config.write_text(f"_base_ = ['{TINY_CAPTIONER}']\nmodel = {model}\n")
+    assert train_tool.main([str(config), '--work-dir',
+                            str(tmp_path / 'w')]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'exceed context_length=8' in err[0]
+    assert "tokenizer.context_length" in err[0]
+
+
 def test_coca_trains_logs_both_weighted_losses_and_validates(tmp_path):
     tiny_coca = str(REPO / 'tests' / 'fixtures' / 'tiny_coca.py')
     assert train_tool.main([

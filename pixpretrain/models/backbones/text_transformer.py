@@ -6,7 +6,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, too_many_tokens
 from ..utils import TransformerBlock, init_transformer_weights
 from ..utils.sampling import KVCache, cached_blocks
 from .arch import arch_presets, resolve_arch
@@ -89,16 +89,14 @@ class TextTransformer(BaseModule):
             raise TypeError('expected (B, L) int64 token ids, got '
                             f'{tokens.dtype} {tuple(tokens.shape)}')
         if tokens.shape[1] > self.context_length:
-            raise ValueError(
-                f'{tokens.shape[1]} tokens exceed context_length='
-                f'{self.context_length}')
+            raise too_many_tokens(tokens.shape[1], self.context_length)
         is_eot = tokens == self.eot_id
         # One host sync: an out-of-range id would otherwise be a device-side
         # assert on GPU, and a caption without EOT would be read at token 0.
         bad = (tokens.max() >= self.vocab_size) | (tokens.min() < 0) | \
             ~is_eot.any(dim=1).all()
         if bad.item():
-            raise ValueError(
+            raise ConfigError(
                 f'token ids must lie in [0, vocab_size={self.vocab_size}) and '
                 f'every row must hold eot_id={self.eot_id}; does the '
                 "tokenizer match the text backbone's vocab_size?")
@@ -123,9 +121,7 @@ class TextTransformer(BaseModule):
         every position (final norm applied); position t sees tokens <= t.
         Rows need no end-of-text token (a caption being generated)."""
         if tokens.shape[1] > self.context_length:
-            raise ValueError(
-                f'{tokens.shape[1]} tokens exceed context_length='
-                f'{self.context_length}')
+            raise too_many_tokens(tokens.shape[1], self.context_length)
         x = self.token_embed(tokens) + self.pos_embed[:, :tokens.shape[1]]
         for block in self.blocks:
             x = block(x)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import ConfigError, bad_value
+from pixpretrain.utils.errors import ConfigError, bad_value, too_many_tokens
 from ..utils import check_positive_int, init_transformer_weights
 from .caption_head import (ImageConditionedDecoder, caption_loss,
                            caption_token_nll)
@@ -107,8 +107,7 @@ class MaskedCaptionHead(ImageConditionedDecoder):
         in for the token's (the position's embedding is added to both)."""
         end = start + tokens.shape[1]
         if end > self.context_length:
-            raise ValueError(f'{end} tokens exceed context_length='
-                             f'{self.context_length}')
+            raise too_many_tokens(end, self.context_length)
         x = self.token_embed(tokens)
         if mask is not None:
             x = torch.where(mask[..., None], self.mask_embed, x)
@@ -131,8 +130,7 @@ class MaskedCaptionHead(ImageConditionedDecoder):
     def full_length(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, L) ids padded to (B, context_length)."""
         if tokens.shape[1] > self.context_length:
-            raise ValueError(f'{tokens.shape[1]} tokens exceed '
-                             f'context_length={self.context_length}')
+            raise too_many_tokens(tokens.shape[1], self.context_length)
         return F.pad(tokens, (0, self.context_length - tokens.shape[1]),
                      value=self.pad_id)
 

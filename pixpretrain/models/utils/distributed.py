@@ -121,10 +121,12 @@ def gathered_units(*modules: Optional[torch.nn.Module]) -> Iterator[bool]:
     """
     units = [unit for module in modules if module is not None
              for unit in module.modules() if isinstance(unit, FSDPModule)]
-    for unit in units:
-        unit.unshard()
+    gathered = []
     try:
+        for unit in units:
+            unit.unshard()
+            gathered.append(unit)
         yield bool(units)
     finally:
-        for unit in units:
+        for unit in gathered:
             unit.reshard()
