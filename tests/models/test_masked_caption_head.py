@@ -258,3 +258,15 @@ def test_cached_scores_and_beams_equal_uncached_through_the_head():
                              use_cache=False))
     with pytest.raises(ConfigError, match='context_length=8'):
         greedy_captions(None, head, image, CONTEXT + 1)
+
+
+def test_an_mlm_loss_does_not_depend_on_the_padding_its_batch_gave():
+    head, image = masked_head(mask_ratio=0.5), images(batch=1)
+    caption = torch.tensor([[SOT, 7, 5, 6, EOT]])
+    padded = torch.tensor([[SOT, 7, 5, 6, EOT, PAD, PAD]])  # a longer mate
+    losses = []
+    with torch.no_grad():
+        for tokens in (caption, padded):
+            torch.manual_seed(3)  # the same mask draws
+            losses.append(head.loss(image, tokens).item())
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)

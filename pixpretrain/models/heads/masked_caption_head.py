@@ -30,7 +30,8 @@ class MaskedCaptionHead(ImageConditionedDecoder):
     words nor the caption's length and reads the caption from the image
     alone (always at the full length, so a caption's logits never depend on
     the other captions of its batch); :meth:`parallel_captions` decodes in
-    one pass. Below 1, padding is never masked (MLM, the length known).
+    one pass. Below 1, padding is never masked (MLM, the length known);
+    training runs at the full length in both cases.
 
     ``ar_fraction`` > 0 (with ``mask_ratio=1``) is CapPa's recipe: that
     share of the training steps, spread evenly, is autoregressive teacher
@@ -211,8 +212,10 @@ class MaskedCaptionHead(ImageConditionedDecoder):
         """
         if self.autoregressive and self._autoregressive_step():
             return self.autoregressive_loss(image_tokens, tokens)
-        if self.mask_ratio == 1.0:
-            tokens = self.full_length(tokens)
+        # Always at full length: the bidirectional decoder also reads the
+        # padding, which would otherwise depend on the batch's longest
+        # caption.
+        tokens = self.full_length(tokens)
         return self.masked_loss(image_tokens, tokens, self.draw_mask(tokens))
 
     def token_nll(self, image_tokens: torch.Tensor, tokens: torch.Tensor
