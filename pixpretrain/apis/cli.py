@@ -91,6 +91,24 @@ def run_cli(body: Callable[..., Optional[int]], *args: Any,
         int: ``body``'s code (0 for None), or 1 after an explained error.
     """
     try:
+        return _run_explained(body, args, expected)
+    finally:
+        leave_process_group()
+
+
+def leave_process_group() -> None:
+    """Destroy this process's default process group, if it has one, while
+    the interpreter is whole: left to interpreter exit, gloo's worker
+    threads can abort the process (``terminate called without an active
+    exception``, exit code -6) after its work is done."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _run_explained(body: Callable[..., Optional[int]], args: tuple,
+                   expected: Tuple[Type[BaseException], ...]) -> int:
+    try:
         code = body(*args)
     except BrokenPipeError:
         # The reader went away (`tool | head`): not an error of the tool's.
