@@ -166,7 +166,7 @@ def test_pack_inputs_without_text_is_unchanged():
 
 
 def test_tokenize_text_needs_captions():
-    with pytest.raises(KeyError, match='captions'):
+    with pytest.raises(ConfigError, match='captions'):
         TokenizeText(dict(type='ByteTokenizer'))(dict(img=None))
     with pytest.raises(ConfigError, match='caption_choice'):
         TokenizeText(dict(type='ByteTokenizer'), caption_choice='all')

@@ -37,11 +37,11 @@ def test_metric_scores_queries_against_the_bank():
 
 def test_metric_needs_a_bank_and_its_feature():
     metric = KNNAccuracy(feature_key='projection')
-    with pytest.raises(KeyError, match="'projection'"):
+    with pytest.raises(ConfigError, match="'projection'"):
         metric.process(None, _samples(torch.zeros(1, 2), [0]))
     bare = KNNAccuracy()
     bare.process(None, _samples(torch.zeros(1, 2), [0]))
-    with pytest.raises(RuntimeError, match='KNNValLoop'):
+    with pytest.raises(ConfigError, match='KNNValLoop'):
         bare.compute_metrics(bare.results)
     with pytest.raises(ConfigError, match='temperature'):
         KNNAccuracy(temperature=0)

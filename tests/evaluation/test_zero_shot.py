@@ -74,7 +74,7 @@ def test_metric_reads_class_names_from_the_data_set():
 
 def test_metric_without_a_classifier_names_the_hook():
     metric = ZeroShotAccuracy(TEMPLATES, TOKENIZER, class_names=['a', 'b'])
-    with pytest.raises(RuntimeError, match='ZeroShotHook'):
+    with pytest.raises(ConfigError, match='ZeroShotHook'):
         metric.process({}, [dict(image_embedding=IMAGES[0], gt_label=0)])
 
 

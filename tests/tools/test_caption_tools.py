@@ -117,6 +117,24 @@ def test_a_tokenizer_longer_than_the_model_is_one_line(tmp_path, capsys,
     assert "tokenizer.context_length" in err[0]
 
 
+@pytest.mark.parametrize('fixture, method', [
+    ('tiny_captioner.py', 'captioning'), ('tiny_clip.py', 'CLIP'),
+    ('tiny_coca.py', 'CoCa')])
+def test_uncaptioned_training_data_is_one_line(tmp_path, capsys, fixture,
+                                               method):
+    config = tmp_path / 'uncaptioned.py'
+    config.write_text(
+        f"_base_ = ['{REPO / 'tests' / 'fixtures' / fixture}']\n"
+        "train_dataloader = dict(dataset=dict(pipeline=["
+        "dict(type='PackInputs')]))\n")
+    assert train_tool.main([str(config), '--work-dir',
+                            str(tmp_path / 'w')]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f'error: {method} needs captions: put TokenizeText '
+                   'before PackInputs in the training pipeline, on a '
+                   'captioned data set']
+
+
 def test_coca_trains_logs_both_weighted_losses_and_validates(tmp_path):
     tiny_coca = str(REPO / 'tests' / 'fixtures' / 'tiny_coca.py')
     assert train_tool.main([

@@ -54,3 +54,16 @@ def test_trains_monitors_knn_and_resumes_queue_and_key_encoder(tmp_path):
                                halfway['head.queue'][12:16])
     assert not torch.equal(halfway['momentum_encoder.neck.mlp.0.weight'],
                            halfway['neck.mlp.0.weight'])
+
+
+def test_a_pipeline_without_two_views_is_one_line(tmp_path, capsys):
+    config = tmp_path / 'one_view.py'
+    config.write_text(
+        f"_base_ = ['{TINY}']\n"
+        "train_dataloader = dict(dataset=dict(pipeline=["
+        "dict(type='PackInputs')]))\n")
+    assert train_tool.main([str(config), '--work-dir',
+                            str(tmp_path / 'w')]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        'error: MoCo needs two views of each image (a MultiView transform')

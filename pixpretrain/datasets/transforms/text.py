@@ -49,8 +49,10 @@ class TokenizeText(BaseTransform):
         captions = results.get('captions')
         if captions is None:
             if 'text' not in results:
-                raise KeyError("TokenizeText needs results['captions'] or "
-                               "results['text']; use a captioned data set")
+                raise ConfigError(
+                    "TokenizeText needs results['captions'] or "
+                    "results['text']: use a captioned data set "
+                    '(PromptCaptions, ImageCaptionManifest, caption shards)')
             captions = [results['text']]
         if not captions:
             raise ValueError(f"sample {results.get('img_path', '')!r} has "

@@ -77,9 +77,10 @@ class KNNAccuracy(BaseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             if self.feature_key not in sample:
-                raise KeyError(
+                raise ConfigError(
                     f"KNNAccuracy reads '{self.feature_key}' from the model's "
-                    f'predictions, which hold {sorted(sample)}')
+                    f'predictions, which hold {sorted(sample)}: set its '
+                    'feature_key to one of them')
             self.results.append((sample[self.feature_key].float().cpu(),
                                  sample['gt_label'].cpu()))
 
@@ -93,7 +94,7 @@ class KNNAccuracy(BaseMetric):
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
         if self._bank is None:
-            raise RuntimeError(
+            raise ConfigError(
                 'KNNAccuracy has no feature bank: run it in a '
                 "val_cfg=dict(type='KNNValLoop', bank_dataloader=...)")
         bank_features, bank_labels = self._bank

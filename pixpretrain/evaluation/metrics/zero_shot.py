@@ -138,7 +138,7 @@ class ZeroShotAccuracy(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         if self.classifier is None:
-            raise RuntimeError(
+            raise ConfigError(
                 'ZeroShotAccuracy has no classifier: add '
                 "dict(type='ZeroShotHook') to custom_hooks, or call "
                 'prepare(model) before evaluating')

@@ -7,6 +7,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from pixpretrain.registry import MODELS
+from pixpretrain.utils.errors import ConfigError
 
 ModuleCfg = Union[dict, nn.Module]
 
@@ -16,6 +17,21 @@ def build_module(cfg: Optional[ModuleCfg]) -> Optional[nn.Module]:
     if cfg is None or isinstance(cfg, nn.Module):
         return cfg
     return MODELS.build(cfg)
+
+
+def sample_text_tokens(data_samples: Optional[List],
+                       method: str) -> torch.Tensor:
+    """The batch's ``text_tokens``, stacked to (B, L).
+
+    Raises:
+        ConfigError: The samples carry none (no ``TokenizeText`` in the
+            pipeline, or data without captions), naming ``method``.
+    """
+    if not data_samples or 'text_tokens' not in data_samples[0]:
+        raise ConfigError(
+            f'{method} needs captions: put TokenizeText before PackInputs '
+            'in the training pipeline, on a captioned data set')
+    return torch.stack([s.text_tokens for s in data_samples])
 
 
 class BasePretrainer(BaseModel):

@@ -8,7 +8,8 @@ from mmengine.structures import BaseDataElement
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import pool_feature, random_masking
-from .base import BasePretrainer, ModuleCfg, build_module
+from .base import (BasePretrainer, ModuleCfg, build_module,
+                   sample_text_tokens)
 
 IMAGE_POOLS = ('cls', 'mean')
 
@@ -118,17 +119,10 @@ class CLIP(BasePretrainer):
         """(B, L) token ids -> (B, E) unit embeddings."""
         return self.head.embed_text(self.text_backbone(tokens)[0])
 
-    @staticmethod
-    def _text_tokens(data_samples: Optional[List]) -> torch.Tensor:
-        if not data_samples or 'text_tokens' not in data_samples[0]:
-            raise ValueError(
-                'CLIP needs captions: put TokenizeText before PackInputs in '
-                'the training pipeline, on a captioned data set')
-        return torch.stack([s.text_tokens for s in data_samples])
-
     def loss(self, inputs: torch.Tensor,
              data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
-        tokens = self._text_tokens(data_samples)  # (B, L)
+        # (B, L)
+        tokens = sample_text_tokens(data_samples, type(self).__name__)
         image_feats = self.image_features(inputs, self.mask_ratio)
         text_feats = self.text_backbone(tokens)[0]
         # Keys without 'loss' are logged, not summed into the loss.
@@ -146,7 +140,8 @@ class CLIP(BasePretrainer):
         for sample, emb in zip(samples, self.embed_image(inputs)):
             sample.image_embedding = emb
         if 'text_tokens' in samples[0]:
-            text = self.embed_text(self._text_tokens(samples))
+            text = self.embed_text(
+                sample_text_tokens(samples, type(self).__name__))
             for sample, emb in zip(samples, text):
                 sample.text_embedding = emb
         return samples

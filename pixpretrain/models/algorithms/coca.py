@@ -109,8 +109,8 @@ class CoCa(CLIP):
 
     def loss(self, inputs: torch.Tensor,
              data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
-        tokens = caption_tokens(data_samples,
-                                self.caption_head.pad_id)  # (B, L)
+        tokens = caption_tokens(data_samples, self.caption_head.pad_id,
+                                'CoCa')  # (B, L)
         image = self.image_tokens(inputs, self.mask_ratio)  # (B, M, D)
         text, text_feats = self.text_tower(tokens)
         contrastive = self.head.loss(self.pooler(image)[:, 0], text_feats)
@@ -136,7 +136,8 @@ class CoCa(CLIP):
             sample.image_embedding = emb
         if 'text_tokens' not in samples[0]:
             return samples
-        tokens = caption_tokens(samples, self.caption_head.pad_id)  # (B, L)
+        tokens = caption_tokens(samples, self.caption_head.pad_id,
+                                'CoCa')  # (B, L)
         text, text_feats = self.text_tower(tokens)
         for sample, emb in zip(samples, self.head.embed_text(text_feats)):
             sample.text_embedding = emb

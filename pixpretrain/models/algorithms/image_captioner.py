@@ -9,19 +9,16 @@ from mmengine.structures import BaseDataElement
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError
 from ..utils.caption_generation import generate_captions
-from .base import BasePretrainer, ModuleCfg, build_module
+from .base import (BasePretrainer, ModuleCfg, build_module,
+                   sample_text_tokens)
 
 
-def caption_tokens(data_samples: Optional[List],
-                   pad_id: int = 0) -> torch.Tensor:
+def caption_tokens(data_samples: Optional[List], pad_id: int = 0,
+                   method: str = 'captioning') -> torch.Tensor:
     """The batch's ``text_tokens`` (B, L), cut after the last column that
-    holds a non-padding token of any row."""
-    if not data_samples or 'text_tokens' not in data_samples[0]:
-        raise ValueError(
-            'captioning needs captions: put TokenizeText before PackInputs '
-            'in the training pipeline, on a captioned data set')
-    return trim_padding(torch.stack([s.text_tokens for s in data_samples]),
-                        pad_id)
+    holds a non-padding token of any row; ``method`` names who needs them
+    in the error for samples without any."""
+    return trim_padding(sample_text_tokens(data_samples, method), pad_id)
 
 
 def trim_padding(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:

@@ -175,7 +175,7 @@ class MoCo(BasePretrainer):
         if isinstance(inputs, torch.Tensor) or len(inputs) != 2:
             got = ('one batch tensor' if isinstance(inputs, torch.Tensor)
                    else f'{len(inputs)} views')
-            raise ValueError(
+            raise ConfigError(
                 'MoCo needs two views of each image (a MultiView transform '
                 f'with num_views=2 in the pipeline), got {got}')
         query_view, key_view = inputs

@@ -70,9 +70,10 @@ class ImageConditionedDecoder(BaseModule):
         tokens -> (B, L, vocab_size) logits; ``causal`` overrides the
         blocks' own attention mask for this call."""
         if image_tokens.shape[-1] != self.image_dims:
-            raise ValueError(f'image tokens are {image_tokens.shape[-1]} '
-                             f'wide, the head expects image_dims='
-                             f'{self.image_dims}')
+            raise ConfigError(
+                f'image tokens are {image_tokens.shape[-1]} wide, the '
+                f'caption head expects image_dims={self.image_dims}: set '
+                "the head's image_dims to the backbone's width")
         for block in self.blocks:
             x = block(x, context=image_tokens, causal=causal)
         return self.logits_proj(self.norm(x))
