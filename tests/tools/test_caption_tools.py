@@ -165,3 +165,14 @@ def test_coca_trains_logs_both_weighted_losses_and_validates(tmp_path):
                               str(image), '--out',
                               str(tmp_path / 'grid.png')]) == 0
     assert (tmp_path / 'grid.png').is_file()
+
+
+def test_images_off_the_backbone_size_are_one_line(tmp_path, capsys):
+    config = tmp_path / 'big.py'
+    config.write_text(
+        f"_base_ = ['{REPO / 'tests' / 'fixtures' / 'tiny_clip.py'}']\n"
+        "model = dict(backbone=dict(img_size=16))\n")
+    assert train_tool.main([str(config), '--work-dir',
+                            str(tmp_path / 'w')]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'expects (16, 16) images' in err[0]

@@ -67,3 +67,4 @@ def test_a_pipeline_without_two_views_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(
         'error: MoCo needs two views of each image (a MultiView transform')
+

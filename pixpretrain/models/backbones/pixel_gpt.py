@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from pixpretrain.registry import MODELS
-from pixpretrain.utils.errors import bad_value
+from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import (TransformerBlock, resolve_out_indices,
                      run_intermediates)
 from ..utils.sampling import KVCache, cached_blocks
@@ -121,9 +121,11 @@ class PixelGPT(BaseModule):
                 'PixelGPT takes integer tokens of shape (B, N) or (B, H, W), '
                 f'got {tuple(tokens.shape)} {tokens.dtype}')
         if tokens.shape[1] > self.seq_len:
-            raise ValueError(
+            raise ConfigError(
                 f'{tokens.shape[1]} tokens exceed the {self.seq_len} '
-                f'positions of a {self.img_size} grid')
+                f'positions of a {self.img_size} grid (backbone.img_size): '
+                "resize the pipeline's images to that grid, or set "
+                'backbone.img_size')
         return tokens
 
     def embed(self, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:

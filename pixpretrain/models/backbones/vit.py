@@ -149,9 +149,10 @@ class VisionTransformer(BaseModule):
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, L, D) patch tokens with position embedding."""
         if tuple(images.shape[-2:]) != self.img_size:
-            raise ValueError(
-                f'expected {self.img_size} images, got '
-                f'{tuple(images.shape[-2:])}')
+            raise ConfigError(
+                f'the ViT expects {self.img_size} images (backbone.img_size)'
+                f', got {tuple(images.shape[-2:])}: crop or resize to that '
+                'size in the pipeline, or set backbone.img_size')
         tokens = self.patch_embed(images).flatten(2).transpose(1, 2)
         return tokens + self.pos_embed[:, 1:]
 
