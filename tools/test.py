@@ -1,11 +1,10 @@
 """Test a trained checkpoint with its config's test loop and metrics
 (fine-tuned classifiers, CLIP zero-shot, kNN), through mmengine's Runner."""
 import argparse
-import sys
 from typing import List, Optional
 
-from pixpretrain.apis.cli import (add_cfg_options, emit_json, parse_launched,
-                                 run_cli)
+from pixpretrain.apis.cli import (add_cfg_options, emit_json, exit_tool,
+                                 parse_launched, run_cli)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -45,4 +44,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    exit_tool(main())

@@ -1,9 +1,9 @@
 """Train a pretrainer from a config: single device, torchrun or slurm."""
 import argparse
-import sys
 from typing import List, Optional
 
-from pixpretrain.apis.cli import add_cfg_options, parse_launched, run_cli
+from pixpretrain.apis.cli import (add_cfg_options, exit_tool, parse_launched,
+                                 run_cli)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -68,4 +68,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    exit_tool(main())

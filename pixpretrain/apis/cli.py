@@ -13,9 +13,11 @@ so ``main()`` always returns the exit code, and the script ends with
 """
 import argparse
 import json
+import logging
 import os
 import sys
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import (Any, Callable, Dict, List, NoReturn, Optional, Tuple,
+                    Type)
 
 from mmengine.config import DictAction
 
@@ -96,14 +98,32 @@ def run_cli(body: Callable[..., Optional[int]], *args: Any,
         leave_process_group()
 
 
+_left_process_group = False
+
+
 def leave_process_group() -> None:
-    """Destroy this process's default process group, if it has one, while
-    the interpreter is whole: left to interpreter exit, gloo's worker
-    threads can abort the process (``terminate called without an active
-    exception``, exit code -6) after its work is done."""
+    """Destroy this process's process groups, if it has any, while the
+    interpreter is whole (see :func:`exit_tool` for what else it takes)."""
+    global _left_process_group
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+        _left_process_group = True
+
+
+def exit_tool(code: int) -> NoReturn:
+    """End a tool's process with ``code``, once its work and output are
+    done: a process that was one rank of a job leaves without interpreter
+    teardown (``os._exit``, after flushing its streams and log files),
+    where gloo's threads still alive can abort a finished rank
+    (``terminate called without an active exception``, exit code -6, seen
+    in two-rank runs on CPU); any other exits as usual."""
+    if not _left_process_group:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _run_explained(body: Callable[..., Optional[int]], args: tuple,

@@ -44,3 +44,27 @@ def test_the_process_group_is_destroyed_on_the_way_out(tmp_path, fails):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == [str(int(fails)), 'False']
+
+
+@pytest.mark.distributed
+def test_a_rank_exits_with_its_code_and_its_output_flushed(tmp_path):
+    script = textwrap.dedent(f'''
+        import logging, sys
+        import torch.distributed as dist
+        from pixpretrain.apis.cli import exit_tool, run_cli
+
+        def body():
+            dist.init_process_group('gloo', init_method='file://{tmp_path}/s',
+                                    rank=0, world_size=1)
+            logging.getLogger('tool').addHandler(
+                logging.FileHandler('{tmp_path}/log.txt'))
+            logging.getLogger('tool').warning('logged')
+            print('printed', end='')
+            return 3
+        exit_tool(run_cli(body))
+    ''')
+    out = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 3, out.stderr[-2000:]
+    assert out.stdout == 'printed'
+    assert (tmp_path / 'log.txt').read_text() == 'logged\n'

@@ -20,10 +20,10 @@ Example:
 """
 import argparse
 import os.path as osp
-import sys
 from typing import List, Optional
 
-from pixpretrain.apis.cli import doc_summary, parse_launched, run_cli
+from pixpretrain.apis.cli import (doc_summary, exit_tool, parse_launched,
+                                 run_cli)
 from pixpretrain.applications.probe.data import describe_presets
 
 
@@ -142,4 +142,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    exit_tool(main())
