@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 
+from pixpretrain.apis.config_checks.readers import pipeline_step_dicts
 from pixpretrain.utils.errors import ConfigError
 from .flops import flop_counter
 
@@ -53,19 +54,14 @@ def pipeline_crop_size(cfg: Config) -> Optional[Tuple[int, int]]:
         cfg: The loaded config.
     """
     loader = cfg.get('train_dataloader') or {}
-    stack = list((loader.get('dataset') or {}).get('pipeline') or [])
-    while stack:
-        step = stack.pop(0)
-        if isinstance(step, (list, tuple)):
-            stack[:0] = list(step)
-        elif isinstance(step, dict):
-            if 'Crop' in str(step.get('type')) or step.get('type') == 'Resize':
-                size = step.get('size')
-                if isinstance(size, int):
-                    return size, size
-                if isinstance(size, (list, tuple)) and len(size) == 2:
-                    return tuple(size)
-            stack[:0] = list(step.get('transforms') or [])
+    pipeline = (loader.get('dataset') or {}).get('pipeline')
+    for step in pipeline_step_dicts(pipeline):
+        if 'Crop' in str(step.get('type')) or step.get('type') == 'Resize':
+            size = step.get('size')
+            if isinstance(size, int):
+                return size, size
+            if isinstance(size, (list, tuple)) and len(size) == 2:
+                return tuple(size)
     return None
 
 

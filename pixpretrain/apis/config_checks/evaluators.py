@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterator, List, Optional
 from mmengine.config import Config
 
 from pixpretrain.utils.errors import ConfigError
-from .readers import resolve_class
+from .readers import pipeline_step_dicts, resolve_class
 
 
 def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
@@ -80,18 +80,8 @@ def _pipeline_steps(dataset: Optional[Any]) -> Iterator[dict]:
     (``PromptCaptions(dataset=...)``, ``ConcatDataset(datasets=[...])``)."""
     if not isinstance(dataset, dict):
         return
-    yield from _transforms(dataset.get('pipeline'))
+    yield from pipeline_step_dicts(dataset.get('pipeline'))
     yield from _pipeline_steps(dataset.get('dataset'))
     for inner in dataset.get('datasets') or ():
         yield from _pipeline_steps(inner)
 
-
-def _transforms(steps: Any) -> Iterator[dict]:
-    """Transform dicts of a pipeline, those nested in a wrapper's
-    ``transforms`` (one list, or one per view) included."""
-    if isinstance(steps, dict):
-        yield steps
-        steps = steps.get('transforms')
-    if isinstance(steps, (list, tuple)):
-        for step in steps:
-            yield from _transforms(step)

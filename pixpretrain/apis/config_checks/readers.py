@@ -3,7 +3,7 @@ plain dicts, and the class a dict's ``type`` (or mmengine's default for a
 dict without one) builds, with the arguments that class takes."""
 import difflib
 import inspect
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from mmengine.registry import Registry
 
@@ -232,3 +232,14 @@ def closest_key_hint(where: str, key: str, names: List[str],
     close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
     return (f'did you mean {where}.{close[0]}?' if close else
             f'{who} takes: {", ".join(names)}')
+
+
+def pipeline_step_dicts(steps: Any) -> Iterator[dict]:
+    """The transform dicts of a pipeline config, depth first, those nested
+    in a wrapper's ``transforms`` (one list, or one per view) included."""
+    if isinstance(steps, dict):
+        yield steps
+        steps = steps.get('transforms')
+    if isinstance(steps, (list, tuple)):
+        for step in steps:
+            yield from pipeline_step_dicts(step)

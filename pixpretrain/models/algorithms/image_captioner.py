@@ -89,10 +89,16 @@ class ImageCaptioner(BasePretrainer):
     def caption_loss(self, image_tokens: torch.Tensor,
                      tokens: torch.Tensor) -> torch.Tensor:
         """The head's loss on (B, M, D) image tokens and (B, L) ids."""
+        return self.head.loss(image_tokens, tokens,
+                              *self._text_inputs(tokens))
+
+    def _text_inputs(self, tokens: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """What the head reads of the text tower: the (B, L, D_t) features
+        of ``tokens`` for a head that decodes them, none for one that
+        embeds the caption itself."""
         if self.head.needs_text_features:
-            return self.head.loss(image_tokens, tokens,
-                                  self.text_backbone.encode_tokens(tokens))
-        return self.head.loss(image_tokens, tokens)
+            return (self.text_backbone.encode_tokens(tokens), )
+        return ()
 
     def loss(self, inputs: torch.Tensor,
              data_samples: Optional[List] = None) -> Dict[str, torch.Tensor]:
@@ -141,11 +147,8 @@ class ImageCaptioner(BasePretrainer):
                     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Per caption: the (B, ) summed NLL of its scored tokens and their
         (B, ) count (the head's ``token_nll``)."""
-        if self.head.needs_text_features:
-            nll, scored = self.head.token_nll(
-                image_tokens, tokens, self.text_backbone.encode_tokens(tokens))
-        else:
-            nll, scored = self.head.token_nll(image_tokens, tokens)
+        nll, scored = self.head.token_nll(image_tokens, tokens,
+                                          *self._text_inputs(tokens))
         return nll.sum(dim=1), scored.sum(dim=1)
 
     @torch.no_grad()

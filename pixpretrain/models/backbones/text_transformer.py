@@ -116,13 +116,19 @@ class TextTransformer(BaseModule):
         ids checked as :meth:`forward` checks them."""
         return self._check_tokens(tokens)
 
+    def embed(self, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """(B, N) ids at positions start ... start + N - 1 -> (B, N, D)
+        token plus position embeddings."""
+        end = start + tokens.shape[1]
+        if end > self.context_length:
+            raise too_many_tokens(end, self.context_length)
+        return self.token_embed(tokens) + self.pos_embed[:, start:end]
+
     def encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, L) token ids, L <= context_length -> (B, L, D) features of
         every position (final norm applied); position t sees tokens <= t.
         Rows need no end-of-text token (a caption being generated)."""
-        if tokens.shape[1] > self.context_length:
-            raise too_many_tokens(tokens.shape[1], self.context_length)
-        x = self.token_embed(tokens) + self.pos_embed[:, :tokens.shape[1]]
+        x = self.embed(tokens)
         for block in self.blocks:
             x = block(x)
         return self.norm(x)
@@ -153,7 +159,5 @@ class TextTransformer(BaseModule):
             :meth:`encode_tokens` gives the whole sequence at these positions.
         """
         cache.check_room(tokens.shape[1])
-        start = cache.length
-        x = self.token_embed(tokens) + \
-            self.pos_embed[:, start:start + tokens.shape[1]]
+        x = self.embed(tokens, cache.length)
         return self.norm(cached_blocks(self.blocks, x, cache))

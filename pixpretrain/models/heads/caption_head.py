@@ -13,6 +13,7 @@ from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import (TransformerBlock, check_positive_int,
                      init_transformer_weights)
+from ..utils.sampling import KVCache
 
 
 def caption_loss(logits: torch.Tensor, targets: torch.Tensor,
@@ -63,6 +64,15 @@ class ImageConditionedDecoder(BaseModule):
             for _ in range(num_layers))
         self.norm = nn.LayerNorm(embed_dims, eps=1e-6)
         self.logits_proj = nn.Linear(embed_dims, vocab_size)
+
+    def init_cache(self, batch_size: int, max_len: int) -> KVCache:
+        """An empty key/value cache of ``max_len`` positions for causal
+        decoding through the blocks (:func:`cached_blocks`)."""
+        attn = self.blocks[0].attn
+        weight = self.logits_proj.weight
+        return KVCache(len(self.blocks), batch_size, attn.num_heads,
+                       max_len, self.embed_dims // attn.num_heads,
+                       weight.device, weight.dtype)
 
     def decode(self, x: torch.Tensor, image_tokens: torch.Tensor,
                causal: Optional[bool] = None) -> torch.Tensor:

@@ -4,8 +4,9 @@ key/value cache.
 
 The text tower must offer ``encode_tokens``, ``init_cache``, ``decode``
 and ``context_length`` (:class:`TextTransformer`); the decoder ``blocks``
-(cross-attention :class:`TransformerBlock`), ``norm``, ``logits_proj`` and
-``decode(feats, image_tokens, causal)`` (:class:`CaptionHead`). Without a
+(cross-attention :class:`TransformerBlock`), ``init_cache``, ``norm``,
+``logits_proj`` and ``decode(feats, image_tokens, causal)``
+(:class:`CaptionHead`). Without a
 text tower (``text=None``) the decoder embeds the tokens itself: it offers
 ``embed(tokens, start)`` and ``context_length`` too (a
 :class:`MaskedCaptionHead` trained with CapPa's autoregressive steps).
@@ -17,7 +18,7 @@ from torch import nn
 
 from pixpretrain.utils.errors import ConfigError
 from .distributed import gathered_units
-from .sampling import KVCache, cached_blocks
+from .sampling import cached_blocks
 
 
 class NextTokenScorer:
@@ -47,11 +48,7 @@ class NextTokenScorer:
         B = image_tokens.shape[0]
         self.text_cache = None if text is None else text.init_cache(B,
                                                                     max_len)
-        attn = head.blocks[0].attn
-        self.head_cache = KVCache(
-            len(head.blocks), B, attn.num_heads, max_len,
-            attn.proj.in_features // attn.num_heads, image_tokens.device,
-            image_tokens.dtype)
+        self.head_cache = head.init_cache(B, max_len)
         self.image_kv = [block.cross_attn.context_kv(image_tokens)
                          for block in head.blocks]
 
