@@ -170,3 +170,6 @@ def test_tokenize_text_needs_captions():
         TokenizeText(dict(type='ByteTokenizer'))(dict(img=None))
     with pytest.raises(ConfigError, match='caption_choice'):
         TokenizeText(dict(type='ByteTokenizer'), caption_choice='all')
+    with pytest.raises(ConfigError, match="'a.jpg' has an empty caption list"):
+        TokenizeText(dict(type='ByteTokenizer'))(
+            dict(img=None, img_path='a.jpg', captions=[]))

@@ -148,6 +148,8 @@ def test_parts_that_disagree_fail_at_build_time():
     model = tiny_clip(backbone=TinyConvNet(), image_dims=7)
     with pytest.raises(ConfigError, match='feature width \\(12\\)'):
         model.image_features(torch.randn(1, 3, SIZE, SIZE))
+    with pytest.raises(ConfigError, match=r'last output is \(1, 2, 3, 4, 5\)'):
+        model._pool(torch.zeros(1, 2, 3, 4, 5))
 
 
 def test_missing_captions_name_the_transform():

@@ -40,6 +40,8 @@ def test_a_feature_map_becomes_its_positions():
     tokens = image_tokens_of(fmap)
     assert tokens.shape == (1, 12, 2)
     assert tokens[0, 5].tolist() == [5.0, 17.0]
+    with pytest.raises(ConfigError, match=r'last output is \(1, 24\)'):
+        image_tokens_of(fmap.flatten(1))
 
 
 @pytest.mark.parametrize('head', [HEAD, MASKED])

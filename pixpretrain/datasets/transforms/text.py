@@ -55,8 +55,9 @@ class TokenizeText(BaseTransform):
                     '(PromptCaptions, ImageCaptionManifest, caption shards)')
             captions = [results['text']]
         if not captions:
-            raise ValueError(f"sample {results.get('img_path', '')!r} has "
-                             'no caption')
+            raise ConfigError(f"sample {results.get('img_path', '')!r} has "
+                              'an empty caption list: give every image of '
+                              'the data set at least one caption')
         index = np.random.randint(len(captions)) \
             if self.caption_choice == 'random' else 0
         results['text'] = captions[index]

@@ -93,8 +93,11 @@ class CLIP(BasePretrainer):
         elif feats.ndim == 2:
             pooled = feats
         else:
-            raise ValueError('image backbone output must be (B, C, H, W), '
-                             f'(B, L, D) or (B, D), got {tuple(feats.shape)}')
+            raise ConfigError(
+                'the image backbone\'s last output is '
+                f'{tuple(feats.shape)}; CLIP pools a (B, C, H, W) map, '
+                '(B, L, D) tokens or (B, D) features: pick a backbone (or '
+                'out_indices) whose last output is one of these')
         if pooled.shape[1] != self.head.image_dims:
             raise ConfigError(
                 f'head.image_dims={self.head.image_dims} does not match the '

@@ -35,8 +35,10 @@ def image_tokens_of(features: torch.Tensor) -> torch.Tensor:
         return features
     if features.ndim == 4:
         return features.flatten(2).transpose(1, 2)
-    raise ValueError('a caption decoder attends to tokens (B, L, D) or a '
-                     f'map (B, C, H, W), got {tuple(features.shape)}')
+    raise ConfigError('a caption decoder attends to tokens (B, L, D) or a '
+                      f'map (B, C, H, W); the backbone\'s last output is '
+                      f'{tuple(features.shape)}: pick a backbone (or '
+                      'out_indices) whose last output is one of these')
 
 
 @MODELS.register_module()
