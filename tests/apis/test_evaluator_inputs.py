@@ -110,3 +110,26 @@ def test_required_transforms_may_name_transforms_alone(captioner,
     cfg = with_val_pipeline(captioner, [dict(type='PackInputs')])
     with pytest.raises(ConfigError, match=r'needs TokenizeText\(\) in'):
         check_evaluator_inputs(cfg, ['val'])
+
+
+def test_every_dataset_of_a_concat_needs_the_transform(captioner):
+    tokenize = dict(captioner.val_dataloader.dataset.pipeline[0])
+    source = copy.deepcopy(captioner.val_dataloader.dataset)
+    source.pipeline = []
+    tokenizing = dict(source, pipeline=[tokenize, dict(type='PackInputs')])
+    bare = dict(source, pipeline=[dict(type='PackInputs')])
+    cfg = copy.deepcopy(captioner)
+    cfg.val_dataloader.dataset = dict(type='ConcatDataset',
+                                      datasets=[tokenizing, bare])
+    with pytest.raises(ConfigError, match=(
+            r'CaptionNLL needs TokenizeText\(.*\) in val_dataloader\.dataset'
+            r'\.pipeline of every dataset')):
+        check_evaluator_inputs(cfg, ['val'])
+    cfg.val_dataloader.dataset.datasets = [tokenizing, tokenizing]
+    check_evaluator_inputs(cfg, ['val'])
+    # a wrapper's own pipeline reaches every dataset it wraps
+    inner = source.dataset
+    cfg.val_dataloader.dataset = dict(
+        source, pipeline=[tokenize, dict(type='PackInputs')],
+        dataset=dict(type='ConcatDataset', datasets=[inner, inner]))
+    check_evaluator_inputs(cfg, ['val'])

@@ -31,8 +31,9 @@ def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
         loader = cfg.get(f'{stage}_dataloader')
         if not evaluator or not isinstance(loader, dict):
             continue
-        steps = [(step, resolve_class(step, ['pipeline'], scope))
-                 for step in _pipeline_steps(loader.get('dataset'))]
+        branches = [[(step, resolve_class(step, ['pipeline'], scope))
+                     for step in steps]
+                    for steps in _branch_pipelines(loader.get('dataset'))]
         for metric in _metric_dicts(evaluator):
             cls = resolve_class(metric, [f'{stage}_evaluator'], scope)
             required = getattr(cls, 'required_transforms', {})
@@ -40,17 +41,19 @@ def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
                 required = {name: {} for name in required}
             for name, arguments in required.items():
                 needed = resolve_class({'type': name}, ['pipeline'], scope)
-                if needed is None or any(
+                if needed is None or all(any(
                         isinstance(found, type) and issubclass(found, needed)
                         and _given(step, found, arguments)
-                        for step, found in steps):
+                        for step, found in steps) for steps in branches):
                     continue
                 wanted = ', '.join(f'{k}={v!r}' for k, v in arguments.items())
+                where = ' of every dataset' if len(branches) > 1 else ''
                 raise ConfigError(
                     f'{stage}_evaluator: {cls.__name__} needs {name}('
-                    f'{wanted}) in {stage}_dataloader.dataset.pipeline: add '
-                    f'dict(type={name!r}, {wanted}{", " if wanted else ""}'
-                    '...) before PackInputs, or drop the metric')
+                    f'{wanted}) in {stage}_dataloader.dataset.pipeline'
+                    f'{where}: add dict(type={name!r}, {wanted}'
+                    f'{", " if wanted else ""}...) before PackInputs, or '
+                    'drop the metric')
 
 
 def _given(step: dict, cls: type, arguments: Dict[str, Any]) -> bool:
@@ -75,13 +78,16 @@ def _metric_dicts(evaluator: Any) -> Iterator[dict]:
             yield metric
 
 
-def _pipeline_steps(dataset: Optional[Any]) -> Iterator[dict]:
-    """Every transform dict of a dataset config and the datasets it wraps
-    (``PromptCaptions(dataset=...)``, ``ConcatDataset(datasets=[...])``)."""
+def _branch_pipelines(dataset: Optional[Any]) -> List[List[dict]]:
+    """The transform dicts each sample meets, one list per data source: a
+    wrapper's pipeline (``PromptCaptions(dataset=...)``) joins its inner
+    dataset's, and each dataset of a ``ConcatDataset(datasets=[...])`` is
+    a source of its own, since its samples never meet the others'."""
     if not isinstance(dataset, dict):
-        return
-    yield from pipeline_step_dicts(dataset.get('pipeline'))
-    yield from _pipeline_steps(dataset.get('dataset'))
-    for inner in dataset.get('datasets') or ():
-        yield from _pipeline_steps(inner)
-
+        return [[]]
+    own = list(pipeline_step_dicts(dataset.get('pipeline')))
+    inner = [steps for source in ([dataset['dataset']]
+                                  if 'dataset' in dataset else [])
+             + list(dataset.get('datasets') or ())
+             for steps in _branch_pipelines(source)]
+    return [own + steps for steps in inner] if inner else [own]
