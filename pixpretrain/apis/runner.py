@@ -9,7 +9,9 @@ from mmengine.config import Config
 def build_runner(cfg: Config, loader: str = 'train_dataloader',
                  brief_console: bool = True):
     """The Runner the config names (``runner_type``), else mmengine's;
-    mmengine's Runner and FlexibleRunner with a brief console
+    mmengine's Runner and FlexibleRunner as pixpretrain's, their schedule
+    checked against the loop's steps
+    (:class:`~pixpretrain.engine.PretrainRunner`) and with a brief console
     (:class:`~pixpretrain.engine.BriefConsoleRunner`) unless
     ``brief_console`` is False. Built after what a run needs first
     on this machine: a CPU process group for a launched job
@@ -23,21 +25,21 @@ def build_runner(cfg: Config, loader: str = 'train_dataloader',
             the log file only (``tools/train.py --verbose`` turns it off).
     """
     from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
 
     from pixpretrain.engine import (BriefConsoleFlexibleRunner,
-                                    BriefConsoleRunner)
+                                    BriefConsoleRunner,
+                                    PretrainFlexibleRunner, PretrainRunner)
     from .threads import apply_threads
     init_cpu_distributed(cfg)
     apply_threads(cfg, loader=loader)
-    brief = {None: BriefConsoleRunner,
-             'FlexibleRunner': BriefConsoleFlexibleRunner}
+    ours = {None: (BriefConsoleRunner, PretrainRunner),
+            'FlexibleRunner': (BriefConsoleFlexibleRunner,
+                               PretrainFlexibleRunner)}
     runner_type = cfg.get('runner_type')
-    if brief_console and runner_type in brief:
-        return brief[runner_type].from_cfg(cfg)
-    if runner_type is not None:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    if runner_type in ours:
+        brief, plain = ours[runner_type]
+        return (brief if brief_console else plain).from_cfg(cfg)
+    return RUNNERS.build(cfg)
 
 
 def init_cpu_distributed(cfg: Config) -> None:

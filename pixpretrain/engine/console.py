@@ -18,10 +18,10 @@ import re
 from typing import Optional, Tuple
 
 from mmengine.logging import MMLogger
-from mmengine.runner import FlexibleRunner, Runner
 from tqdm import tqdm
 
 from pixpretrain.registry import RUNNERS
+from .runners import PretrainFlexibleRunner, PretrainRunner
 
 #: The loops' progress lines, as mmengine's LogProcessor starts them, and
 #: where a resumed run goes on (the Runner's own line).
@@ -102,13 +102,13 @@ class _BriefConsole:
 
 
 @RUNNERS.register_module()
-class BriefConsoleRunner(_BriefConsole, Runner):
-    """mmengine's Runner (same arguments) with a brief console: see the
-    module's documentation. ``tools/train.py --verbose`` uses the plain
-    Runner instead."""
+class BriefConsoleRunner(_BriefConsole, PretrainRunner):
+    """:class:`PretrainRunner` (mmengine's Runner, same arguments) with a
+    brief console: see the module's documentation. ``tools/train.py
+    --verbose`` uses :class:`PretrainRunner` itself."""
 
 
 @RUNNERS.register_module()
-class BriefConsoleFlexibleRunner(_BriefConsole, FlexibleRunner):
-    """mmengine's FlexibleRunner (strategies such as FSDP2; same arguments)
-    with a brief console."""
+class BriefConsoleFlexibleRunner(_BriefConsole, PretrainFlexibleRunner):
+    """:class:`PretrainFlexibleRunner` (strategies such as FSDP2; same
+    arguments) with a brief console."""
