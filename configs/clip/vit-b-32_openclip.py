@@ -36,3 +36,5 @@ val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(tokenizer=tokenizer)
 test_evaluator = val_evaluator
+# Embeds the class prompts with the text tower before each evaluation.
+custom_hooks = [dict(type='ZeroShotHook')]

@@ -133,3 +133,24 @@ def test_every_dataset_of_a_concat_needs_the_transform(captioner):
         source, pipeline=[tokenize, dict(type='PackInputs')],
         dataset=dict(type='ConcatDataset', datasets=[inner, inner]))
     check_evaluator_inputs(cfg, ['val'])
+
+
+def test_zero_shot_accuracy_needs_its_hook():
+    cfg = load_config(str(REPO / 'tests' / 'fixtures' / 'tiny_clip.py'))
+    check_evaluator_inputs(cfg, ['val', 'test'])
+    cfg.custom_hooks = [dict(type='EMAHook')]
+    with pytest.raises(ConfigError, match=(
+            r"^test_evaluator: ZeroShotAccuracy needs ZeroShotHook in "
+            r"custom_hooks: add custom_hooks = \[dict\(type='ZeroShotHook'"
+            r"\)\]")):
+        check_evaluator_inputs(cfg, ['test'])
+
+    from pixpretrain.engine.hooks.zero_shot_hook import ZeroShotHook
+    from pixpretrain.registry import HOOKS
+
+    @HOOKS.register_module(force=True)
+    class LoggedZeroShotHook(ZeroShotHook):
+        pass
+
+    cfg.custom_hooks.append(dict(type='LoggedZeroShotHook'))
+    check_evaluator_inputs(cfg, ['val', 'test'])

@@ -1,7 +1,9 @@
 """Metrics that read what only some transforms write (``CaptionNLL`` reads
-the caption scores a model computes from ``text_tokens``), refused before
-anything is built when their data loader's pipeline lacks that transform,
-instead of failing at the first validation, after training."""
+the caption scores a model computes from ``text_tokens``) or what only a
+hook prepares (``ZeroShotAccuracy``'s classifier, ``ZeroShotHook``),
+refused before anything is built when their data loader's pipeline or the
+config's ``custom_hooks`` lack it, instead of failing at the first
+validation, after training."""
 import inspect
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -14,7 +16,8 @@ from .readers import pipeline_step_dicts, resolve_class
 def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
     """Refuse a metric whose ``required_transforms`` (a class attribute:
     transform name -> the arguments it must be given) are missing from its
-    stage's dataset pipelines.
+    stage's dataset pipelines, or whose ``required_hooks`` (hook names)
+    from ``custom_hooks``.
 
     Args:
         cfg: The config, options merged.
@@ -23,9 +26,13 @@ def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
 
     Raises:
         ConfigError: Naming the metric, the missing transform (with the
-            arguments it needs) and the loader's pipeline key.
+            arguments it needs) and the loader's pipeline key, or the
+            missing hook.
     """
     scope = cfg.get('default_scope')
+    hooks = [resolve_class(hook, ['custom_hooks'], scope)
+             for hook in cfg.get('custom_hooks') or ()
+             if isinstance(hook, dict)]
     for stage in stages:
         evaluator = cfg.get(f'{stage}_evaluator')
         loader = cfg.get(f'{stage}_dataloader')
@@ -36,6 +43,7 @@ def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
                     for steps in _branch_pipelines(loader.get('dataset'))]
         for metric in _metric_dicts(evaluator):
             cls = resolve_class(metric, [f'{stage}_evaluator'], scope)
+            _check_hooks(cls, stage, hooks, scope)
             required = getattr(cls, 'required_transforms', {})
             if not isinstance(required, dict):  # names alone, no arguments
                 required = {name: {} for name in required}
@@ -54,6 +62,21 @@ def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
                     f'{where}: add dict(type={name!r}, {wanted}'
                     f'{", " if wanted else ""}...) before PackInputs, or '
                     'drop the metric')
+
+
+def _check_hooks(metric: Optional[type], stage: str,
+                 hooks: List[Optional[type]], scope: Optional[str]) -> None:
+    """Refuse ``metric`` if a hook it names in ``required_hooks`` (or a
+    subclass of it) is not among ``hooks``."""
+    for name in getattr(metric, 'required_hooks', ()):
+        needed = resolve_class({'type': name}, ['custom_hooks'], scope)
+        if needed is None or any(isinstance(hook, type) and issubclass(
+                hook, needed) for hook in hooks):
+            continue
+        raise ConfigError(
+            f'{stage}_evaluator: {metric.__name__} needs {name} in '
+            f'custom_hooks: add custom_hooks = [dict(type={name!r})] (with '
+            'any hooks already there), or drop the metric')
 
 
 def _given(step: dict, cls: type, arguments: Dict[str, Any]) -> bool:

@@ -100,6 +100,9 @@ class ZeroShotAccuracy(BaseMetric):
         prefix: Prefix of the metric names; 'zero_shot' by default.
     """
     default_prefix = 'zero_shot'
+    # Read by the train and test APIs' config check, before anything runs:
+    # the hook embeds the prompts (prepare) before each evaluation.
+    required_hooks = ('ZeroShotHook', )
 
     def __init__(self,
                  templates: Sequence[str],
