@@ -112,3 +112,10 @@ class BriefConsoleRunner(_BriefConsole, PretrainRunner):
 class BriefConsoleFlexibleRunner(_BriefConsole, PretrainFlexibleRunner):
     """:class:`PretrainFlexibleRunner` (strategies such as FSDP2; same
     arguments) with a brief console."""
+
+    def build_strategy(self, *args, **kwargs):
+        # A FlexibleRunner logs through its strategy's logger, built here
+        # (not by build_logger), before it logs the environment.
+        strategy = super().build_strategy(*args, **kwargs)
+        keep_console_brief(strategy.logger)
+        return strategy

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from mmengine.logging import MMLogger
 
 from pixpretrain.apis.console import hand_over, held_back_log
@@ -117,3 +118,23 @@ def test_held_back_warnings_print_when_set_up_fails(capsys):
     assert 'a set-up warning' in out and 'a set-up note' not in out
     current.info('after the block')
     assert 'after the block' in capsys.readouterr().out
+
+
+
+@pytest.mark.distributed
+def test_sharded_run_console_is_brief_too(tmp_path):
+    # A FlexibleRunner logs through its strategy's logger; under FSDP2 that
+    # console printed the environment and config (some 300 lines).
+    env = dict(os.environ, PYTHONPATH=str(REPO), PIXPRETRAIN_PROGRESS='0',
+               OMP_NUM_THREADS='1')
+    result = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+         '--standalone', 'tools/train.py', TINY, '--work-dir', str(tmp_path),
+         '--launcher', 'pytorch', '--strategy', 'fsdp', '--cfg-options',
+         'default_hooks.logger.interval=4'],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert [bool(PROGRESS.match(line)) for line in lines[1:]] == \
+        [True] * 2 + [False], lines
+    assert 'System environment:' in log_file(tmp_path)
