@@ -96,6 +96,9 @@ def test_config_file_that_does_not_load_names_file_and_line(
      'custom_hooks has 0 entries, so there is no entry 0'),
     ('model.mask_ratio.low=0.5',
      'model.mask_ratio is 0.75, not a dict; set model.mask_ratio itself'),
+    # CheckpointHook's **kwargs would fail at the first save, after training
+    ('default_hooks.checkpoint.max_keep_ckpt=1',
+     'did you mean default_hooks.checkpoint.max_keep_ckpts?'),
 ])
 def test_unknown_option_key_names_the_closest_key(work_dir, capsys, option,
                                                   fix):
@@ -120,6 +123,7 @@ def test_unknown_option_key_names_the_closest_key(work_dir, capsys, option,
     ('tiny_mae.py', 'optim_wrapper.clip_grad.max_norm=1.0'),
     ('tiny_mae.py', 'optim_wrapper.paramwise_cfg.custom_keys.x.lr_mult=0'),
     ('tiny_mae.py', 'compile=True'),
+    ('tiny_mae.py', 'default_hooks.checkpoint.save_last=False'),
     ('tiny_moco.py', 'model.head.queue_len=40'),
     ('tiny_moco.py', 'model.shuffle_bn=False'),
     ('tiny_moco.py', 'val_cfg.bank_dataloader.dataset.num_samples=0'),

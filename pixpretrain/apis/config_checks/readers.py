@@ -55,6 +55,10 @@ _DEFAULT_TYPES = {
     'default_hooks.checkpoint': ('HOOKS', 'CheckpointHook'),
 }
 
+# Other packages' ``**kwargs`` that take no key: CheckpointHook passes them
+# to Runner.save_checkpoint beside every parameter it has (a TypeError at
+# the first save, after training).
+_KWARGS_TAKE_NONE = {'mmengine.hooks.checkpoint_hook.CheckpointHook'}
 # Read by the optimizer wrapper constructor, not the wrapper class.
 _OPTIM_WRAPPER_EXTRA_KEYS = {'optimizer', 'paramwise_cfg', 'constructor'}
 # Read by Runner.build_dataloader before the rest goes to torch's DataLoader.
@@ -218,7 +222,8 @@ def inherited_init_params(cls: type, trusted: Optional[str] = None
             return None
         accepted |= {p.name for p in params if p.name != 'self' and p.kind
                      in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
+        if not any(p.kind is p.VAR_KEYWORD for p in params) or \
+                f'{klass.__module__}.{klass.__name__}' in _KWARGS_TAKE_NONE:
             return accepted
         if trusted and not klass.__module__.startswith(trusted):
             return None
