@@ -41,6 +41,7 @@ def train(args: argparse.Namespace) -> None:
     from pixpretrain.apis import (build_runner, last_checkpoint, load_config,
                                   prepare_train_config)
     from pixpretrain.apis.console import hand_over, held_back_log, run_header
+    from pixpretrain.apis.start_weights import check_start_weights
 
     with held_back_log() as setup_notes:
         cfg = load_config(args.config, args.cfg_options)
@@ -49,6 +50,7 @@ def train(args: argparse.Namespace) -> None:
                                    args.launcher, args.no_validate,
                                    args.strategy)
         runner = build_runner(cfg, brief_console=not args.verbose)
+        check_start_weights(runner.model, cfg)
     if runner.rank == 0:
         print(run_header(runner, args.config), flush=True)
     hand_over(setup_notes, runner.logger)

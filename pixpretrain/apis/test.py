@@ -8,6 +8,7 @@ from mmengine.logging import print_log
 
 from pixpretrain.apis.config_checks import check_evaluator_inputs
 from pixpretrain.utils.errors import ConfigError, PathNotFoundError
+from .start_weights import check_checkpoint_fits
 from .train import adapt_loaders_and_dist_to_cpu, set_work_dir_and_launcher
 
 TEST_KEYS = ('test_dataloader', 'test_cfg', 'test_evaluator')
@@ -133,28 +134,3 @@ def run_test(cfg: Config) -> Dict[str, Any]:
     runner = build_runner(cfg, loader='test_dataloader')
     check_checkpoint_fits(runner.model, cfg.load_from)
     return dict(runner.test())
-
-
-def check_checkpoint_fits(model: Any, checkpoint: str) -> None:
-    """Refuse to test a local checkpoint whose weights do not fit the
-    model exactly: mmengine's Runner loads ``load_from`` leniently (a
-    warning in the log), and would test the random weights it left.
-
-    Args:
-        model: The Runner's model (a DDP wrapper is looked through; a model
-            a strategy has yet to build is not checked).
-        checkpoint: The checkpoint's path or URL (a URL is not checked).
-
-    Raises:
-        CheckpointError: A key missing, unexpected or of another shape.
-    """
-    from mmengine.model import is_model_wrapper
-    from torch import nn
-
-    from pixpretrain.utils.pretrained import check_fits, checkpoint_state_dict
-    if is_model_wrapper(model):
-        model = model.module
-    if '://' in checkpoint or not isinstance(model, nn.Module):
-        return
-    check_fits(model, checkpoint_state_dict(checkpoint, mmap=True),
-               checkpoint)

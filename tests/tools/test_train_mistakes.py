@@ -238,3 +238,65 @@ def test_bare_resume_with_nothing_to_resume_warns_once(work_dir, capsys):
     assert all(snapshot(work_dir)[name] == data
                for name, data in before.items())
     assert (work_dir / 'iter_1.pth').is_file()
+
+
+@pytest.fixture(scope='module')
+def moco_checkpoint(tmp_path_factory) -> Path:
+    """Weights of another model (MoCo's ResNet) than tiny_mae's MAE."""
+    from pixpretrain.apis import load_config
+    from pixpretrain.registry import MODELS
+    cfg = load_config(TINY_MOCO)
+    model = MODELS.build(cfg.model)
+    path = tmp_path_factory.mktemp('moco') / 'epoch_1.pth'
+    torch.save({'state_dict': model.state_dict(),
+                'meta': dict(epoch=1, iter=8)}, path)
+    return path
+
+
+def refused_after_build(argv: List[str], work_dir: Path, capsys) -> str:
+    """Run tools/train.py; check it refused in one stderr line, trained
+    nothing and kept the work dir's files (the Runner, built to know the
+    model, has added its log folder); return that line."""
+    before = snapshot(work_dir)
+    code = train_tool.main(argv + ['--work-dir', str(work_dir)])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and 'Traceback' not in err and len(lines) == 1, err
+    after = snapshot(work_dir)
+    assert {k: after[k] for k in before} == before
+    assert not any(name.endswith('.pth') for name in set(after) - set(
+        before))
+    return lines[0]
+
+
+def test_load_from_another_models_weights_is_refused(work_dir, capsys,
+                                                     moco_checkpoint):
+    line = refused_after_build(
+        [TINY, '--cfg-options', f'load_from={moco_checkpoint}'], work_dir,
+        capsys)
+    assert line.startswith(f"error: load_from '{moco_checkpoint}' shares "
+                           'no weight name with MAE (its keys begin '
+                           'backbone.')
+    assert line.endswith('give a checkpoint of this model, or convert it '
+                         'first (tools/model_converters)')
+
+
+def test_load_from_weights_of_other_sizes_is_refused(tmp_path, work_dir,
+                                                     capsys):
+    path = tmp_path / 'wide.pth'
+    torch.save({'backbone.cls_token': torch.zeros(1, 1, 48)}, path)
+    line = refused_after_build(
+        [TINY, '--cfg-options', f'load_from={path}'], work_dir, capsys)
+    assert line == (f"error: load_from '{path}' does not fit MAE: shape "
+                    'mismatch (checkpoint vs model) backbone.cls_token '
+                    '(1, 1, 48) vs (1, 1, 32); mmengine would train those '
+                    'from scratch: give the checkpoint of a model with these '
+                    'sizes')
+
+
+def test_resuming_another_models_run_is_refused(work_dir, capsys,
+                                                moco_checkpoint):
+    line = refused_after_build([TINY, '--resume', str(moco_checkpoint)],
+                               work_dir, capsys)
+    assert line.startswith(f"error: '{moco_checkpoint}' does not fit MAE")
+    assert 'missing backbone.' in line

@@ -44,8 +44,8 @@ def knn_eval(args: argparse.Namespace) -> dict:
     from mmengine.runner import Runner
 
     from pixpretrain.apis import load_config, prepare_train_config
-    from pixpretrain.apis.test import (check_checkpoint_fits,
-                                       require_checkpoint)
+    from pixpretrain.apis.start_weights import check_checkpoint_fits
+    from pixpretrain.apis.test import require_checkpoint
     from pixpretrain.utils.errors import ConfigError
 
     cfg = load_config(args.config, args.cfg_options)
