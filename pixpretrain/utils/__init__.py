@@ -3,12 +3,13 @@ from .checkpoint import checkpoint_globals, safe_load
 from . import remote_checkpoint  # noqa: F401
 from .compile import apply_compile_fallback, compile_unavailable
 from .errors import (BadDataError, CheckpointError, ConfigError,
-                     DataFileError, DataRootNotFoundError, PathNotFoundError,
+                     DataFileError, DataRootNotFoundError, OutputPathError,
+                     PathNotFoundError,
                      PixpretrainError, UnknownTypeError,
                      UnreadableImageError, bad_value, exception_chain,
                      find_user_error, user_error_message)
 from .fileio import (LAST_CHECKPOINT, AtomicLocalBackend, atomic_write,
-                     last_checkpoint, remove_partial_writes,
+                     check_output_path, last_checkpoint, remove_partial_writes,
                      torch_save_atomic, write_last_checkpoint)
 from .plugins import Plugin, PluginWarning, load_plugins, loaded_plugins
 # Not re-exported: a function `progress` here would hide the module
@@ -30,6 +31,7 @@ __all__ = [
     'BadDataError',
     'DataFileError',
     'PathNotFoundError',
+    'OutputPathError',
     'bad_value',
     'exception_chain',
     'find_user_error',
@@ -44,6 +46,7 @@ __all__ = [
     'apply_compile_fallback',
     'compile_unavailable',
     'atomic_write',
+    'check_output_path',
     'torch_save_atomic',
     'remove_partial_writes',
     'write_last_checkpoint',

@@ -56,6 +56,12 @@ class PathNotFoundError(PixpretrainError, FileNotFoundError):
     exist."""
 
 
+class OutputPathError(PixpretrainError, OSError):
+    """A path to write to cannot take the output: a file path that is a
+    folder, a folder path that is a file, a parent that is a file, or the
+    very file being read."""
+
+
 class CheckpointError(PixpretrainError, RuntimeError):
     """A file is not a checkpoint, or holds objects we refuse to unpickle."""
 

@@ -17,10 +17,12 @@ import os.path as osp
 import re
 import uuid
 from pathlib import Path
-from typing import Any, List, Optional, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import torch
 from mmengine.fileio import LocalBackend, register_backend
+
+from .errors import OutputPathError
 
 LAST_CHECKPOINT = 'last_checkpoint'
 # The temporary name atomic_write gives a file: .<name>.<8 hex digits>.tmp
@@ -61,17 +63,71 @@ def atomic_write(data: Union[bytes, memoryview],
     # os.open with 0o666 honours the umask, as open() does for the target.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        view = memoryview(data)
-        while view:  # one write() stops short of 2 GiB on Linux
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
+        try:
+            view = memoryview(data)
+            while view:  # one write() stops short of 2 GiB on Linux
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # A rename that fails (``path`` is a folder) leaves no temporary.
+        os.replace(tmp, path)
     except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
+        if osp.lexists(tmp):
+            os.unlink(tmp)
         raise
-    os.close(fd)
-    os.replace(tmp, path)
     _fsync_directory(directory)
+
+
+def check_output_path(path: Optional[str], flag: str, folder: bool = False,
+                      sources: Sequence[str] = (),
+                      create: bool = False) -> Optional[str]:
+    """Refuse an output path the write would fail on, before the work that
+    makes the output; with ``create``, make its missing folders.
+
+    Args:
+        path: The file to write (the folder to write into with
+            ``folder``); None or a URL (``s3://...``) passes unchecked.
+        flag: How the user gave it (``'--out'``), named in the message.
+        folder: ``path`` names a folder, not a file.
+        sources: Files the tool reads, which ``path`` must not be.
+        create: Make ``path`` (``folder``) or its parent folders.
+
+    Returns:
+        ``path``, unchanged.
+
+    Raises:
+        OutputPathError: ``path`` is a folder (a file with ``folder``), a
+            parent of it is a file, or it is one of ``sources``.
+    """
+    if not path or '://' in str(path):
+        return path
+    path = os.fspath(path)
+    if folder and osp.exists(path) and not osp.isdir(path):
+        raise OutputPathError(
+            f"{flag} '{path}' is a file, not a folder: name a folder to "
+            'write into (or move the file away)')
+    if not folder and osp.isdir(path):
+        raise OutputPathError(
+            f"{flag} '{path}' is a folder, not a file: name the file to "
+            f"write, e.g. '{osp.join(path, 'NAME')}'")
+    for source in sources:
+        if osp.exists(path) and osp.exists(source) and \
+                osp.samefile(path, source):
+            raise OutputPathError(
+                f"{flag} '{path}' is the file being read ('{source}'): "
+                'write to another path, or the source is overwritten')
+    parent = osp.dirname(osp.abspath(path))
+    while not osp.exists(parent):
+        parent = osp.dirname(parent)
+    if not osp.isdir(parent):
+        raise OutputPathError(
+            f"{flag} '{path}': '{parent}' is a file, so no folder can be "
+            'made there; choose another path')
+    if create:
+        os.makedirs(path if folder else osp.dirname(osp.abspath(path)),
+                    exist_ok=True)
+    return path
 
 
 def torch_save_atomic(obj: Any, path: Union[str, Path]) -> None:

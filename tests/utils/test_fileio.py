@@ -7,7 +7,8 @@ import torch
 from mmengine.fileio import get_file_backend
 from mmengine.runner.checkpoint import save_checkpoint
 
-from pixpretrain.utils import (AtomicLocalBackend, atomic_write,
+from pixpretrain.utils import (AtomicLocalBackend, OutputPathError,
+                               atomic_write, check_output_path,
                                remove_partial_writes, safe_load)
 
 
@@ -76,3 +77,42 @@ def test_remove_partial_writes_only_removes_temporaries(tmp_path):
     assert sorted(os.path.basename(p) for p in removed) == names[:2]
     assert sorted(os.listdir(tmp_path)) == sorted(names[2:])
     assert remove_partial_writes(str(tmp_path / 'missing')) == []
+
+
+def test_a_failed_rename_leaves_no_temporary_file(tmp_path):
+    """The target is a folder: os.replace fails after the bytes are
+    written, and the temporary file beside it must go too."""
+    (tmp_path / 'taken').mkdir()
+    with pytest.raises(IsADirectoryError):
+        atomic_write(b'data', tmp_path / 'taken')
+    assert os.listdir(tmp_path) == ['taken']
+    assert os.listdir(tmp_path / 'taken') == []
+
+
+def test_output_paths_are_checked_before_the_work(tmp_path):
+    folder, file = tmp_path / 'folder', tmp_path / 'file.txt'
+    folder.mkdir()
+    file.write_text('keep me')
+    with pytest.raises(OutputPathError,
+                       match=r"^--out '.*folder' is a folder, not a file: "):
+        check_output_path(str(folder), '--out')
+    with pytest.raises(OutputPathError,
+                       match=r"^--work-dir '.*file.txt' is a file, not a "):
+        check_output_path(str(file), '--work-dir', folder=True)
+    with pytest.raises(OutputPathError, match="file.txt' is a file, so no "):
+        check_output_path(str(file / 'sub' / 'm.json'), '--json')
+    with pytest.raises(OutputPathError, match='is the file being read'):
+        check_output_path(str(tmp_path / '.' / 'file.txt'), 'DST',
+                          sources=[str(file)])
+    assert file.read_text() == 'keep me'
+    # Nothing is made unless asked; then the missing folders are.
+    target = tmp_path / 'a' / 'b' / 'm.json'
+    assert check_output_path(str(target), '--json') == str(target)
+    assert not (tmp_path / 'a').exists()
+    check_output_path(str(target), '--json', create=True)
+    assert (tmp_path / 'a' / 'b').is_dir() and not target.exists()
+    check_output_path(str(tmp_path / 'c' / 'd'), '--work-dir', folder=True,
+                      create=True)
+    assert (tmp_path / 'c' / 'd').is_dir()
+    assert check_output_path(None, '--json') is None
+    assert check_output_path('s3://bucket/x', '--out') == 's3://bucket/x'
