@@ -26,7 +26,9 @@ def test(args: argparse.Namespace) -> None:
 
     from pixpretrain.apis import load_config
     from pixpretrain.apis.test import prepare_test_config, run_test
+    from pixpretrain.utils.fileio import check_output_path
 
+    check_output_path(args.out, '--out')
     cfg = load_config(args.config, args.cfg_options)
     cfg = prepare_test_config(cfg, args.config, args.checkpoint,
                               args.work_dir, args.launcher)
@@ -35,7 +37,7 @@ def test(args: argparse.Namespace) -> None:
         # Metrics may be numpy or torch scalars: JSON takes plain floats.
         emit_json({key: round(float(value), 6) if hasattr(value, 'item')
                    else value
-                   for key, value in metrics.items()}, args.out)
+                   for key, value in metrics.items()}, args.out, flag='--out')
 
 
 def main(argv: Optional[List[str]] = None) -> int:

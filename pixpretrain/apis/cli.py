@@ -24,6 +24,7 @@ from mmengine.config import DictAction
 from pixpretrain.models.converters import convert_file
 from pixpretrain.models.converters.files import Check, Converter
 from pixpretrain.registry import explain
+from pixpretrain.utils.fileio import atomic_write, check_output_path
 
 
 def add_cfg_options(parser: argparse.ArgumentParser,
@@ -149,20 +150,48 @@ def _run_explained(body: Callable[..., Optional[int]], args: tuple,
 
 
 def emit_json(result: Dict[str, Any], path: Optional[str] = None,
-              show: bool = True) -> None:
-    """Hand a tool's result over: printed as JSON, and written to ``path``.
+              show: bool = True, flag: str = '--json') -> None:
+    """Hand a tool's result over: printed as JSON, and written to ``path``
+    (its missing folders made; a tool checks ``path`` with
+    :func:`~pixpretrain.utils.fileio.check_output_path` before its work).
 
     Args:
         result: JSON-serialisable result (numpy floats included).
         path: The ``--json`` file, or None.
         show: Print the JSON on stdout (tools that print their own summary
             pass False).
+        flag: The option that named ``path``, for an error message.
+
+    Raises:
+        OutputPathError: ``path`` is a folder, or below a file (after the
+            JSON is printed, so a result on stdout is not lost).
     """
+    text = json.dumps(result, indent=2)
     if show:
-        print(json.dumps(result, indent=2))
+        print(text)
     if path:
-        with open(path, 'w') as f:
-            json.dump(result, f, indent=2)
+        check_output_path(path, flag, create=True)
+        atomic_write(text.encode('utf-8'), path)
+
+
+def run_json_tool(compute: Callable[[argparse.Namespace], Dict[str, Any]],
+                  args: argparse.Namespace) -> int:
+    """:func:`run_cli` for a tool whose result is JSON: ``args.json`` is
+    checked before ``compute`` runs (a folder or a path below a file is
+    refused in one line), then the result is printed and written there.
+
+    Args:
+        compute: The measuring, e.g. ``knn_eval``; takes ``args``.
+        args: The parsed flags, ``json`` among them.
+
+    Returns:
+        int: The exit code.
+    """
+    def body() -> None:
+        check_output_path(args.json, '--json')
+        emit_json(compute(args), args.json)
+
+    return run_cli(body)
 
 
 def convert_main(description: str, convert: Converter,

@@ -19,6 +19,7 @@ from pixpretrain.engine.optimizers.skip_nonfinite import (AMP_TO_FP32,
                                                          CPU_AUTOCAST,
                                                          FP32_TO_AMP)
 from pixpretrain.utils.compile import apply_compile_fallback
+from pixpretrain.utils.fileio import check_output_path
 
 
 def prepare_train_config(cfg: Config,
@@ -104,6 +105,9 @@ def set_work_dir_and_launcher(cfg: Config, config_path: str,
         config_path: Its file, naming the default work dir.
         work_dir: ``--work-dir`` or None.
         launcher: 'none', 'pytorch' or 'slurm'.
+
+    Raises:
+        OutputPathError: The work dir is a file.
     """
     cfg.launcher = launcher
     if work_dir is not None:
@@ -111,6 +115,9 @@ def set_work_dir_and_launcher(cfg: Config, config_path: str,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(config_path))[0])
+    # A file there would stop mmengine's Runner with a traceback.
+    check_output_path(cfg.work_dir, 'work_dir' if work_dir is None
+                      else '--work-dir', folder=True)
 
 
 def launched_world_size(launcher: str) -> int:

@@ -1,13 +1,15 @@
 """run_cli: a tool's exit code, one-line errors, and the process group
 left behind destroyed before interpreter exit (gloo's threads can abort a
 process that exits with one alive)."""
+import argparse
+import json
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from pixpretrain.apis.cli import run_cli
+from pixpretrain.apis.cli import emit_json, run_cli, run_json_tool
 from pixpretrain.utils.errors import ConfigError
 
 
@@ -22,6 +24,36 @@ def test_exit_codes_and_one_line_errors(capsys):
         'error: mask_ratio = 2: must lie in (0, 1]\n'
     with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
         run_cli(lambda: 1 / 0)
+
+
+def test_emit_json_makes_missing_folders(tmp_path, capsys):
+    path = tmp_path / 'new' / 'deeper' / 'm.json'
+    assert run_cli(lambda: emit_json({'top1': 0.5}, str(path))) == 0
+    assert json.loads(path.read_text()) == {'top1': 0.5}
+    assert json.loads(capsys.readouterr().out) == {'top1': 0.5}
+
+
+def test_emit_json_refuses_a_folder_in_one_line(tmp_path, capsys):
+    folder = tmp_path / 'taken'
+    folder.mkdir()
+    code = run_cli(lambda: emit_json({'top1': 0.5}, str(folder),
+                                     flag='--out'))
+    captured = capsys.readouterr()
+    assert code == 1
+    assert json.loads(captured.out) == {'top1': 0.5}  # the result survives
+    assert captured.err == (f"error: --out '{folder}' is a folder, not a "
+                            f"file: name the file to write, e.g. "
+                            f"'{folder}/NAME'\n")
+    assert list(folder.iterdir()) == []
+
+
+def test_a_json_tool_refuses_its_path_before_the_work(tmp_path, capsys):
+    ran = []
+    args = argparse.Namespace(json=str(tmp_path))
+    assert run_json_tool(lambda a: ran.append(a) or {}, args) == 1
+    assert ran == []
+    assert capsys.readouterr().err.startswith(
+        f"error: --json '{tmp_path}' is a folder, not a file")
 
 
 @pytest.mark.distributed

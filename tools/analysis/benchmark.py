@@ -16,13 +16,13 @@ import sys
 from typing import List, Optional
 
 from pixpretrain.apis.analysis.benchmark import parse_args, run_benchmark
-from pixpretrain.apis.cli import emit_json, run_cli
+from pixpretrain.apis.cli import run_json_tool
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Benchmark; print the result as JSON (and write ``--json``)."""
     args = parse_args(argv)
-    return run_cli(lambda: emit_json(run_benchmark(args), args.json))
+    return run_json_tool(run_benchmark, args)
 
 
 if __name__ == '__main__':

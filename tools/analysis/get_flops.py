@@ -29,7 +29,9 @@ def report(args: argparse.Namespace) -> None:
     """Measure the model and print a table (and the JSON with --json)."""
     from pixpretrain.apis import load_config
     from pixpretrain.apis.analysis.complexity import model_complexity
+    from pixpretrain.utils.fileio import check_output_path
 
+    check_output_path(args.json, '--json')
     cfg = load_config(args.config, args.cfg_options)
     result = model_complexity(cfg, args.shape)
     print(f"model: {result['model']}, input {tuple(result['input'])}")

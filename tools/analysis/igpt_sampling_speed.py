@@ -10,13 +10,13 @@ from typing import List, Optional
 
 from pixpretrain.apis.analysis.igpt_sampling_speed import (parse_args,
                                                            sampling_speed)
-from pixpretrain.apis.cli import emit_json, run_cli
+from pixpretrain.apis.cli import run_json_tool
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Time iGPT sampling; print the result as JSON (and write ``--json``)."""
     args = parse_args(argv)
-    return run_cli(lambda: emit_json(sampling_speed(args), args.json))
+    return run_json_tool(sampling_speed, args)
 
 
 if __name__ == '__main__':

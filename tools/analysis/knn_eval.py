@@ -12,13 +12,13 @@ import sys
 from typing import List, Optional
 
 from pixpretrain.apis.analysis.knn_eval import knn_eval, parse_args
-from pixpretrain.apis.cli import emit_json, run_cli
+from pixpretrain.apis.cli import run_json_tool
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Evaluate; print the result as JSON (and write ``--json``)."""
     args = parse_args(argv)
-    return run_cli(lambda: emit_json(knn_eval(args), args.json))
+    return run_json_tool(knn_eval, args)
 
 
 if __name__ == '__main__':

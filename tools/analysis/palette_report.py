@@ -19,6 +19,9 @@ from pixpretrain.apis.cli import emit_json, run_cli
 
 def report(args) -> None:
     """Measure, print the report in words and write ``--json``."""
+    from pixpretrain.utils.fileio import check_output_path
+
+    check_output_path(args.json, '--json')
     result = palette_report(args)
     print('\n'.join(report_lines(result)))
     if args.png:

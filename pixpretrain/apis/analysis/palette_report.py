@@ -86,8 +86,10 @@ def palette_report(args: argparse.Namespace) -> Dict[str, Any]:
         find_color_quantize
     from pixpretrain.registry import DATASETS, TRANSFORMS
     from pixpretrain.registry import register_all_modules
+    from pixpretrain.utils.fileio import check_output_path
     from pixpretrain.utils.progress import progress
 
+    check_output_path(args.png, '--png')
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
     dataset_cfg = cfg.train_dataloader.dataset.copy()

@@ -1,0 +1,95 @@
+"""Every tool's output paths: a file path that is a folder, a folder path
+that is a file, or a converter's DST that is its SRC is refused in one line
+on stderr, before the work (a missing config given alongside proves it:
+the output is refused first); missing parent folders are made.
+"""
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Dict, List
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / 'tests' / 'fixtures'
+TINY_MOCO = str(FIXTURES / 'tiny_moco.py')
+MISSING = str(FIXTURES / 'no_such_config.py')
+
+
+def tool(path: str) -> SimpleNamespace:
+    return SimpleNamespace(**runpy.run_path(str(REPO / 'tools' / path)))
+
+
+def snapshot(folder: Path) -> Dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob('*')) if p.is_file()}
+
+
+def one_line(script: str, argv: List[str], capsys, tmp_path: Path) -> str:
+    """Run a tool; check it refused in one stderr line, touching nothing
+    under ``tmp_path``, and return that line."""
+    before = snapshot(tmp_path)
+    code = tool(script).main(argv)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert 'Traceback' not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith('error: '), lines[0]
+    assert snapshot(tmp_path) == before
+    return lines[0]
+
+
+@pytest.fixture
+def places(tmp_path) -> SimpleNamespace:
+    """An existing folder and an existing file, which must survive."""
+    folder = tmp_path / 'folder'
+    folder.mkdir()
+    (folder / 'kept.txt').write_text('keep me')
+    file = tmp_path / 'file.txt'
+    file.write_text('keep me too')
+    return SimpleNamespace(folder=str(folder), file=str(file))
+
+
+def is_folder(flag: str, path: str) -> str:
+    return f"error: {flag} '{path}' is a folder, not a file"
+
+
+def is_file(flag: str, path: str) -> str:
+    return f"error: {flag} '{path}' is a file, not a folder"
+
+
+@pytest.mark.parametrize('script, flag', [
+    ('test.py', '--out'),
+    ('analysis/get_flops.py', '--json'),
+    ('analysis/knn_eval.py', '--json'),
+])
+def test_a_json_file_that_is_a_folder_is_refused_first(
+        script, flag, places, tmp_path, capsys):
+    argv = [MISSING, flag, places.folder]
+    if script == 'test.py':
+        argv.insert(1, 'ckpt.pth')
+    line = one_line(script, argv, capsys, tmp_path)
+    assert line.startswith(is_folder(flag, places.folder))
+
+
+def test_a_json_file_below_a_file_is_refused(places, tmp_path, capsys):
+    path = f'{places.file}/m.json'
+    line = one_line('analysis/igpt_sampling_speed.py', ['--json', path],
+                    capsys, tmp_path)
+    assert line == (f"error: --json '{path}': '{places.file}' is a file, "
+                    'so no folder can be made there; choose another path')
+
+
+@pytest.mark.parametrize('script', ['train.py', 'test.py',
+                                    'analysis/knn_eval.py'])
+def test_a_work_dir_that_is_a_file_is_refused(script, places, tmp_path,
+                                              capsys):
+    argv = [TINY_MOCO, '--work-dir', places.file]
+    if script == 'test.py':
+        (tmp_path / 'ckpt.pth').write_bytes(b'not read before the check')
+        argv.insert(1, str(tmp_path / 'ckpt.pth'))
+    line = one_line(script, argv, capsys, tmp_path)
+    assert line == (is_file('--work-dir', places.file) + ': name a folder '
+                    'to write into (or move the file away)')
