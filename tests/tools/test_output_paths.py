@@ -93,3 +93,30 @@ def test_a_work_dir_that_is_a_file_is_refused(script, places, tmp_path,
     line = one_line(script, argv, capsys, tmp_path)
     assert line == (is_file('--work-dir', places.file) + ': name a folder '
                     'to write into (or move the file away)')
+
+
+def timm_vit_checkpoint(path: Path) -> None:
+    """A tiny timm-layout ViT state dict (never read by the refusals)."""
+    torch.save({'cls_token': torch.zeros(1, 1, 8)}, path)
+
+
+def test_a_converter_refuses_to_write_over_its_source(tmp_path, capsys):
+    src = tmp_path / 'a.pth'
+    timm_vit_checkpoint(src)
+    for dst in (src, tmp_path / '.' / 'a.pth'):
+        line = one_line('model_converters/timm2pixpretrain_vit.py',
+                        [str(src), str(dst)], capsys, tmp_path)
+        assert line == (f"error: DST '{dst}' is the file being read "
+                        f"('{src}'): write to another path, or the source "
+                        'is overwritten')
+
+
+def test_a_converter_refuses_a_folder_and_leaves_no_temporary(
+        places, tmp_path, capsys):
+    src = tmp_path / 'a.pth'
+    timm_vit_checkpoint(src)
+    line = one_line('model_converters/timm2pixpretrain_vit.py',
+                    [str(src), places.folder], capsys, tmp_path)
+    assert line.startswith(is_folder('DST', places.folder))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'a.pth', 'file.txt', 'folder']

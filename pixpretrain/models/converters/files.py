@@ -7,7 +7,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 
 from pixpretrain.utils.checkpoint import safe_load
-from pixpretrain.utils.fileio import torch_save_atomic
+from pixpretrain.utils.fileio import check_output_path, torch_save_atomic
 from .rules import unwrap_checkpoint
 
 Converter = Callable[..., Tuple[Dict[str, torch.Tensor], Dict[str, str]]]
@@ -48,7 +48,12 @@ def convert_file(src: str, dst: str, convert: Converter,
 
     Returns:
         Lines for the user: counts, each key left out and why, the check.
+
+    Raises:
+        OutputPathError: ``dst`` is a folder, lies below a file, or is
+            ``src`` itself (checked before ``src`` is read).
     """
+    check_output_path(dst, 'DST', sources=[src])
     source = unwrap_checkpoint(safe_load(src, map_location='cpu'))
     converted, left_out = convert(source, progress=True)
     lines = [f'{len(converted)} of {len(source)} tensors converted']
