@@ -94,7 +94,7 @@ def check_output_path(path: Optional[str], flag: str, folder: bool = False,
         create: Make ``path`` (``folder``) or its parent folders.
 
     Returns:
-        ``path``, unchanged.
+        ``path`` as a string (None stays None).
 
     Raises:
         OutputPathError: ``path`` is a folder (a file with ``folder``), a

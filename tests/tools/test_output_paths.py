@@ -120,3 +120,57 @@ def test_a_converter_refuses_a_folder_and_leaves_no_temporary(
     assert line.startswith(is_folder('DST', places.folder))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         'a.pth', 'file.txt', 'folder']
+
+
+@pytest.mark.parametrize('script, argv', [
+    ('analysis/probe.py', [MISSING, '--out', '{file}']),
+    ('analysis/probe.py', [MISSING, '--cache-dir', '{file}']),
+    ('analysis/browse_dataset.py', [MISSING, '--output-dir', '{file}']),
+    ('dataset_converters/make_shards.py',
+     ['{file}', '--image-folder', MISSING]),
+])
+def test_an_output_folder_that_is_a_file_is_refused_first(
+        script, argv, places, tmp_path, capsys):
+    argv = [a.format(file=places.file) for a in argv]
+    flag = argv[argv.index(places.file) - 1] if argv[0] != places.file \
+        else 'OUT_DIR'
+    line = one_line(script, argv, capsys, tmp_path)
+    assert line.startswith(is_file(flag, places.file))
+
+
+@pytest.mark.parametrize('script, argv', [
+    ('analysis/caption.py', [MISSING, 'ckpt.pth', 'cat.png']),
+    ('analysis/igpt_complete.py', [MISSING, 'ckpt.pth']),
+    ('dataset_converters/fit_bpe.py', [str(FIXTURES / 'tiny_clip.py')]),
+    ('dataset_converters/fit_palette.py', [str(FIXTURES / 'tiny_igpt.py')]),
+])
+def test_an_output_file_that_is_a_folder_is_refused_first(
+        script, argv, places, tmp_path, capsys):
+    line = one_line(script, argv + ['--out', places.folder], capsys,
+                    tmp_path)
+    assert line.startswith(is_folder('--out', places.folder))
+
+
+def test_a_shard_prefix_with_a_folder_is_refused(tmp_path, capsys):
+    line = one_line('dataset_converters/make_shards.py',
+                    [str(tmp_path / 'shards'), '--image-folder', MISSING,
+                     '--prefix', 'a/b'], capsys, tmp_path)
+    assert line == ("error: --prefix 'a/b' holds a folder: give a file "
+                    'name prefix, and put folders in OUT_DIR')
+    assert not (tmp_path / 'shards').exists()
+
+
+def test_plot_logs_refuses_a_folder_and_names_the_file_it_writes(
+        places, tmp_path, capsys):
+    log = tmp_path / 'scalars.json'
+    log.write_text('{"iter": 1, "lr": 0.1, "loss": 1.0}\n')
+    line = one_line('analysis/plot_logs.py',
+                    [str(log), '--out', places.folder], capsys, tmp_path)
+    assert line.startswith(is_folder('--out', places.folder))
+    # No suffix: matplotlib appends .png, and the report says so.
+    out = tmp_path / 'new' / 'curves'
+    assert tool('analysis/plot_logs.py').main(
+        [str(log), '--out', str(out)]) == 0
+    assert capsys.readouterr().out.endswith(f'-> {out}.png\n')
+    assert (tmp_path / 'new').is_dir()
+    assert [p.name for p in (tmp_path / 'new').iterdir()] == ['curves.png']

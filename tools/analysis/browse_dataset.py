@@ -33,7 +33,9 @@ def browse(args: argparse.Namespace) -> None:
     from pixpretrain.apis import load_config
     from pixpretrain.apis.analysis.browse import browse_picture
     from pixpretrain.utils.errors import ConfigError
+    from pixpretrain.utils.fileio import check_output_path
 
+    check_output_path(args.output_dir, '--output-dir', folder=True)
     for flag, value in (('--num-images', args.num_images),
                         ('--scale', args.scale)):
         if value < 1:

@@ -38,7 +38,11 @@ def caption(args: argparse.Namespace) -> None:
     from pixpretrain.apis.captioning import (caption_grid, caption_images,
                                              config_tokenizer, load_captioner,
                                              load_images, save_picture)
+    from pixpretrain.utils.fileio import check_output_path
 
+    out = args.out or osp.join(osp.dirname(osp.abspath(args.checkpoint)),
+                               'captions.png')
+    check_output_path(out, '--out')
     cfg = load_config(args.config, args.cfg_options)
     tokenizer = config_tokenizer(cfg)
     model = load_captioner(cfg, args.checkpoint, args.device)
@@ -46,8 +50,6 @@ def caption(args: argparse.Namespace) -> None:
     captions = caption_images(model, images, tokenizer, args.beam_size)
     for path, text in zip(args.images, captions):
         print(f'{path}: {text}')
-    out = args.out or osp.join(osp.dirname(osp.abspath(args.checkpoint)),
-                               'captions.png')
     save_picture(caption_grid(images, captions), out)
     print('picture: ' + out)
 

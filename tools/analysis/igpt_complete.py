@@ -60,7 +60,11 @@ def complete(args: argparse.Namespace) -> None:
         find_color_quantize
     from pixpretrain.models.utils.pictures import completion_grid
     from pixpretrain.registry import DATASETS, register_all_modules
+    from pixpretrain.utils.fileio import check_output_path
 
+    out = args.out or osp.join(osp.dirname(osp.abspath(args.checkpoint)),
+                               'completions.png')
+    check_output_path(out, '--out')
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
     _, quantize = find_color_quantize(
@@ -87,8 +91,6 @@ def complete(args: argparse.Namespace) -> None:
     print(f'{seconds:.1f} s')
     samples = completed.view(B, args.num_samples, H, W).cpu().numpy()
     grid = completion_grid(tokens.numpy(), samples, kept, palette, args.scale)
-    out = args.out or osp.join(osp.dirname(osp.abspath(args.checkpoint)),
-                               'completions.png')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     Image.fromarray(grid).save(out)
     print('picture (original | kept half | completions): ' + out)

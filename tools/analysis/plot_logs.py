@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from pixpretrain.apis.analysis.training_logs import (
     find_logs, load_training_records)
 from pixpretrain.apis.cli import run_cli
+from pixpretrain.utils.fileio import check_output_path
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -78,9 +79,13 @@ def plot_curves(records: Sequence[dict],
 def plot_logs(args: argparse.Namespace) -> None:
     """Plot the logs ``args`` name and save the picture."""
     logs = [log for path in args.logs for log in find_logs(path)]
+    out = Path(args.out) if args.out else logs[0].parent / 'curves.png'
+    check_output_path(out, '--out')
+    if not out.suffix:  # matplotlib would append it: name the true file
+        out = out.with_name(out.name + '.png')
+        check_output_path(out, '--out')
     records = load_training_records(logs)
     figure = plot_curves(records, args.keys, args.title)
-    out = Path(args.out) if args.out else logs[0].parent / 'curves.png'
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out)
     print(f'{len(records)} records from {len(logs)} log(s) -> {out}')

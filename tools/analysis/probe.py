@@ -105,11 +105,14 @@ def probe(args: argparse.Namespace) -> int:
                                                 init_distributed,
                                                 plot_accuracy, run_probe,
                                                 write_json)
+    from pixpretrain.utils.fileio import check_output_path
 
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    init_distributed(args.launcher, device)
     out = args.out or osp.join(
         'work_dirs', 'probe', osp.splitext(osp.basename(args.config))[0])
+    check_output_path(out, '--out', folder=True)
+    check_output_path(args.cache_dir, '--cache-dir', folder=True)
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    init_distributed(args.launcher, device)
     methods = ['linear', 'knn'] if args.method == 'both' else [args.method]
     weight_decays = (DEFAULT_WEIGHT_DECAYS if args.weight_decays is None
                      else [float(x) for x in args.weight_decays.split(',')])

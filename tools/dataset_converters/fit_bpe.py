@@ -50,7 +50,7 @@ def fit(args: argparse.Namespace) -> None:
     from pixpretrain.datasets import BPETokenizer
     from pixpretrain.registry import DATASETS
     from pixpretrain.registry import register_all_modules
-    from pixpretrain.utils import ConfigError
+    from pixpretrain.utils import ConfigError, check_output_path
     from pixpretrain.utils.progress import progress_bar
 
     register_all_modules()
@@ -62,6 +62,7 @@ def fit(args: argparse.Namespace) -> None:
         raise ConfigError(
             'the training pipeline has no TokenizeText with a '
             'BPETokenizer vocab_file; pass --out PATH')
+    check_output_path(out, '--out' if args.out else 'vocab_file')
     vocab_size = args.vocab_size or \
         cfg.model.get('text_backbone', {}).get('vocab_size')
     if not vocab_size:

@@ -162,6 +162,7 @@ def fit(args: argparse.Namespace) -> None:
         find_color_quantize
     from pixpretrain.registry import DATASETS
     from pixpretrain.registry import register_all_modules
+    from pixpretrain.utils.fileio import check_output_path
 
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
@@ -170,6 +171,7 @@ def fit(args: argparse.Namespace) -> None:
     size = quantize.get('size', 32)
     num_colors = args.num_colors or quantize.get('num_colors') or 512
     out = args.out or quantize['palette']
+    check_output_path(out, '--out' if args.out else 'palette')
     dataset_cfg.pipeline = list(dataset_cfg.pipeline[:index]) + [
         dict(type='Resize',
              size=(size, size) if isinstance(size, int) else size,

@@ -157,6 +157,13 @@ def write_shards(dataset, out_dir: str, shard_size: int, prefix: str,
 
 def make_shards(args: argparse.Namespace) -> None:
     """Write the shards of the source ``args`` name."""
+    from pixpretrain.utils.errors import ConfigError
+    from pixpretrain.utils.fileio import check_output_path
+    check_output_path(args.out_dir, 'OUT_DIR', folder=True)
+    if os.sep in args.prefix or (os.altsep and os.altsep in args.prefix):
+        raise ConfigError(
+            f"--prefix '{args.prefix}' holds a folder: give a file name "
+            'prefix, and put folders in OUT_DIR')
     dataset = build_source(args)
     shards = write_shards(dataset, args.out_dir, args.shard_size,
                           args.prefix, not args.no_shuffle, args.seed,
