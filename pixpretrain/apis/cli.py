@@ -19,59 +19,13 @@ import sys
 from typing import (Any, Callable, Dict, List, NoReturn, Optional, Tuple,
                     Type)
 
-from mmengine.config import DictAction
-
 from pixpretrain.models.converters import convert_file
 from pixpretrain.models.converters.files import Check, Converter
 from pixpretrain.registry import explain
 from pixpretrain.utils.fileio import atomic_write, check_output_path
-
-
-def add_cfg_options(parser: argparse.ArgumentParser,
-                    help: Optional[str] = None) -> None:
-    """Add ``--cfg-options KEY=VALUE ...`` (mmengine's ``DictAction``).
-
-    Args:
-        parser: The tool's parser.
-        help: The flag's help text (tools word it for their own keys).
-    """
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        default=None, help=help)
-
-
-def parse_launched(parser: argparse.ArgumentParser,
-                   argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Add the options of a tool torchrun or slurm may start (``--launcher``,
-    ``--local-rank``), parse, and export ``LOCAL_RANK`` for mmengine.
-
-    Args:
-        parser: The tool's parser, its own options added.
-        argv: The arguments (``sys.argv[1:]`` when None).
-    """
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm'])
-    # torch.distributed.launch passes --local-rank; torchrun sets the env.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
-
-
-def doc_summary(doc: Optional[str]) -> str:
-    """A tool's ``--help`` description: the first paragraph of its module
-    docstring, on one line.
-
-    The first *line* is not enough: a summary wrapped over two lines was cut
-    mid-sentence in ``--help``.
-
-    Args:
-        doc: The tool's ``__doc__`` (None under ``python -OO``).
-
-    Returns:
-        str: The text up to the first blank line, whitespace collapsed.
-    """
-    first = (doc or '').strip().split('\n\n')[0]
-    return ' '.join(first.split())
+# The parser's pieces, shared by every tool (imported from here by them).
+from .cli_args import (add_cfg_options, doc_summary,  # noqa: F401
+                       parse_launched)
 
 
 def run_cli(body: Callable[..., Optional[int]], *args: Any,
