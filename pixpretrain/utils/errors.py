@@ -134,12 +134,16 @@ def find_user_error(exc: BaseException) -> Optional[BaseException]:
 
     mmengine re-raises errors from constructors as ``type(e)(prefix + msg)``
     inside an ``except`` block, so the original is reachable via
-    ``__context__``; the innermost one has the clean message.
+    ``__context__``; the innermost one has the clean message. One raised
+    ``from`` another on purpose (``raise BadDataError(...) from error``)
+    says more than its cause, and is taken.
     """
     found = None
     for current in exception_chain(exc):
         if isinstance(current, PixpretrainError):
             found = current
+            if current.__cause__ is not None:
+                break
     return found
 
 

@@ -68,11 +68,14 @@ def test_bad_files_are_skipped_and_named_in_the_log(tmp_path, folder):
     ('0.01', 'error: too many unreadable images: 1 of the '),
     ('0', "error: unreadable image '"),
 ])
+@pytest.mark.parametrize('workers', [2, 0])
 def test_too_many_bad_files_stop_with_one_line(tmp_path, folder, capsys,
-                                               limit, start):
+                                               limit, start, workers):
     root, bad = folder
-    code = _train(tmp_path / f'stops_{limit}', root,
-                  f'train_dataloader.dataset.max_bad_fraction={limit}')
+    code = _train(tmp_path / f'stops_{limit}_{workers}', root,
+                  f'train_dataloader.dataset.max_bad_fraction={limit}',
+                  f'train_dataloader.num_workers={workers}',
+                  f'train_dataloader.persistent_workers={workers > 0}')
     assert code == 1
     err = capsys.readouterr().err
     # The worker's error arrives without the traceback torch wraps it in.
