@@ -6,7 +6,7 @@ import numpy as np
 from mmengine.dist import barrier, get_dist_info
 
 from pixpretrain.registry import DATASETS
-from pixpretrain.utils.errors import DataRootNotFoundError
+from pixpretrain.utils.errors import DataFileError, DataRootNotFoundError
 
 from .base import DATA_DOCS, ImageDataset, check_split
 from .cifar_pickle import _load_pickle
@@ -137,9 +137,11 @@ class CIFAR10(ImageDataset):
             classes, data_list = scan_class_folders(self.image_dir,
                                                     IMG_EXTENSIONS)
             if len(classes) != self.num_classes:
-                raise ValueError(
-                    f"'{self.image_dir}' has {len(classes)} class folders; "
-                    f'{self.display_name} has {self.num_classes}')
+                raise DataFileError(
+                    f"'{self.image_dir}' has {len(classes)} class folders "
+                    f'with images; {self.display_name} has '
+                    f'{self.num_classes}: unpack the data set again (see '
+                    f'{DATA_DOCS})')
             self._metainfo['classes'] = classes
             return data_list
         meta = _load_pickle(os.path.join(self.batch_dir, self.meta_file))
@@ -153,10 +155,10 @@ class CIFAR10(ImageDataset):
             batch_labels = entry[self.labels_key]
             if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 \
                     or len(batch_labels) != len(data):
-                raise ValueError(
+                raise DataFileError(
                     f"'{path}' is not an official {self.display_name} "
                     f'batch: data {data.shape} with {len(batch_labels)} '
-                    'labels')
+                    f'labels; download it again (see {DATA_DOCS})')
             images.append(data)
             labels.extend(int(x) for x in batch_labels)
         # Each row is the R plane, then G, then B, each 32x32 row-major.

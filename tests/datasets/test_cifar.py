@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pixpretrain.datasets import CIFAR10, CIFAR100
-from pixpretrain.utils.errors import DataRootNotFoundError
+from pixpretrain.utils.errors import DataFileError, DataRootNotFoundError
 
 CIFAR10_NAMES = [b'airplane', b'automobile', b'bird', b'cat', b'deer', b'dog',
                  b'frog', b'horse', b'ship', b'truck']
@@ -145,8 +145,12 @@ def test_image_folder_copy_is_read_when_batches_are_absent(tmp_path):
     assert int(out['inputs'][0, 0, 0]) == 60
     with pytest.raises(DataRootNotFoundError, match='image-folder copy'):
         CIFAR10(str(tmp_path), split='train')
-    with pytest.raises(ValueError, match='10 class folders'):
+    with pytest.raises(DataFileError, match='10 class folders with images; '
+                       'CIFAR-100 has 100: unpack the data set again'):
         CIFAR100(str(tmp_path), split='test')
+    (tmp_path / 'train').mkdir()  # an unpacking that stopped early
+    with pytest.raises(DataFileError, match="train' has 0 class folders"):
+        CIFAR10(str(tmp_path), split='train')
 
 
 # --- what the batch files may hold ----------------------------------------
