@@ -15,6 +15,7 @@ import sys
 from typing import List, Optional
 
 from pixpretrain.apis.cli import add_cfg_options, doc_summary, run_cli
+from pixpretrain.apis.cli_types import device
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -27,7 +28,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', default=None,
                         help='PNG path (default: captions.png beside the '
                         'checkpoint)')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', type=device, default='cpu')
     add_cfg_options(parser)
     return parser.parse_args(argv)
 

@@ -22,6 +22,7 @@ from typing import List, Optional
 import numpy as np
 
 from pixpretrain.apis.cli import add_cfg_options, doc_summary, run_cli
+from pixpretrain.apis.cli_types import device
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -43,7 +44,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'checkpoint)')
     parser.add_argument('--scale', type=int, default=4,
                         help='nearest-neighbour upscaling of the picture')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', type=device, default='cpu')
     add_cfg_options(parser)
     return parser.parse_args(argv)
 

@@ -24,6 +24,7 @@ from typing import List, Optional
 
 from pixpretrain.apis.cli import (doc_summary, exit_tool, parse_launched,
                                  run_cli)
+from pixpretrain.apis.cli_types import device
 from pixpretrain.applications.probe.data import describe_presets
 
 
@@ -76,7 +77,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'share out')
     parser.add_argument('--batch-size', type=int, default=256)
     parser.add_argument('--num-workers', type=int, default=2)
-    parser.add_argument('--device', default=None,
+    parser.add_argument('--device', type=device, default=None,
                         help='default: cuda when available, else cpu')
     parser.add_argument('--epochs', type=int, default=20,
                         help='epochs of the linear classifiers')

@@ -14,6 +14,7 @@ import time
 from typing import List, Optional
 
 from pixpretrain.apis.cli import doc_summary
+from pixpretrain.apis.cli_types import device
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -25,7 +26,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='token grid side (32: 1024-token sequences)')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--num-colors', type=int, default=512)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', type=device, default='cpu')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', default=None, help='write results here')
     return parser.parse_args(argv)

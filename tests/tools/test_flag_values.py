@@ -1,0 +1,52 @@
+"""A wrong flag value ends a tool with one line on stderr naming the flag
+and the fix, a non-zero exit and no traceback, before any work starts
+(the config and checkpoint named here need not exist: nothing reads them
+before the refusal)."""
+import runpy
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = {}
+
+
+def tool_main(name: str):
+    """``main`` of ``tools/<name>.py``, loaded once."""
+    if name not in TOOLS:
+        TOOLS[name] = runpy.run_path(str(REPO / 'tools' / f'{name}.py'))
+    return TOOLS[name]['main']
+
+
+def refusal(name: str, argv, capsys) -> str:
+    """Run the tool; assert it refused in one line; return that line."""
+    try:
+        code = tool_main(name)(argv)
+    except SystemExit as exit:  # argparse's usage error
+        code = exit.code
+    err = capsys.readouterr().err
+    assert code not in (0, None), err
+    assert 'Traceback' not in err, err
+    lines = [line for line in err.splitlines()
+             if line and not line.startswith(('usage:', ' '))]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+DEVICE_TOOLS = [
+    ('analysis/probe', ['cfg.py', 'ckpt.pth']),
+    ('analysis/caption', ['cfg.py', 'ckpt.pth', 'a.png']),
+    ('analysis/igpt_complete', ['cfg.py', 'ckpt.pth']),
+    ('analysis/igpt_sampling_speed', []),
+]
+
+
+@pytest.mark.parametrize('name, argv', DEVICE_TOOLS,
+                         ids=[t for t, _ in DEVICE_TOOLS])
+def test_a_device_the_machine_lacks(name, argv, capsys, monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    line = refusal(name, argv + ['--device', 'cuda'], capsys)
+    assert '--device' in line and 'no CUDA device here' in line
+    line = refusal(name, argv + ['--device', 'tpu'], capsys)
+    assert "'tpu' is not a device" in line
