@@ -99,3 +99,39 @@ def test_find_color_quantize_in_a_pipeline_config():
     assert find_color_quantize(pipeline) == (1, pipeline[1])
     with pytest.raises(ConfigError, match='no ColorQuantize step'):
         find_color_quantize(pipeline[:1])
+
+
+@pytest.mark.parametrize('content, words', [
+    (b'', 'is empty; refit it with'),
+    (b'not a numpy file', 'is not a .npy array; refit'),
+])
+def test_unreadable_palette_file_is_one_line(tmp_path, content, words):
+    path = tmp_path / 'palette.npy'
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=words) as error:
+        ColorQuantize(str(path))
+    assert '\n' not in str(error.value)
+
+
+def test_truncated_palette_file_is_one_line(palette_file, tmp_path):
+    path, _ = palette_file
+    cut = tmp_path / 'cut.npy'
+    cut.write_bytes(open(path, 'rb').read()[:200])
+    with pytest.raises(ConfigError, match='is not a readable .npy array'):
+        ColorQuantize(str(cut))
+
+
+@pytest.mark.parametrize('values, words', [
+    (np.random.default_rng(0).uniform(0, 1, (16, 3)),
+     'the 0-1 scale.*multiply it by 255'),
+    (np.full((4, 3), 300.0), 'values from 300 to 300'),
+    (np.full((4, 3), -1.0), 'values from -1 to -1'),
+    (np.full((4, 3), np.nan), 'NaN or infinite'),
+    (np.zeros((0, 3)), r'got shape \(0, 3\)'),
+    (np.array([['a', 'b', 'c']]), 'holds no real numbers'),
+])
+def test_palette_off_the_0_255_scale_is_refused(tmp_path, values, words):
+    path = tmp_path / 'palette.npy'
+    np.save(path, values)
+    with pytest.raises(ConfigError, match=words):
+        ColorQuantize(str(path))

@@ -36,16 +36,57 @@ def load_palette(path: str, num_colors: Optional[int] = None) -> np.ndarray:
             f"palette file '{path}' does not exist; fit one on your data "
             f'with `python {FIT_PALETTE} CONFIG` (it writes to the path the '
             'config names), see docs/igpt.md')
-    palette = np.load(path).astype(np.float64)
-    if palette.ndim != 2 or palette.shape[1] != 3:
+    palette = _read_palette(path)
+    if palette.ndim != 2 or palette.shape[1] != 3 or not len(palette):
         raise ConfigError(f"palette '{path}' must hold a (K, 3) array of RGB "
                           f'colours, got shape {palette.shape}')
+    _check_scale(path, palette)
     if num_colors is not None and len(palette) != num_colors:
         raise ConfigError(
             f"palette '{path}' has {len(palette)} colours but num_colors="
             f'{num_colors}; refit it with `python {FIT_PALETTE} CONFIG '
             f'--num-colors {num_colors}` or change num_colors')
     return palette
+
+
+def _read_palette(path: str) -> np.ndarray:
+    """The array of a ``.npy`` file as float64, or a one-line error naming
+    the file and how to make a good one."""
+    refit = (f'refit it with `python {FIT_PALETTE} CONFIG` (it writes a '
+             '(K, 3) float array, RGB on the 0-255 scale)')
+    try:
+        palette = np.load(path)
+    except (ValueError, EOFError, OSError) as exc:
+        # Not a .npy (numpy then refuses to unpickle it), empty, truncated.
+        # numpy's word for a non-.npy file suggests unpickling it: not ours.
+        reason = ('is empty' if osp.getsize(path) == 0 else
+                  'is not a .npy array' if 'pickled' in str(exc) else
+                  f'is not a readable .npy array ({exc})')
+        raise ConfigError(f"palette '{path}' {reason}; {refit}") from None
+    if not isinstance(palette, np.ndarray) or \
+            not np.issubdtype(palette.dtype, np.number) or \
+            np.iscomplexobj(palette):
+        raise ConfigError(f"palette '{path}' holds no real numbers; {refit}")
+    return palette.astype(np.float64)
+
+
+def _check_scale(path: str, palette: np.ndarray) -> None:
+    """Refuse colours off the 0-255 scale: a 0-1 palette would quantise
+    every image to its brightest colour or two without a word."""
+    if not np.isfinite(palette).all():
+        raise ConfigError(f"palette '{path}' holds NaN or infinite values; "
+                          f'refit it with `python {FIT_PALETTE} CONFIG`')
+    low, high = palette.min(), palette.max()
+    if low < 0 or high > 255:
+        raise ConfigError(
+            f"palette '{path}' has values from {low:g} to {high:g}; RGB "
+            'colours lie on the 0-255 scale: refit it with '
+            f'`python {FIT_PALETTE} CONFIG`')
+    if high <= 1 and len(palette) > 1:
+        raise ConfigError(
+            f"palette '{path}' has values from {low:g} to {high:g}, the 0-1 "
+            'scale; palettes are RGB on the 0-255 scale: multiply it by '
+            f'255 (or refit it with `python {FIT_PALETTE} CONFIG`)')
 
 
 def find_color_quantize(pipeline: Sequence[dict]) -> Tuple[int, dict]:
