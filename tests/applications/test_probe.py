@@ -304,3 +304,19 @@ def test_a_cpu_probe_joins_its_job_on_a_machine_with_a_gpu(monkeypatch,
         assert dist.get_backend() == 'gloo'
     finally:
         dist.destroy_process_group()
+
+
+@pytest.mark.parametrize('change, words', [
+    (dict(knn_ks=[0]), r'knn_ks = \[0\]: neighbour counts'),
+    (dict(knn_ks=[]), 'neighbour counts must be integers'),
+    (dict(knn_temperature=0.0), 'knn_temperature = 0.0'),
+    (dict(batch_size=0), 'batch_size = 0'),
+    (dict(baseline=False), 'give a checkpoint or drop --no-baseline'),
+])
+def test_settings_that_probe_nothing_are_refused_first(tmp_path, change,
+                                                       words):
+    settings = ProbeSettings(TINY, None, data='shapes',
+                             cache_dir=str(tmp_path), **change)
+    with pytest.raises(ConfigError, match=words):
+        run_probe(settings)
+    assert not any(tmp_path.iterdir())  # nothing extracted

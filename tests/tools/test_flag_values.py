@@ -50,3 +50,24 @@ def test_a_device_the_machine_lacks(name, argv, capsys, monkeypatch):
     assert '--device' in line and 'no CUDA device here' in line
     line = refusal(name, argv + ['--device', 'tpu'], capsys)
     assert "'tpu' is not a device" in line
+
+
+PROBE = ('analysis/probe', ['cfg.py'])
+REFUSED = [
+    (PROBE, ['--batch-size', '0'], '--batch-size: 0: must be 1 or more'),
+    (PROBE, ['--weight-decays', 'abc'], "'abc' is not a number"),
+    (PROBE, ['--knn-k', 'abc'], "--knn-k: 'abc': 'abc' is not an integer"),
+    (PROBE, ['--knn-k', '-3'], '-3: must be 1 or more'),
+    (PROBE, ['--knn-k', '20,0'], '0: must be 1 or more'),
+    (PROBE, ['--knn-temperature', '0'], '--knn-temperature: 0: must be '
+     'above 0'),
+    (PROBE, ['--knn-temperature', '-1'], 'must be above 0'),
+]
+
+
+@pytest.mark.parametrize('tool, extra, words', REFUSED,
+                         ids=[' '.join([t[0].split('/')[-1], *e])
+                              for t, e, _ in REFUSED])
+def test_refused_in_one_line(tool, extra, words, capsys):
+    name, argv = tool
+    assert words in refusal(name, argv + extra, capsys)

@@ -92,3 +92,23 @@ def test_help_lists_every_data_preset(capsys):
     for name in PRESETS:
         assert name in data_help
     assert 'shapes (generated in code, nothing to download)' in text
+
+
+def test_no_baseline_without_a_checkpoint_is_refused(tmp_path, capsys):
+    assert probe_tool.main(args(tmp_path, '--no-baseline')) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: --no-baseline') and \
+        'give a checkpoint or drop --no-baseline' in err
+    assert not (tmp_path / 'cache').exists()  # refused before extracting
+
+
+def test_a_k_beyond_the_bank_is_labelled_with_the_k_used(tmp_path, capsys):
+    argv = args(tmp_path) + ['--knn-k', '3,1000', '--method', 'knn']
+    assert probe_tool.main(argv) == 0
+    captured = capsys.readouterr()
+    assert '| block | kNN-3 (random-init) | kNN-40 (random-init) |' in \
+        captured.out
+    assert 'kNN-1000' not in captured.out
+    assert 'reporting k = [3, 40]' in captured.out + captured.err
+    report = json.loads((tmp_path / 'out' / 'results.json').read_text())
+    assert report['knn']['ks'] == [3, 40]

@@ -24,7 +24,9 @@ from typing import List, Optional
 
 from pixpretrain.apis.cli import (doc_summary, exit_tool, parse_launched,
                                  run_cli)
-from pixpretrain.apis.cli_types import device
+from pixpretrain.apis.cli_types import (device, non_negative_float_list,
+                                       non_negative_int, positive_float,
+                                       positive_int, positive_int_list)
 from pixpretrain.applications.probe.data import describe_presets
 
 
@@ -67,26 +69,29 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         '<config name>)')
     parser.add_argument('--no-baseline', action='store_true',
                         help='with a checkpoint, skip the random init')
-    parser.add_argument('--train-samples', type=int, default=None,
+    parser.add_argument('--train-samples', type=positive_int, default=None,
                         help='an evenly spaced subset of the train split')
-    parser.add_argument('--test-samples', type=int, default=None)
+    parser.add_argument('--test-samples', type=positive_int, default=None)
     parser.add_argument('--cache-dir', default='work_dirs/feature_cache')
-    parser.add_argument('--shard-size', type=int, default=4096,
+    parser.add_argument('--shard-size', type=positive_int, default=4096,
                         help='images per cache shard: the unit an '
                         'interrupted extraction resumes from and ranks '
                         'share out')
-    parser.add_argument('--batch-size', type=int, default=256)
-    parser.add_argument('--num-workers', type=int, default=2)
+    parser.add_argument('--batch-size', type=positive_int, default=256)
+    parser.add_argument('--num-workers', type=non_negative_int, default=2)
     parser.add_argument('--device', type=device, default=None,
                         help='default: cuda when available, else cpu')
-    parser.add_argument('--epochs', type=int, default=20,
+    parser.add_argument('--epochs', type=positive_int, default=20,
                         help='epochs of the linear classifiers')
     parser.add_argument('--weight-decays', default=None,
+                        type=non_negative_float_list,
                         help='comma-separated L2 penalties to sweep')
-    parser.add_argument('--knn-k', default='20,200')
-    parser.add_argument('--knn-temperature', type=float, default=0.07)
+    parser.add_argument('--knn-k', type=positive_int_list, default='20,200',
+                        help='comma-separated neighbour counts (each at most '
+                        'the train images)')
+    parser.add_argument('--knn-temperature', type=positive_float, default=0.07)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--img-size', type=int, default=None,
+    parser.add_argument('--img-size', type=positive_int, default=None,
                         help='side to resize images to, for backbones with '
                         'no fixed input size (ResNet); a ViT uses its own')
     parser.add_argument('--zero-shot', action='store_true',
@@ -116,7 +121,7 @@ def probe(args: argparse.Namespace) -> int:
     init_distributed(args.launcher, device)
     methods = ['linear', 'knn'] if args.method == 'both' else [args.method]
     weight_decays = (DEFAULT_WEIGHT_DECAYS if args.weight_decays is None
-                     else [float(x) for x in args.weight_decays.split(',')])
+                     else args.weight_decays)
     settings = ProbeSettings(
         args.config, args.checkpoint, layers=args.layers, data=args.data,
         data_root=args.data_root, crop_ratio=args.crop_ratio,
@@ -126,7 +131,7 @@ def probe(args: argparse.Namespace) -> int:
         shard_size=args.shard_size, batch_size=args.batch_size,
         num_workers=args.num_workers, device=device,
         seed=args.seed, weight_decays=weight_decays, epochs=args.epochs,
-        knn_ks=[int(k) for k in args.knn_k.split(',')],
+        knn_ks=args.knn_k,
         knn_temperature=args.knn_temperature, zero_shot=args.zero_shot,
         img_size=args.img_size)
     report = run_probe(settings)

@@ -1,10 +1,37 @@
 """The weighted kNN probe over a bank of any size, in chunks."""
+import logging
 from typing import Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 
+from pixpretrain.utils.errors import ConfigError
 from .store import chunks
+
+
+def check_knn_settings(ks: Sequence[int], temperature: float) -> None:
+    """Refuse neighbour counts below 1 and a temperature not above 0
+    (``--knn-k``, ``--knn-temperature``), before any work."""
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1
+                     for k in ks):
+        raise ConfigError(f'knn_ks = {list(ks)}: neighbour counts must be '
+                          'integers of 1 or more (--knn-k 20,200)')
+    if not temperature > 0:
+        raise ConfigError(f'knn_temperature = {temperature}: the votes\' '
+                          'temperature must be above 0 (e.g. 0.07)')
+
+
+def ks_for_bank(ks: Sequence[int], bank_size: int) -> List[int]:
+    """The neighbour counts a bank of ``bank_size`` can give: each clipped
+    to the bank, with a warning naming the count used, so a result is
+    labelled with the k it was measured with."""
+    used = sorted({min(k, bank_size) for k in ks})
+    if any(k > bank_size for k in ks):
+        print_log(f'kNN: k = {max(ks)} exceeds the {bank_size} training '
+                  f'images; reporting k = {used} (give --knn-k at most '
+                  f'{bank_size})', logger='current', level=logging.WARNING)
+    return used
 
 
 @torch.no_grad()

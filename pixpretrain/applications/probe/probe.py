@@ -23,6 +23,7 @@ from .data import build_probe_splits
 from .sources import LabelledSplits
 from .features import file_sha256
 from .store import FeatureCache
+from .knn import check_knn_settings, ks_for_bank
 from .layers import METHODS, backbone_depth, parse_layers, probe_model
 from .linear import DEFAULT_WEIGHT_DECAYS
 from .zero_shot import zero_shot_probe, zero_shot_settings
@@ -173,6 +174,13 @@ def run_probe(settings: ProbeSettings) -> dict:
     if unknown or not s.methods:
         raise ConfigError(f'methods must be a subset of {METHODS}, got '
                           f'{list(s.methods)}')
+    check_knn_settings(s.knn_ks, s.knn_temperature)
+    if s.batch_size < 1:
+        raise ConfigError(f'batch_size = {s.batch_size}: must be 1 or more')
+    if s.checkpoint is None and not s.baseline:
+        raise ConfigError('--no-baseline (baseline=False) skips the random '
+                          'init, all there is to probe without a checkpoint:'
+                          ' give a checkpoint or drop --no-baseline')
     config = s.config
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     candidates = [('trained', s.checkpoint)] if s.checkpoint else []
@@ -187,6 +195,7 @@ def run_probe(settings: ProbeSettings) -> dict:
                   knn=dict(ks=list(s.knn_ks), temperature=s.knn_temperature))
     prompts = zero_shot_settings(cfg) if s.zero_shot else None
     datasets = description = None
+    knn_ks = list(s.knn_ks)
     for name, weights in candidates:
         model, weights_id = build_probe_model(cfg, weights, s.device, s.seed,
                                               whole_model=s.zero_shot)
@@ -206,6 +215,9 @@ def run_probe(settings: ProbeSettings) -> dict:
                 crop_ratio=s.crop_ratio)
             datasets = dict(train=train_set, test=test_set)
             report['data'] = description
+            if 'knn' in s.methods:
+                knn_ks = report['knn']['ks'] = ks_for_bank(
+                    s.knn_ks, len(train_set))
             report['layers'] = probed
         key_parts = dict(model=cfg.model.to_dict()
                          if hasattr(cfg.model, 'to_dict') else cfg.model,
@@ -217,7 +229,7 @@ def run_probe(settings: ProbeSettings) -> dict:
             s.methods, s.pool, s.batch_size, s.num_workers, s.device,
             linear_cfg=dict(weight_decays=s.weight_decays, epochs=s.epochs,
                             seed=s.seed),
-            knn_cfg=dict(ks=s.knn_ks, temperature=s.knn_temperature))
+            knn_cfg=dict(ks=knn_ks, temperature=s.knn_temperature))
         if s.zero_shot:
             start = time.perf_counter()
             test_set = datasets['test']
