@@ -170,3 +170,31 @@ def test_flops_count_the_cpu_bf16_flash_attention_as_the_math_backend():
     projections = 2 * (2 * 5 * 16 * 64) + 2 * 5 * 16 * 16
     assert fp32 == projections + 12 * 5 * 5 * 16
     assert bf16 == fp32
+
+
+@pytest.mark.parametrize('flag', [['--data-root', 'imgs'],
+                                  ['--fake-images', '8']])
+def test_image_flags_on_a_dataset_of_no_files_are_refused_first(
+        flag, tmp_path, monkeypatch):
+    from pixpretrain.utils.errors import ConfigError
+    monkeypatch.setattr(benchmark, 'make_fake_jpegs', None)  # never reached
+    with pytest.raises(ConfigError, match=(
+            f"{flag[0]}: the config's dataset SyntheticShapes takes no "
+            'data_root')):
+        run_benchmark([str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'),
+                       *flag])
+
+
+def test_the_work_dir_is_removed_unless_kept(tmp_path, monkeypatch):
+    import tempfile
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
+    argv = [str(REPO / 'tests' / 'fixtures' / 'tiny_mae.py'), '--iters', '1',
+            '--warmup', '0', '--batch-size', '2', '--num-workers', '0',
+            '--no-flops', '--no-split', '--cfg-options',
+            'experiment_name=workdir']
+    result = run_benchmark(argv)
+    assert 'work_dir' not in result
+    assert not list(tmp_path.glob('bench-*'))
+    result = run_benchmark(argv + ['--keep-work-dir'])
+    (kept, ) = tmp_path.glob('bench-*')
+    assert result['work_dir'] == str(kept)

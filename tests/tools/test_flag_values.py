@@ -63,6 +63,18 @@ REFUSED = [
      'above 0'),
     (PROBE, ['--knn-temperature', '-1'], 'must be above 0'),
 ]
+BENCH = ('analysis/benchmark', ['cfg.py'])
+REFUSED += [
+    (BENCH, ['--iters', '0'], '--iters: 0: must be 1 or more'),
+    (BENCH, ['--warmup', '-1'], '--warmup: -1: must be 0 or more'),
+    (BENCH, ['--batch-size', '0'], '--batch-size: 0: must be 1 or more'),
+    (BENCH, ['--fake-images', '0'], '--fake-images: 0: must be 1 or more'),
+    (BENCH, ['--peak-tflops', '-1'], '--peak-tflops: -1: must be above 0'),
+    (BENCH, ['--profile', '0'], '--profile: 0: must be 1 or more'),
+    (BENCH, ['--compile-backend', 'eager'], 'add --compile or drop '
+     '--compile-backend'),
+    (BENCH, ['--data-root', 'x', '--fake-images', '2'], 'give one'),
+]
 
 
 @pytest.mark.parametrize('tool, extra, words', REFUSED,

@@ -18,6 +18,7 @@ to time another toolbox's model the same way.
 import argparse
 import os
 import resource
+import shutil
 import tempfile
 from typing import Dict, List, Optional
 
@@ -25,67 +26,16 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from pixpretrain.apis.cli import add_cfg_options, doc_summary
-# benchmark.peak_tflops, benchmark.count_train_flops ... stay importable here.
+from pixpretrain.utils.errors import ConfigError
+from ..config_checks.readers import inherited_init_params, resolve_class
+# benchmark.parse_args, benchmark.peak_tflops, benchmark.count_train_flops ... stay importable here.
+from .benchmark_args import parse_args  # noqa: F401
 from .replay import ReplayLoader, preload_batches  # noqa: F401
 from .timing import ProfileHook, StepTimer
 from .flops import (PEAK_TFLOPS, count_cpu_flash_attention,  # noqa: F401
                     count_train_flops, cpu_name, device_name, peak_tflops)
 
 STEP_PARTS = ('forward', 'backward', 'optimizer')
-
-
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """The benchmark's arguments (``benchmarks/`` builds them too)."""
-    parser = argparse.ArgumentParser(description=doc_summary(__doc__))
-    parser.add_argument('config')
-    parser.add_argument('--iters', type=int, default=20,
-                        help='timed iterations')
-    parser.add_argument('--warmup', type=int, default=5,
-                        help='iterations run before timing')
-    parser.add_argument('--batch-size', type=int, default=None)
-    parser.add_argument('--num-workers', type=int, default=None)
-    parser.add_argument('--data-root', default=None,
-                        help='image folder replacing the config data root')
-    parser.add_argument(
-        '--fake-images', type=int, default=0, metavar='N',
-        help='generate N JPEGs of 500x375 (ImageNet-like size) and train on '
-        'them; nothing is downloaded')
-    parser.add_argument('--amp', action='store_true',
-                        help='mixed precision: bf16 on GPUs that have it, '
-                        'bf16 autocast on CPUs with native bf16 '
-                        '(AVX512-BF16, AMX)')
-    parser.add_argument('--compile', action='store_true',
-                        help='torch.compile the training step (config key '
-                        '`compile`)')
-    parser.add_argument(
-        '--compile-backend', default='inductor',
-        help='torch.compile backend with --compile (e.g. "eager" traces '
-        'the step without generating code: a quick check of the plumbing)')
-    parser.add_argument(
-        '--preload', type=int, default=0, metavar='N',
-        help='draw N batches through the data pipeline before training and '
-        'replay them from host memory at every step: times the model alone, '
-        'without JPEG decoding (use it where the data loader cannot keep up '
-        'with the device)')
-    parser.add_argument(
-        '--split', action=argparse.BooleanOptionalAction, default=True,
-        help='time forward / backward / optimizer separately (adds a device '
-        'synchronisation at each boundary on a GPU)')
-    parser.add_argument(
-        '--flops', action=argparse.BooleanOptionalAction, default=True,
-        help='count the model FLOPs of one training step')
-    parser.add_argument(
-        '--peak-tflops', type=float, default=None,
-        help='peak of the device for MFU; known GPUs are looked up')
-    parser.add_argument(
-        '--profile', type=int, default=0, metavar='N',
-        help='run torch.profiler over the last warm-up iteration (timed '
-        'ones stay unprofiled) and report the N operators with the most '
-        'self time')
-    parser.add_argument('--json', default=None, help='write results here')
-    add_cfg_options(parser)
-    return parser.parse_args(argv)
 
 
 def make_fake_jpegs(folder: str, count: int, size=(500, 375)) -> None:
@@ -109,7 +59,7 @@ def configure(cfg: Config, args: argparse.Namespace) -> Config:
     loader = cfg.train_dataloader
     if args.data_root:
         loader.dataset.data_root = args.data_root
-    if args.batch_size:
+    if args.batch_size is not None:
         loader.batch_size = args.batch_size
     if args.num_workers is not None:
         loader.num_workers = args.num_workers
@@ -128,7 +78,7 @@ def configure(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.resume, cfg.load_from = False, None
     cfg.work_dir = tempfile.mkdtemp(prefix='bench-')
     if args.compile:
-        backend = getattr(args, 'compile_backend', 'inductor')
+        backend = getattr(args, 'compile_backend', None) or 'inductor'
         cfg.compile = True if backend == 'inductor' else dict(backend=backend)
     return cfg
 
@@ -192,9 +142,8 @@ def measure(runner, args: argparse.Namespace, config: str) -> dict:
               'memory' if preload else 'data loader'),
         torch=torch.__version__)
     if result['compiled']:
-        result['compile'] = dict(compile_stats(),
-                                 backend=getattr(args, 'compile_backend',
-                                                 'inductor'))
+        result['compile'] = dict(compile_stats(), backend=getattr(
+            args, 'compile_backend', None) or 'inductor')
     if args.split:
         for part in STEP_PARTS:
             result[f'{part}_s'] = timed(f'{part}_time').mean()
@@ -237,12 +186,38 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     from pixpretrain.apis import load_config, prepare_train_config
 
     cfg = load_config(args.config, args.cfg_options)
+    if args.data_root or args.fake_images:
+        check_takes_data_root(cfg, '--data-root' if args.data_root else
+                              '--fake-images')
+    work_dir = None
     with tempfile.TemporaryDirectory() as fake_root:
-        if args.fake_images:
-            make_fake_jpegs(fake_root, args.fake_images)
-            args.data_root = fake_root
-        cfg = configure(cfg, args)
-        cfg = prepare_train_config(cfg, args.config, cfg.work_dir, None,
-                                   args.amp, False, 'none')
-        runner = Runner.from_cfg(cfg)
-        return measure(runner, args, args.config)
+        try:
+            if args.fake_images:
+                make_fake_jpegs(fake_root, args.fake_images)
+                args.data_root = fake_root
+            cfg = configure(cfg, args)
+            work_dir = cfg.work_dir
+            cfg = prepare_train_config(cfg, args.config, cfg.work_dir, None,
+                                       args.amp, False, 'none')
+            result = measure(Runner.from_cfg(cfg), args, args.config)
+        finally:
+            if work_dir and not getattr(args, 'keep_work_dir', False):
+                shutil.rmtree(work_dir, ignore_errors=True)
+    if getattr(args, 'keep_work_dir', False):
+        result['work_dir'] = work_dir
+    return result
+
+
+def check_takes_data_root(cfg: Config, flag: str) -> None:
+    """Refuse ``flag`` where the config's training dataset takes no
+    ``data_root`` (one that generates its images, e.g. SyntheticShapes),
+    before any image is written or model built."""
+    dataset = cfg.train_dataloader.dataset
+    cls = resolve_class(dataset, ['train_dataloader', 'dataset'],
+                        cfg.get('default_scope'))
+    params = cls and inherited_init_params(cls, 'pixpretrain.')
+    if params is not None and 'data_root' not in params:
+        raise ConfigError(
+            f"{flag}: the config's dataset {cls.__name__} takes no data_root "
+            '(it reads no image files): drop the flag, or use a config whose '
+            'dataset reads an image folder')
