@@ -60,6 +60,14 @@ def test_fewer_distinct_colours_than_clusters_is_refused():
         fit_palette.minibatch_kmeans(pixels, 8)
 
 
+@pytest.mark.parametrize('change', [dict(num_clusters=0), dict(iters=0),
+                                    dict(batch_size=0)])
+def test_a_fit_that_would_not_fit_is_refused(change):
+    kwargs = dict(dict(num_clusters=5, iters=10, batch_size=64), **change)
+    with pytest.raises(ConfigError, match='each must be 1 or more'):
+        fit_palette.minibatch_kmeans(clusters_around(COLOURS), **kwargs)
+
+
 def test_quantization_error_is_the_mean_distance_to_the_nearest_colour():
     palette = torch.tensor([[0., 0., 0.], [100., 0., 0.]])
     pixels = torch.tensor([[3., 4., 0.], [90., 0., 0.], [100., 0., 0.]])

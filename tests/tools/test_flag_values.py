@@ -75,6 +75,10 @@ REFUSED += [
      '--compile-backend'),
     (BENCH, ['--data-root', 'x', '--fake-images', '2'], 'give one'),
 ]
+FIT_PALETTE = ('dataset_converters/fit_palette', ['cfg.py'])
+REFUSED += [(FIT_PALETTE, [flag, '0'], f'{flag}: 0: must be 1 or more')
+            for flag in ('--num-colors', '--iters', '--batch-size',
+                         '--num-images', '--pixels-per-image')]
 
 
 @pytest.mark.parametrize('tool, extra, words', REFUSED,

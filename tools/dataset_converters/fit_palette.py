@@ -22,6 +22,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 from pixpretrain.apis.cli import add_cfg_options, doc_summary, run_cli
+from pixpretrain.apis.cli_types import positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -32,16 +33,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help="where to save the .npy (default: the ColorQuantize step's "
         'palette path)')
     parser.add_argument(
-        '--num-colors', type=int, default=None,
+        '--num-colors', type=positive_int, default=None,
         help="clusters K (default: the ColorQuantize step's num_colors, "
         'else 512)')
-    parser.add_argument('--num-images', type=int, default=10000,
+    parser.add_argument('--num-images', type=positive_int, default=10000,
                         help='images to sample pixels from')
-    parser.add_argument('--pixels-per-image', type=int, default=32,
+    parser.add_argument('--pixels-per-image', type=positive_int, default=32,
                         help='pixels drawn from each (resized) image')
-    parser.add_argument('--iters', type=int, default=300,
+    parser.add_argument('--iters', type=positive_int, default=300,
                         help='mini-batch k-means iterations')
-    parser.add_argument('--batch-size', type=int, default=8192,
+    parser.add_argument('--batch-size', type=positive_int, default=8192,
                         help='pixels per k-means mini-batch')
     parser.add_argument('--seed', type=int, default=0)
     add_cfg_options(parser, help='override config keys, e.g. the data root')
@@ -119,6 +120,11 @@ def minibatch_kmeans(pixels: torch.Tensor, num_clusters: int,
     """
     from pixpretrain.datasets.transforms.color_quantize import nearest_color
     from pixpretrain.utils.errors import ConfigError
+    if min(num_clusters, iters, batch_size) < 1:
+        raise ConfigError(
+            f'num_colors={num_clusters}, iters={iters}, batch_size='
+            f'{batch_size}: each must be 1 or more (an unfitted palette '
+            'is no palette)')
     generator = torch.Generator().manual_seed(seed)
     distinct = torch.unique(pixels.float(), dim=0)  # sorted: deterministic
     if len(distinct) < num_clusters:
@@ -169,7 +175,8 @@ def fit(args: argparse.Namespace) -> None:
     dataset_cfg = cfg.train_dataloader.dataset.copy()
     index, quantize = find_color_quantize(dataset_cfg.pipeline)
     size = quantize.get('size', 32)
-    num_colors = args.num_colors or quantize.get('num_colors') or 512
+    num_colors = (args.num_colors if args.num_colors is not None else
+                  quantize.get('num_colors') or 512)
     out = args.out or quantize['palette']
     check_output_path(out, '--out' if args.out else 'palette')
     dataset_cfg.pipeline = list(dataset_cfg.pipeline[:index]) + [
