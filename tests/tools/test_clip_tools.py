@@ -61,6 +61,20 @@ def test_fit_bpe_writes_the_vocab_file_the_config_names(tmp_path):
     assert len(tokenizer.encode('a red car')) < len('a red car')
 
 
+def test_fit_bpe_refuses_a_vocabulary_below_the_bytes_before_reading(
+        tmp_path, capsys):
+    config = tmp_path / 'cfg.py'
+    config.write_text(  # its data root does not exist: never read
+        f"_base_ = ['{REPO}/configs/clip/vit-b-32_own-data.py']\n"
+        "train_dataloader = dict(dataset=dict(data_root='/nonexistent'))\n")
+    out = str(tmp_path / 'bpe.json')
+    assert fit_bpe.main([str(config), '--out', out,
+                         '--vocab-size', '100']) == 1
+    assert capsys.readouterr().err.startswith(
+        'error: vocab_size = 100: a byte-level BPE vocabulary holds at '
+        'least 259 ids')
+
+
 def test_own_data_recipe_names_its_tokenizer_file_and_the_tool():
     from mmengine.config import Config
 

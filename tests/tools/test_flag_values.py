@@ -79,6 +79,13 @@ FIT_PALETTE = ('dataset_converters/fit_palette', ['cfg.py'])
 REFUSED += [(FIT_PALETTE, [flag, '0'], f'{flag}: 0: must be 1 or more')
             for flag in ('--num-colors', '--iters', '--batch-size',
                          '--num-images', '--pixels-per-image')]
+FIT_BPE = ('dataset_converters/fit_bpe', ['cfg.py'])
+REFUSED += [
+    (FIT_BPE, ['--max-captions', '0'], '--max-captions: 0: must be 1 or'),
+    (FIT_BPE, ['--max-captions', '-1'], '--max-captions: -1: must be 1 or'),
+    (FIT_BPE, ['--vocab-size', '0'], '--vocab-size: 0: must be 1 or more'),
+    (FIT_BPE, ['--min-frequency', '0'], '--min-frequency: 0: must be 1'),
+]
 
 
 @pytest.mark.parametrize('tool, extra, words', REFUSED,

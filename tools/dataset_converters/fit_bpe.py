@@ -15,6 +15,7 @@ import sys
 from typing import Optional, Sequence
 
 from pixpretrain.apis.cli import add_cfg_options, doc_summary, run_cli
+from pixpretrain.apis.cli_types import positive_int
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -23,12 +24,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', default=None,
                         help="where to write (default: the config's "
                         'BPETokenizer vocab_file)')
-    parser.add_argument('--vocab-size', type=int, default=None,
+    parser.add_argument('--vocab-size', type=positive_int, default=None,
                         help="default: the config's "
                         'model.text_backbone.vocab_size')
-    parser.add_argument('--min-frequency', type=int, default=2,
+    parser.add_argument('--min-frequency', type=positive_int, default=2,
                         help='never merge pairs rarer than this')
-    parser.add_argument('--max-captions', type=int, default=None,
+    parser.add_argument('--max-captions', type=positive_int, default=None,
                         help='fit on the first N captions only')
     add_cfg_options(parser, help='override config keys, as in tools/train.py')
     return parser.parse_args(argv)
@@ -48,6 +49,7 @@ def fit(args: argparse.Namespace) -> None:
 
     from pixpretrain.apis import load_config
     from pixpretrain.datasets import BPETokenizer
+    from pixpretrain.datasets.bpe import BYTE_VOCAB_SIZE
     from pixpretrain.registry import DATASETS
     from pixpretrain.registry import register_all_modules
     from pixpretrain.utils import ConfigError, check_output_path
@@ -63,16 +65,25 @@ def fit(args: argparse.Namespace) -> None:
             'the training pipeline has no TokenizeText with a '
             'BPETokenizer vocab_file; pass --out PATH')
     check_output_path(out, '--out' if args.out else 'vocab_file')
-    vocab_size = args.vocab_size or \
+    vocab_size = args.vocab_size if args.vocab_size is not None else \
         cfg.model.get('text_backbone', {}).get('vocab_size')
     if not vocab_size:
         raise ConfigError('the config has no '
                           'model.text_backbone.vocab_size; pass '
                           '--vocab-size N')
+    if vocab_size < BYTE_VOCAB_SIZE:  # before reading any caption
+        raise ConfigError(f'vocab_size = {vocab_size}: a byte-level BPE '
+                          f'vocabulary holds at least {BYTE_VOCAB_SIZE} ids '
+                          '(3 special + 256 bytes); give --vocab-size '
+                          f'{BYTE_VOCAB_SIZE} or more')
     # Captions only: no transforms, no images decoded.
     dataset_cfg = dict(dataset_cfg, pipeline=[])
     dataset = DATASETS.build(dataset_cfg)
     captions = list(islice(dataset.iter_captions(), args.max_captions))
+    if not captions:
+        raise ConfigError(f'{type(dataset).__name__} of the config holds no '
+                          'captions to fit on: check its data_root and '
+                          'annotation file')
     print(f'{len(captions)} captions; fitting up to '
           f'{vocab_size - 259} merges')
     with progress_bar(total=vocab_size - 259, desc='merges') as bar:
