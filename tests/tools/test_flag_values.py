@@ -86,6 +86,11 @@ REFUSED += [
     (FIT_BPE, ['--vocab-size', '0'], '--vocab-size: 0: must be 1 or more'),
     (FIT_BPE, ['--min-frequency', '0'], '--min-frequency: 0: must be 1'),
 ]
+COMPLETE = ('analysis/igpt_complete', ['cfg.py', 'ckpt.pth'])
+REFUSED += [(COMPLETE, [flag, '0'], f'{flag}: 0: must be 1 or more')
+            for flag in ('--num-images', '--num-samples', '--scale',
+                         '--top-k')]
+REFUSED += [(COMPLETE, ['--temperature', '0'], 'must be above 0')]
 
 
 @pytest.mark.parametrize('tool, extra, words', REFUSED,

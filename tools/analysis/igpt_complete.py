@@ -22,18 +22,18 @@ from typing import List, Optional
 import numpy as np
 
 from pixpretrain.apis.cli import add_cfg_options, doc_summary, run_cli
-from pixpretrain.apis.cli_types import device
+from pixpretrain.apis.cli_types import device, positive_float, positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('--num-images', type=int, default=4)
-    parser.add_argument('--num-samples', type=int, default=4,
+    parser.add_argument('--num-images', type=positive_int, default=4)
+    parser.add_argument('--num-samples', type=positive_int, default=4,
                         help='completions per image')
-    parser.add_argument('--temperature', type=float, default=1.0)
-    parser.add_argument('--top-k', type=int, default=None,
+    parser.add_argument('--temperature', type=positive_float, default=1.0)
+    parser.add_argument('--top-k', type=positive_int, default=None,
                         help='sample among the k likeliest colours only')
     parser.add_argument('--no-cache', action='store_true',
                         help='rerun the whole prefix for every token (slow; '
@@ -42,7 +42,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', default=None,
                         help='PNG path (default: completions.png beside the '
                         'checkpoint)')
-    parser.add_argument('--scale', type=int, default=4,
+    parser.add_argument('--scale', type=positive_int, default=4,
                         help='nearest-neighbour upscaling of the picture')
     parser.add_argument('--device', type=device, default='cpu')
     add_cfg_options(parser)
