@@ -91,6 +91,10 @@ REFUSED += [(COMPLETE, [flag, '0'], f'{flag}: 0: must be 1 or more')
             for flag in ('--num-images', '--num-samples', '--scale',
                          '--top-k')]
 REFUSED += [(COMPLETE, ['--temperature', '0'], 'must be above 0')]
+PALETTE = ('analysis/palette_report', ['cfg.py'])
+REFUSED += [(PALETTE, [flag, '0'], f'{flag}: 0: must be 1 or more')
+            for flag in ('--show', '--scale', '--size')]
+REFUSED += [(PALETTE, ['--num-images', '-1'], '-1: must be 0 or more')]
 
 
 @pytest.mark.parametrize('tool, extra, words', REFUSED,

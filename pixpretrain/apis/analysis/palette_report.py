@@ -23,22 +23,23 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 from pixpretrain.apis.cli import add_cfg_options, doc_summary
+from pixpretrain.apis.cli_types import non_negative_int, positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The arguments of ``tools/analysis/palette_report.py``."""
     parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
-    parser.add_argument('--num-images', type=int, default=10000,
+    parser.add_argument('--num-images', type=non_negative_int, default=10000,
                         help='images to measure (0: the whole data set)')
     parser.add_argument(
-        '--size', type=int, default=None,
+        '--size', type=positive_int, default=None,
         help="token grid side, replacing the ColorQuantize step's")
     parser.add_argument('--png', default=None,
                         help='write originals above decoded tokens here')
-    parser.add_argument('--show', type=int, default=8,
+    parser.add_argument('--show', type=positive_int, default=8,
                         help='images in the picture')
-    parser.add_argument('--scale', type=int, default=4,
+    parser.add_argument('--scale', type=positive_int, default=4,
                         help='nearest-neighbour upscaling of the picture')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', default=None, help='write results here')
@@ -95,7 +96,7 @@ def palette_report(args: argparse.Namespace) -> Dict[str, Any]:
     dataset_cfg = cfg.train_dataloader.dataset.copy()
     index, quantize_cfg = find_color_quantize(dataset_cfg.pipeline)
     quantize_cfg = dict(quantize_cfg)
-    if args.size:
+    if args.size is not None:
         quantize_cfg['size'] = args.size
     quantize = TRANSFORMS.build(quantize_cfg)
     dataset_cfg.pipeline = list(dataset_cfg.pipeline[:index])
