@@ -95,6 +95,12 @@ PALETTE = ('analysis/palette_report', ['cfg.py'])
 REFUSED += [(PALETTE, [flag, '0'], f'{flag}: 0: must be 1 or more')
             for flag in ('--show', '--scale', '--size')]
 REFUSED += [(PALETTE, ['--num-images', '-1'], '-1: must be 0 or more')]
+SPEED = ('analysis/igpt_sampling_speed', [])
+REFUSED += [
+    (SPEED, ['--arch', 'xxl'], "--arch: invalid choice: 'xxl' (choose from"),
+    (SPEED, ['--batch-size', '0'], '--batch-size: 0: must be 1 or more'),
+    (SPEED, ['--img-size', '0'], '--img-size: 0: must be 1 or more'),
+]
 
 
 @pytest.mark.parametrize('tool, extra, words', REFUSED,

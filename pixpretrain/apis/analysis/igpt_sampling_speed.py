@@ -14,18 +14,20 @@ import time
 from typing import List, Optional
 
 from pixpretrain.apis.cli import doc_summary
-from pixpretrain.apis.cli_types import device
+from pixpretrain.apis.cli_types import device, positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The arguments of ``tools/analysis/igpt_sampling_speed.py``."""
+    from pixpretrain.models.backbones.pixel_gpt import ARCH_ALIASES, ARCHS
     parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('--arch', default='tiny',
-                        help="PixelGPT arch: 'nano', 'tiny', 's', 'm', 'l'")
-    parser.add_argument('--img-size', type=int, default=32,
+                        choices=list(ARCHS) + list(ARCH_ALIASES),
+                        help='PixelGPT arch')
+    parser.add_argument('--img-size', type=positive_int, default=32,
                         help='token grid side (32: 1024-token sequences)')
-    parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--num-colors', type=int, default=512)
+    parser.add_argument('--batch-size', type=positive_int, default=1)
+    parser.add_argument('--num-colors', type=positive_int, default=512)
     parser.add_argument('--device', type=device, default='cpu')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', default=None, help='write results here')
@@ -45,10 +47,10 @@ def sampling_speed(args: argparse.Namespace) -> dict:
     import torch
 
     from pixpretrain.models import IGPT
-    from pixpretrain.models.backbones.pixel_gpt import ARCHS
+    from pixpretrain.models.backbones.pixel_gpt import ARCH_ALIASES, ARCHS
 
     torch.manual_seed(args.seed)
-    width = ARCHS[args.arch]['embed_dims']
+    width = ARCHS[ARCH_ALIASES.get(args.arch, args.arch)]['embed_dims']
     model = IGPT(
         backbone=dict(type='PixelGPT', arch=args.arch,
                       num_colors=args.num_colors, img_size=args.img_size),
