@@ -101,6 +101,9 @@ REFUSED += [
     (SPEED, ['--batch-size', '0'], '--batch-size: 0: must be 1 or more'),
     (SPEED, ['--img-size', '0'], '--img-size: 0: must be 1 or more'),
 ]
+FLOPS = ('analysis/get_flops', ['cfg.py'])
+REFUSED += [(FLOPS, ['--shape', '-1', '5'], '--shape: -1: must be 1 or more'),
+            (FLOPS, ['--shape', '0', '0'], '--shape: 0: must be 1 or more')]
 
 
 @pytest.mark.parametrize('tool, extra, words', REFUSED,

@@ -99,3 +99,11 @@ def test_shape_that_does_not_fit_a_vit_is_one_line(capsys):
     err = capsys.readouterr().err
     assert code == 1 and err.count('\n') == 1
     assert 'img_size' in err and 'Traceback' not in err
+
+
+@pytest.mark.parametrize('config', ['tiny_mae.py', 'tiny_classifier.py'])
+def test_a_non_positive_shape_is_refused_before_counting(config):
+    from pixpretrain.utils.errors import ConfigError
+    cfg = Config.fromfile(str(FIXTURES / config))
+    with pytest.raises(ConfigError, match='--shape -1 5: height and width'):
+        model_complexity(cfg, (-1, 5))

@@ -5,13 +5,14 @@ import sys
 from typing import List, Optional
 
 from pixpretrain.apis.cli import add_cfg_options, emit_json, run_cli
+from pixpretrain.apis.cli_types import positive_int
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('config', help='config file')
     parser.add_argument(
-        '--shape', type=int, nargs=2, metavar=('H', 'W'),
+        '--shape', type=positive_int, nargs=2, metavar=('H', 'W'),
         help='input size; default: the backbone\'s img_size, else the '
         'training crop, else 224 224')
     parser.add_argument('--json', metavar='PATH',

@@ -83,6 +83,9 @@ def example_input(model: torch.nn.Module,
     size = getattr(backbone, 'img_size', None)
     fixed = None if size is None else tuple(
         (size, size) if isinstance(size, int) else size)
+    if shape is not None and min(shape) < 1:
+        raise ConfigError(f'--shape {shape[0]} {shape[1]}: height and width '
+                          'must be 1 or more (e.g. --shape 224 224)')
     if shape is not None and fixed is not None and tuple(shape) != fixed:
         raise ConfigError(
             f'--shape {shape[0]} {shape[1]} differs from the backbone\'s '
