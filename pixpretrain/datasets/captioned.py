@@ -125,8 +125,16 @@ class ImageCaptionManifest(ImageDataset):
                     f"{where}: needs the fields '{self.image_key}' and "
                     f"'{self.caption_key}' (image_key / caption_key)")
             path, captions = row[self.image_key], row[self.caption_key]
+            if path is None or captions is None:  # a short CSV row
+                key = self.image_key if path is None else self.caption_key
+                raise ConfigError(f"{where}: no '{key}' value: the row has "
+                                  'fewer columns than the header')
             if isinstance(captions, str):
                 captions = [captions]
+            if not isinstance(captions, list):
+                raise ConfigError(f"{where}: '{self.caption_key}' must be a "
+                                  'caption or a list of captions, got '
+                                  f'{captions!r}')
             captions = [c.strip() for c in captions
                         if isinstance(c, str) and c.strip()]
             if not path or not captions:

@@ -104,6 +104,21 @@ REFUSED += [
 FLOPS = ('analysis/get_flops', ['cfg.py'])
 REFUSED += [(FLOPS, ['--shape', '-1', '5'], '--shape: -1: must be 1 or more'),
             (FLOPS, ['--shape', '0', '0'], '--shape: 0: must be 1 or more')]
+SHARDS = 'dataset_converters/make_shards'
+REFUSED += [
+    ((SHARDS, ['out', '--image-folder', 'src', '--no-captions']),
+     ['--templates', 'a {}.'], '--templates makes captions from an image '
+     "folder's classes: drop it with --no-captions or --manifest"),
+    ((SHARDS, ['out', '--manifest', 'm.jsonl']), ['--templates', 'a {}.'],
+     'drop it with --no-captions or --manifest'),
+    ((SHARDS, ['out', '--image-folder', 'src']), ['--data-root', 'd'],
+     '--data-root is where manifest paths start: drop it with '
+     '--image-folder'),
+    ((SHARDS, ['out', '--image-folder', 'src']), ['--shard-size', '0'],
+     '--shard-size: 0: must be 1 or more'),
+    ((SHARDS, ['out', '--image-folder', 'src']),
+     ['--max-bad-fraction', '2'], 'give 0 to 1'),
+]
 
 
 @pytest.mark.parametrize('tool, extra, words', REFUSED,

@@ -19,6 +19,9 @@ or a flat folder::
         --image-folder data/my_images --no-captions
 
 JPEG files are copied byte for byte; other images are re-encoded as JPEG.
+Every image is decoded first; unreadable ones are skipped by name up to
+``--max-bad-fraction`` of the source, above which the tool stops
+(missing and empty files are counted before any shard is written).
 Samples are shuffled before sharding (class folders would otherwise give
 one-class shards), and ``index.json`` lists the shards and their sizes.
 """
@@ -33,6 +36,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from pixpretrain.apis.cli import doc_summary, run_cli
+from pixpretrain.apis.cli_types import non_negative_float, positive_int
 
 JPEG_EXTS = ('.jpg', '.jpeg')
 
@@ -49,19 +53,33 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default=None,
                         help='folder the manifest paths start from '
                         "(default: the manifest's folder)")
-    parser.add_argument('--templates', nargs='+',
-                        default=['a photo of a {}.'],
-                        help='caption templates for --image-folder')
+    parser.add_argument('--templates', nargs='+', default=None,
+                        help='caption templates for --image-folder '
+                        "(default: 'a photo of a {}.')")
     parser.add_argument('--no-captions', action='store_true',
                         help='write images (and class labels) only')
-    parser.add_argument('--shard-size', type=int, default=1000,
+    parser.add_argument('--max-bad-fraction', type=non_negative_float,
+                        default=0.01, help='unreadable images (missing, '
+                        'empty, truncated, not an image) are skipped with a '
+                        'warning; above this fraction of the source nothing '
+                        'is written (as the data sets do in training)')
+    parser.add_argument('--shard-size', type=positive_int, default=1000,
                         help='samples per shard')
     parser.add_argument('--prefix', default='shard',
                         help='shard file names: PREFIX-000000.tar, ...')
     parser.add_argument('--no-shuffle', action='store_true',
                         help='keep the source order')
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.templates and (args.no_captions or args.manifest):
+        parser.error('--templates makes captions from an image folder\'s '
+                     'classes: drop it with --no-captions or --manifest')
+    if args.data_root and args.image_folder:
+        parser.error('--data-root is where manifest paths start: drop it '
+                     'with --image-folder')
+    if args.max_bad_fraction > 1:
+        parser.error('--max-bad-fraction is a fraction: give 0 to 1')
+    return args
 
 
 def build_source(args: argparse.Namespace):
@@ -77,25 +95,29 @@ def build_source(args: argparse.Namespace):
     else:
         dataset = PromptCaptions(
             ImageFolder(args.image_folder, with_label=True),
-            templates=args.templates)
+            templates=args.templates or ['a photo of a {}.'])
     dataset.full_init()
     return dataset
 
 
 def image_bytes(info: dict) -> bytes:
-    """JPEG bytes of a sample: the file itself when it is a JPEG."""
-    path = info.get('img_path')
-    if 'img' not in info and path and path.lower().endswith(JPEG_EXTS):
-        with open(path, 'rb') as f:
-            return f.read()
+    """JPEG bytes of a sample: the file itself when it is a JPEG. Every
+    file is decoded in full first, so a shard holds no broken image.
+
+    Raises:
+        UnreadableImageError: The file is missing, empty, truncated or not
+            an image.
+    """
     from PIL import Image
 
-    from pixpretrain.datasets import pil_to_rgb_array
-    if 'img' in info:
-        img = info['img']
-    else:
-        with Image.open(path) as image:
-            img = pil_to_rgb_array(image)
+    from pixpretrain.datasets.transforms.loading import decode_rgb, read_file
+    img = info.get('img')
+    if img is None:
+        path = info['img_path']
+        data = read_file(path)
+        img = decode_rgb(path, data)
+        if path.lower().endswith(JPEG_EXTS):
+            return data
     buffer = io.BytesIO()
     Image.fromarray(img).save(buffer, format='JPEG', quality=95)
     return buffer.getvalue()
@@ -110,43 +132,75 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def write_shards(dataset, out_dir: str, shard_size: int, prefix: str,
                  shuffle: bool = True, seed: int = 0,
-                 with_captions: bool = True) -> List[dict]:
+                 with_captions: bool = True,
+                 max_bad_fraction: float = 0.01) -> List[dict]:
     """Write every sample of ``dataset``: its image, its ``captions``
     (with ``with_captions``) and its ``gt_label`` where it has one.
+
+    Unreadable images are skipped with a warning, up to ``max_bad_fraction``
+    of the samples; missing and empty files are counted before anything is
+    written, the ones that do not decode as they are met.
 
     Returns:
         One ``dict(name, samples)`` per shard, in order.
     """
+    from pixpretrain.utils.errors import (BadDataError, ConfigError,
+                                          UnreadableImageError)
     from pixpretrain.utils.progress import progress
     if shard_size < 1:
-        from pixpretrain.utils.errors import ConfigError
         raise ConfigError(f'--shard-size must be >= 1, got {shard_size}')
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    allowed = int(max_bad_fraction * len(infos))
+    bad = [p for p in (i.get('img_path') for i in infos if 'img' not in i)
+           if not (os.path.isfile(p) and os.path.getsize(p))]
+
+    def over_budget(count: int, example: str) -> BadDataError:
+        return BadDataError(
+            f'{count} of the {len(infos)} images are unreadable (missing, '
+            f'empty or broken; e.g. {example}), above --max-bad-fraction '
+            f'{max_bad_fraction:g}: fix or drop them from the source')
+
+    if len(bad) > allowed:  # before writing anything
+        raise over_budget(len(bad), f"'{bad[0]}' is missing or empty")
     os.makedirs(out_dir, exist_ok=True)
-    order = np.arange(len(dataset))
+    order = np.arange(len(infos))
     if shuffle:
         order = np.random.default_rng(seed).permutation(order)
     shards: List[dict] = []
-    tar = None
-    for position, index in enumerate(
-            progress(order, desc='writing shards', unit='sample')):
-        if position % shard_size == 0:
+    tar, written, skipped = None, 0, 0
+    for index in progress(order, desc='writing shards', unit='sample'):
+        info = infos[int(index)]
+        try:
+            data = image_bytes(info)
+        except UnreadableImageError as error:
+            skipped += 1
+            if skipped > allowed:
+                raise over_budget(skipped, str(error)) from None
+            print(f'skipping {error}', file=sys.stderr)
+            continue
+        if written % shard_size == 0:
             if tar is not None:
                 tar.close()
             name = f'{prefix}-{len(shards):06d}.tar'
             tar = tarfile.open(os.path.join(out_dir, name), 'w')
             shards.append(dict(name=name, samples=0))
-        info = dataset.get_data_info(int(index))
-        key = f'{position:09d}'
-        _add(tar, f'{key}.jpg', image_bytes(info))
+        key = f'{written:09d}'
+        _add(tar, f'{key}.jpg', data)
         if with_captions:
             _add(tar, f'{key}.txt',
                  '\n'.join(info['captions']).encode('utf-8'))
         if info.get('gt_label') is not None:
             _add(tar, f'{key}.cls', str(int(info['gt_label'])).encode())
         shards[-1]['samples'] += 1
+        written += 1
     if tar is not None:
         tar.close()
-    index = dict(shards=shards, samples=int(len(order)))
+    if not written:
+        raise BadDataError(f'none of the {len(infos)} images could be read')
+    if skipped:
+        print(f'skipped {skipped} unreadable images of {len(infos)}',
+              file=sys.stderr)
+    index = dict(shards=shards, samples=written)
     classes = getattr(dataset, 'metainfo', {}).get('classes')
     if classes:  # the names of the .cls indices
         index['classes'] = list(classes)
@@ -167,7 +221,8 @@ def make_shards(args: argparse.Namespace) -> None:
     dataset = build_source(args)
     shards = write_shards(dataset, args.out_dir, args.shard_size,
                           args.prefix, not args.no_shuffle, args.seed,
-                          with_captions=not args.no_captions)
+                          with_captions=not args.no_captions,
+                          max_bad_fraction=args.max_bad_fraction)
     last = len(shards) - 1
     print(f'{sum(s["samples"] for s in shards)} samples in {len(shards)} '
           f'shards: {os.path.join(args.out_dir, args.prefix)}-'

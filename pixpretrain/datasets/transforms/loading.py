@@ -114,7 +114,16 @@ def read_rgb(path: str) -> np.ndarray:
         UnreadableImageError: The file is missing, empty, truncated or not
             an image.
     """
-    data = read_file(path)
+    return decode_rgb(path, read_file(path))
+
+
+def decode_rgb(path: str, data: bytes) -> np.ndarray:
+    """Decode ``data``, the bytes of ``path``, in full as :func:`read_rgb`
+    does (a converter checks a file it copies byte for byte with it).
+
+    Raises:
+        UnreadableImageError: ``data`` is empty, truncated or not an image.
+    """
     size = rgb_jpeg_size(data)
     if size is not None:
         img = decode_rgb_jpeg(data, size)
