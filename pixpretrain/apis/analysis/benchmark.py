@@ -20,7 +20,7 @@ import os
 import resource
 import shutil
 import tempfile
-from typing import Dict, List, Optional
+from typing import Dict
 
 import numpy as np
 import torch
@@ -28,7 +28,8 @@ from mmengine.config import Config
 
 from pixpretrain.utils.errors import ConfigError
 from ..config_checks.readers import inherited_init_params, resolve_class
-# benchmark.parse_args, benchmark.peak_tflops, benchmark.count_train_flops ... stay importable here.
+# benchmark.parse_args, .peak_tflops, .count_train_flops ... stay importable
+# here (benchmarks/ and tests import them from this module).
 from .benchmark_args import parse_args  # noqa: F401
 from .replay import ReplayLoader, preload_batches  # noqa: F401
 from .timing import ProfileHook, StepTimer
