@@ -85,6 +85,25 @@ def test_val_loop_extracts_the_bank_with_the_model_then_scores():
             knn_accuracy(bank, bank_labels, queries, labels, 10, k=5))
 
 
+def test_a_feature_key_the_model_lacks_stops_the_bank_in_one_line():
+    torch.manual_seed(0)
+    model = MoCo(
+        backbone=dict(type='ResNet', depth=18),
+        neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=16,
+                  out_channels=8),
+        head=dict(type='MoCoQueueHead', feat_dim=8, queue_len=16))
+    runner = SimpleNamespace(
+        model=model, visualizer=SimpleNamespace(),
+        call_hook=lambda name, **kwargs: None)
+    loop = KNNValLoop(runner, _loader('test', 4),
+                      Evaluator([KNNAccuracy(feature_key='projektion')]),
+                      bank_dataloader=_loader('train', 4))
+    with pytest.raises(ConfigError, match=(
+            r"^KNNAccuracy reads 'projektion' from the model's predictions, "
+            r"which hold \[.*'projection'.*\]: set its feature_key")):
+        loop.run()
+
+
 def test_val_loop_without_a_bank_metric_is_a_config_error():
     runner = SimpleNamespace(visualizer=SimpleNamespace())
     from mmengine.evaluator import BaseMetric

@@ -123,6 +123,12 @@ class KNNValLoop(ValLoop):
             with autocast(enabled=self.fp16):
                 outputs = self.runner.model.val_step(data_batch)
             for sample in outputs:
+                missing = [key for key in keys if key not in sample]
+                if missing:  # before the bank's pass ends, not at its end
+                    raise ConfigError(
+                        f"KNNAccuracy reads '{missing[0]}' from the model's "
+                        f'predictions, which hold {sorted(sample.keys())}: '
+                        'set its feature_key to one of them')
                 per_sample.append(
                     tuple(sample.get(key).float().cpu() for key in keys) +
                     (sample.gt_label.cpu(), ))
