@@ -156,6 +156,15 @@ def test_options_that_add_keys_something_reads_pass(config, option):
     ('train_cfg.val_interval=0',
      'train_cfg.val_interval = 0: must be a positive integer'),
     ('model.neck=None', 'model.neck is missing: MAE needs a neck'),
+    # torch's own optimizer checks, before anything is built
+    ('optim_wrapper.optimizer.weight_decay=-1',
+     'optim_wrapper.optimizer (AdamW): Invalid weight_decay value: -1; fix '
+     'that setting'),
+    ('optim_wrapper.optimizer.betas=(0.9,1.5)',
+     'optim_wrapper.optimizer (AdamW): Invalid beta parameter at index 1: '
+     '1.5'),
+    ('train_dataloader.num_workers=-1',
+     'train_dataloader.num_workers = -1: must be a non-negative integer'),
 ])
 def test_bad_value_is_one_line_before_training(work_dir, capsys, option,
                                                message):
@@ -300,3 +309,12 @@ def test_resuming_another_models_run_is_refused(work_dir, capsys,
                                work_dir, capsys)
     assert line.startswith(f"error: '{moco_checkpoint}' does not fit MAE")
     assert 'missing backbone.' in line
+
+
+def test_a_drop_path_rate_above_one_is_refused_at_build(work_dir, capsys):
+    line = refused_after_build(
+        [TINY, '--cfg-options', 'model.backbone.drop_path_rate=2'], work_dir,
+        capsys)
+    assert line == ("error: drop_path_rate = 2: is the last block's "
+                    'probability of skipping its branch (allowed: 0 <= '
+                    'drop_path_rate < 1, e.g. 0.1)')

@@ -36,12 +36,19 @@ def check_train_values(cfg: Config) -> None:
             raise UnknownTypeError(
                 'optim_wrapper.optimizer.type: ' +
                 unknown_type_message(registry, opt_type))
+        _check_optimizer_settings(optimizer, registry.get(opt_type) if
+                                  isinstance(opt_type, str) else opt_type)
     for path, loader in _dataloaders(cfg._cfg_dict):
         size = loader.get('batch_size')
         if size is not None and not _positive_int(size):
             raise bad_value(f'{path}.batch_size', size,
                             'must be a positive integer (allowed: '
                             'batch_size >= 1)')
+        workers = loader.get('num_workers')
+        if workers is not None and not (_is_int(workers) and workers >= 0):
+            raise bad_value(f'{path}.num_workers', workers,
+                            'must be a non-negative integer (allowed: 0 to '
+                            'load in the training process, or more)')
     train_cfg = cfg.get('train_cfg') or {}
     for key in ('max_iters', 'max_epochs', 'val_interval'):
         value = train_cfg.get(key)
@@ -55,6 +62,23 @@ def check_train_values(cfg: Config) -> None:
                         'must be a non-negative integer (allowed: '
                         'val_begin >= 0)')
     check_model_parts(cfg)
+
+
+def _check_optimizer_settings(optimizer: Dict, cls: Any) -> None:
+    """Build a torch optimizer over one tensor with the config's settings,
+    so torch's own checks (betas in [0, 1), weight_decay >= 0, eps >= 0
+    ...) speak before training instead of at the optimizer's build."""
+    if not inspect.isclass(cls) or not cls.__module__.startswith(
+            'torch.optim'):
+        return
+    import torch
+    settings = {k: v for k, v in optimizer.items()
+                if k not in ('type', '_scope_')}
+    try:
+        cls([torch.nn.Parameter(torch.zeros(1))], **settings)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f'optim_wrapper.optimizer ({cls.__name__}): '
+                          f'{error}; fix that setting') from None
 
 
 def _is_int(value: Any) -> bool:

@@ -7,7 +7,8 @@ from torch import nn
 
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, too_many_tokens
-from ..utils import TransformerBlock, init_transformer_weights
+from ..utils import (TransformerBlock, drop_path_rates,
+                     init_transformer_weights)
 from ..utils.sampling import KVCache, cached_blocks
 from .arch import arch_presets, resolve_arch
 
@@ -69,7 +70,7 @@ class TextTransformer(BaseModule):
         self.token_embed = nn.Embedding(vocab_size, self.embed_dims)
         self.pos_embed = nn.Parameter(
             torch.zeros(1, context_length, self.embed_dims))
-        rates = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        rates = drop_path_rates(drop_path_rate, self.num_layers)
         self.blocks = nn.ModuleList(
             TransformerBlock(self.embed_dims, settings['num_heads'],
                              settings['mlp_ratio'], causal=True,

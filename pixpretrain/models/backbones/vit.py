@@ -9,8 +9,8 @@ from torch import nn
 from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import (TransformerBlock, check_positive_int, divisors,
-                     init_transformer_weights, resolve_out_indices,
-                     run_intermediates, sincos_2d)
+                     drop_path_rates, init_transformer_weights,
+                     resolve_out_indices, run_intermediates, sincos_2d)
 from .arch import arch_presets, set_arch
 
 # width, depth, heads, MLP ratio (ViT paper, Table 1; DeiT for t and s)
@@ -121,7 +121,7 @@ class VisionTransformer(BaseModule):
             raise ConfigError(
                 f"pos_embed must be 'sincos' or 'learned', got '{pos_embed}'")
 
-        rates = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        rates = drop_path_rates(drop_path_rate, self.num_layers)
         self.blocks = nn.ModuleList(
             TransformerBlock(self.embed_dims, self.num_heads,
                              settings['mlp_ratio'], qkv_bias=qkv_bias,

@@ -16,7 +16,7 @@ from .token_preprocessor import TokenDataPreprocessor
 from .transformer import (DropPath, MultiheadCrossAttention,
                           MultiheadSelfAttention, TransformerBlock,
                           check_num_heads, check_positive_int, divisors,
-                          init_transformer_weights)
+                          drop_path_rates, init_transformer_weights)
 
 __all__ = [
     'PixelDataPreprocessor',
@@ -33,6 +33,7 @@ __all__ = [
     'init_transformer_weights',
     'check_num_heads',
     'check_positive_int',
+    'drop_path_rates',
     'divisors',
     'feature_width',
     'concat_all_gather',

@@ -27,6 +27,18 @@ def check_positive_int(key: str, value: object) -> int:
     return value
 
 
+def drop_path_rates(drop_path_rate: object, num_layers: int) -> List[float]:
+    """Stochastic depth per block, rising linearly from 0 to
+    ``drop_path_rate`` over ``num_layers`` blocks; a ConfigError naming
+    ``drop_path_rate`` unless 0 <= it < 1 (a probability of dropping)."""
+    if isinstance(drop_path_rate, bool) or not isinstance(
+            drop_path_rate, (int, float)) or not 0 <= drop_path_rate < 1:
+        raise bad_value('drop_path_rate', drop_path_rate,
+                        'is the last block\'s probability of skipping its '
+                        'branch (allowed: 0 <= drop_path_rate < 1, e.g. 0.1)')
+    return torch.linspace(0, drop_path_rate, num_layers).tolist()
+
+
 def check_num_heads(num_heads: int, embed_dims: int,
                     heads_key: str = 'num_heads',
                     dims_key: str = 'embed_dims') -> None:
