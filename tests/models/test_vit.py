@@ -59,6 +59,10 @@ def test_attention_is_sdpa_and_equals_explicit_softmax():
     (dict(arch=dict(embed_dims=12, num_layers=1, num_heads=5, mlp_ratio=1.0)),
      'backbone.arch.num_heads = 5'),
     (dict(arch='t', out_indices=12), 'out of range'),
+    (dict(arch=dict(embed_dims=12, num_layer=1, num_heads=2, mlp_ratio=1.0)),
+     r'backbone.arch.num_layer = 1: is no arch key \(allowed: embed_dims, '
+     r'mlp_ratio, num_heads, num_layers; did you mean '
+     r'backbone.arch.num_layers\?\)'),
 ])
 def test_bad_settings_fail_at_build(kwargs, match):
     with pytest.raises(ConfigError, match=match):

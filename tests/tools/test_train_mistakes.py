@@ -99,6 +99,10 @@ def test_config_file_that_does_not_load_names_file_and_line(
     # CheckpointHook's **kwargs would fail at the first save, after training
     ('default_hooks.checkpoint.max_keep_ckpt=1',
      'did you mean default_hooks.checkpoint.max_keep_ckpts?'),
+    # paramwise_cfg is read by the wrapper's constructor, not passed on
+    ('optim_wrapper.paramwise_cfg.norm_decay_mul=0.0',
+     'DefaultOptimWrapperConstructor (optim_wrapper.constructor) takes none '
+     'of that name; did you mean optim_wrapper.paramwise_cfg.norm_decay_mult?'),
 ])
 def test_unknown_option_key_names_the_closest_key(work_dir, capsys, option,
                                                   fix):
@@ -318,3 +322,15 @@ def test_a_drop_path_rate_above_one_is_refused_at_build(work_dir, capsys):
     assert line == ("error: drop_path_rate = 2: is the last block's "
                     'probability of skipping its branch (allowed: 0 <= '
                     'drop_path_rate < 1, e.g. 0.1)')
+
+
+def test_layer_decay_reads_its_rate_alone(work_dir, capsys):
+    # It groups parameters itself: mmengine's multipliers would be ignored.
+    config = str(FIXTURES / 'tiny_classifier.py')
+    line = one_line([config, '--cfg-options',
+                     'optim_wrapper.paramwise_cfg.norm_decay_mult=0.5'],
+                    work_dir, capsys)
+    assert line.endswith('LayerDecayOptimWrapperConstructor '
+                         '(optim_wrapper.constructor) takes none of that '
+                         'name; optim_wrapper.paramwise_cfg takes: '
+                         'layer_decay_rate')

@@ -28,7 +28,7 @@ def check_config_keys(cfg: Config) -> None:
     for path, node in _dicts(cfg._cfg_dict, []):
         if not path:
             continue  # the top level: the Runner's keys, checked elsewhere
-        owner, accepted = accepted_keys(node, path, scope)
+        owner, accepted = accepted_keys(node, path, scope, cfg._cfg_dict)
         if accepted is None:
             continue
         for key in node:

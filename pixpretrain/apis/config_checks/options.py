@@ -117,7 +117,8 @@ def _check_option(cfg: Config, merged: Config, key: str, value: Any) -> None:
     name = key.split('.')[missing]
     merged_parent = _walk(merged._cfg_dict, parent_path)
     owner, accepted = accepted_keys(merged_parent, parent_path,
-                                    merged.get('default_scope'))
+                                    merged.get('default_scope'),
+                                    merged._cfg_dict)
     if accepted is None or name in accepted:
         return
     siblings = sorted((set(accepted) | set(parent)) - {'type', '_scope_'})

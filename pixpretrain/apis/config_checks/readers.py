@@ -7,6 +7,8 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from mmengine.registry import Registry
 
+# Re-exported: values.py, strategy.py and benchmark.py read them from here.
+from .signatures import inherited_init_params, init_params  # noqa: F401
 
 # Top-level keys the Runner reads besides its constructor's arguments
 # (Runner.from_cfg, Runner.wrap_model, tools/train.py, apply_compile_fallback).
@@ -55,10 +57,6 @@ _DEFAULT_TYPES = {
     'default_hooks.checkpoint': ('HOOKS', 'CheckpointHook'),
 }
 
-# Other packages' ``**kwargs`` that take no key: CheckpointHook passes them
-# to Runner.save_checkpoint beside every parameter it has (a TypeError at
-# the first save, after training).
-_KWARGS_TAKE_NONE = {'mmengine.hooks.checkpoint_hook.CheckpointHook'}
 # Read by the optimizer wrapper constructor, not the wrapper class.
 _OPTIM_WRAPPER_EXTRA_KEYS = {'optimizer', 'paramwise_cfg', 'constructor'}
 # Read by Runner.build_dataloader before the rest goes to torch's DataLoader.
@@ -123,7 +121,8 @@ def resolve_class(node: Dict, path: List[str], default_scope: Optional[str]
     return found if inspect.isclass(found) else None
 
 
-def accepted_keys(node: Any, path: List[str], default_scope: Optional[str]
+def accepted_keys(node: Any, path: List[str], default_scope: Optional[str],
+                  root: Optional[Dict] = None
                   ) -> Tuple[str, Optional[Set[str]]]:
     """Who reads the dict at ``path``, and the keys it takes (None: any).
 
@@ -131,6 +130,8 @@ def accepted_keys(node: Any, path: List[str], default_scope: Optional[str]
         node: The dict (or list) at ``path``, options merged.
         path: Its key path.
         default_scope: The config's ``default_scope``.
+        root: The whole config, for a dict whose reader another key names
+            (``optim_wrapper.constructor`` reads ``paramwise_cfg``).
 
     Returns:
         (what reads it, e.g. 'VisionTransformer', the keys it accepts or
@@ -143,6 +144,8 @@ def accepted_keys(node: Any, path: List[str], default_scope: Optional[str]
         return dotted, None
     if dotted in _PLAIN_DICT_KEYS:
         return dotted, _PLAIN_DICT_KEYS[dotted]
+    if dotted == 'optim_wrapper.paramwise_cfg':
+        return _paramwise_keys((root or {}).get('optim_wrapper') or {})
     if dotted == 'default_hooks':
         return dotted, None  # new hooks are new names
     if path[-1].endswith('dataloader') and 'type' not in node:
@@ -166,6 +169,27 @@ def accepted_keys(node: Any, path: List[str], default_scope: Optional[str]
     return cls.__name__, params
 
 
+# What mmengine's DefaultOptimWrapperConstructor reads from paramwise_cfg;
+# a subclass says what it reads in a ``paramwise_keys`` class attribute.
+_DEFAULT_PARAMWISE_KEYS = frozenset({
+    'custom_keys', 'bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult',
+    'dwconv_decay_mult', 'flat_decay_mult', 'dcn_offset_lr_mult',
+    'bypass_duplicate'})
+
+
+def _paramwise_keys(wrapper: Dict) -> Tuple[str, Optional[Set[str]]]:
+    """The keys the optimizer wrapper's constructor reads from
+    ``paramwise_cfg`` (None for a constructor that does not say)."""
+    from mmengine.optim import DefaultOptimWrapperConstructor
+    name = wrapper.get('constructor', 'DefaultOptimWrapperConstructor')
+    registry = registry_named('OPTIM_WRAPPER_CONSTRUCTORS')
+    cls = registry.get(name) if isinstance(name, str) else name
+    keys = _DEFAULT_PARAMWISE_KEYS if cls is DefaultOptimWrapperConstructor \
+        else getattr(cls, 'paramwise_keys', None)
+    where = f'{getattr(cls, "__name__", name)} (optim_wrapper.constructor)'
+    return where, None if keys is None else set(keys)
+
+
 def _builder_of(path: List[str]) -> str:
     """The key of :data:`_BUILDER_KEYS` whose builder reads the dict at
     ``path``: the top-level part, or the nearest initializer above."""
@@ -173,61 +197,6 @@ def _builder_of(path: List[str]) -> str:
         if path[i] in ('init_cfg', 'override'):
             return 'override' if 'override' in path[i:] else 'init_cfg'
     return path[0]
-
-
-def init_params(cls: type) -> Optional[Set[str]]:
-    """The keyword arguments ``cls(...)`` takes; None for ``**kwargs`` or an
-    unreadable signature."""
-    try:
-        signature = inspect.signature(cls)
-    except (TypeError, ValueError):
-        return None
-    params = signature.parameters.values()
-    if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in params):
-        return None
-    return {p.name for p in params
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-
-
-def inherited_init_params(cls: type, trusted: Optional[str] = None
-                          ) -> Optional[Set[str]]:
-    """Like :func:`init_params`, but a constructor's ``**kwargs`` is taken
-    to be what its parent classes' constructors accept, followed up the MRO
-    until one takes no ``**kwargs`` (then the set is complete).
-
-    Args:
-        cls: The class.
-        trusted: Follow only the ``**kwargs`` of classes whose module starts
-            with this (``'pixpretrain.'``: ours pass them to their parent;
-            another package's may pass them anywhere, as mmengine's
-            ``ZeroRedundancyOptimizer`` does to its inner optimizer).
-            ``None`` follows every class's.
-
-    Returns:
-        The accepted names; None where the chain never closes, meets an
-        untrusted ``**kwargs`` or an unreadable signature, and for a class
-        whose ``passes_kwargs_to`` names where its ``**kwargs`` go instead
-        (``TimmBackbone``: ``timm.create_model``).
-    """
-    if getattr(cls, 'passes_kwargs_to', None):
-        return None
-    accepted: Set[str] = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get('__init__')
-        if init is None:
-            continue
-        try:
-            params = inspect.signature(init).parameters.values()
-        except (TypeError, ValueError):
-            return None
-        accepted |= {p.name for p in params if p.name != 'self' and p.kind
-                     in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        if not any(p.kind is p.VAR_KEYWORD for p in params) or \
-                f'{klass.__module__}.{klass.__name__}' in _KWARGS_TAKE_NONE:
-            return accepted
-        if trusted and not klass.__module__.startswith(trusted):
-            return None
-    return None
 
 
 def closest_key_hint(where: str, key: str, names: List[str],

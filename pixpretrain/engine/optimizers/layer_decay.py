@@ -31,6 +31,10 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     the model's ``backbone.num_layers`` gives L.
     """
 
+    # All it reads from paramwise_cfg (not mmengine's own multipliers: it
+    # groups the parameters itself); the config check refuses other keys.
+    paramwise_keys = ('layer_decay_rate', )
+
     def add_params(self, params: List[dict], module: nn.Module,
                    prefix: str = '', **kwargs) -> None:
         rate = self.paramwise_cfg.get('layer_decay_rate', 1.0)

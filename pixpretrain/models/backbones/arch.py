@@ -1,6 +1,7 @@
 """Transformer backbones' arch presets: a preset name (or alias) or a custom
 dict resolved into widths, depths and heads, checked, and set on the
 backbone (ViT, PixelGPT and the text transformer share these)."""
+import difflib
 import numbers
 from typing import Dict, Optional, Tuple, Union
 
@@ -59,6 +60,13 @@ def resolve_arch(arch: Union[str, dict],
         raise bad_value(key, arch, 'must be a preset name or a dict (allowed: '
                         f"{', '.join(sorted(archs))} or a dict with keys "
                         f"{', '.join(required)})")
+    unknown = sorted(set(arch) - set(required))
+    if unknown:  # a misspelt key would leave its preset value in place
+        close = difflib.get_close_matches(unknown[0], required, n=1)
+        hint = f'; did you mean {key}.{close[0]}?' if close else ''
+        raise bad_value(f'{key}.{unknown[0]}', arch[unknown[0]],
+                        f"is no arch key (allowed: {', '.join(required)}"
+                        f'{hint})')
     missing = sorted(set(required) - set(arch))
     if missing:
         raise bad_value(key, arch, f"misses keys {', '.join(missing)} "
