@@ -311,7 +311,6 @@ def test_a_cpu_probe_joins_its_job_on_a_machine_with_a_gpu(monkeypatch,
     (dict(knn_ks=[]), 'neighbour counts must be integers'),
     (dict(knn_temperature=0.0), 'knn_temperature = 0.0'),
     (dict(batch_size=0), 'batch_size = 0'),
-    (dict(baseline=False), 'give a checkpoint or drop --no-baseline'),
 ])
 def test_settings_that_probe_nothing_are_refused_first(tmp_path, change,
                                                        words):

@@ -111,8 +111,14 @@ def probe(args: argparse.Namespace) -> int:
                                                 init_distributed,
                                                 plot_accuracy, run_probe,
                                                 write_json)
+    from pixpretrain.utils.errors import ConfigError
     from pixpretrain.utils.fileio import check_output_path
 
+    if args.no_baseline and args.checkpoint is None:
+        # without a checkpoint the random init is all there is to probe
+        raise ConfigError('--no-baseline skips the random init, all there '
+                          'is to probe without a checkpoint: give a '
+                          'checkpoint or drop --no-baseline')
     out = args.out or osp.join(
         'work_dirs', 'probe', osp.splitext(osp.basename(args.config))[0])
     check_output_path(out, '--out', folder=True)

@@ -177,10 +177,6 @@ def run_probe(settings: ProbeSettings) -> dict:
     check_knn_settings(s.knn_ks, s.knn_temperature)
     if s.batch_size < 1:
         raise ConfigError(f'batch_size = {s.batch_size}: must be 1 or more')
-    if s.checkpoint is None and not s.baseline:
-        raise ConfigError('--no-baseline (baseline=False) skips the random '
-                          'init, all there is to probe without a checkpoint:'
-                          ' give a checkpoint or drop --no-baseline')
     config = s.config
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     candidates = [('trained', s.checkpoint)] if s.checkpoint else []
