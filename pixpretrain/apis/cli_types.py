@@ -31,36 +31,30 @@ def _number(text: str, kind: type) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """An integer of 1 or more."""
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'{value}: must be 1 or more')
-    return value
+def _at_least(kind: type, low: float, above: bool,
+              words: str) -> Callable[[str], float]:
+    """A flag type: a ``kind`` number of ``low`` or more (above ``low``
+    with ``above``), else ``'<value>: must be <words>'``."""
+
+    def parse(text: str) -> float:
+        value = _number(text, kind)
+        if value < low or (above and value == low):
+            raise argparse.ArgumentTypeError(f'{value:g}: must be {words}')
+        return value
+
+    parse.__doc__ = f'{"An integer" if kind is int else "A finite number"}' \
+        f' {words}.'
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """An integer of 0 or more."""
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'{value}: must be 0 or more')
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number above 0."""
-    value = _number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f'{value:g}: must be above 0')
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number of 0 or more."""
-    value = _number(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'{value:g}: must be 0 or more')
-    return value
+#: An integer of 1 or more.
+positive_int = _at_least(int, 1, False, '1 or more')
+#: An integer of 0 or more.
+non_negative_int = _at_least(int, 0, False, '0 or more')
+#: A finite number above 0.
+positive_float = _at_least(float, 0, True, 'above 0')
+#: A finite number of 0 or more.
+non_negative_float = _at_least(float, 0, False, '0 or more')
 
 
 def _list_of(item: Callable[[str], float]) -> Callable[[str], list]:

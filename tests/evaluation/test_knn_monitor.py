@@ -53,13 +53,17 @@ def _loader(split, count):
     return DataLoader(dataset, batch_size=8, collate_fn=default_collate)
 
 
-def test_val_loop_extracts_the_bank_with_the_model_then_scores():
+def _tiny_moco() -> MoCo:
     torch.manual_seed(0)
-    model = MoCo(
+    return MoCo(
         backbone=dict(type='ResNet', depth=18),
         neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=16,
                   out_channels=8),
         head=dict(type='MoCoQueueHead', feat_dim=8, queue_len=16))
+
+
+def test_val_loop_extracts_the_bank_with_the_model_then_scores():
+    model = _tiny_moco()
     metrics = [KNNAccuracy(k=5, feature_key='projection'),
                KNNAccuracy(k=5, prefix='knn_backbone')]
     hooks = []
@@ -86,12 +90,7 @@ def test_val_loop_extracts_the_bank_with_the_model_then_scores():
 
 
 def test_a_feature_key_the_model_lacks_stops_the_bank_in_one_line():
-    torch.manual_seed(0)
-    model = MoCo(
-        backbone=dict(type='ResNet', depth=18),
-        neck=dict(type='NonLinearNeck', in_channels=512, hid_channels=16,
-                  out_channels=8),
-        head=dict(type='MoCoQueueHead', feat_dim=8, queue_len=16))
+    model = _tiny_moco()
     runner = SimpleNamespace(
         model=model, visualizer=SimpleNamespace(),
         call_hook=lambda name, **kwargs: None)
