@@ -81,7 +81,8 @@ def atomic_write(data: Union[bytes, memoryview],
 
 def check_output_path(path: Optional[str], flag: str, folder: bool = False,
                       sources: Sequence[str] = (),
-                      create: bool = False) -> Optional[str]:
+                      create: bool = False,
+                      keep: Optional[str] = None) -> Optional[str]:
     """Refuse an output path the write would fail on, before the work that
     makes the output; with ``create``, make its missing folders.
 
@@ -92,6 +93,8 @@ def check_output_path(path: Optional[str], flag: str, folder: bool = False,
         folder: ``path`` names a folder, not a file.
         sources: Files the tool reads, which ``path`` must not be.
         create: Make ``path`` (``folder``) or its parent folders.
+        keep: Refuse an existing file, saying why it should stay (the
+            tool's ``--overwrite`` lifts it).
 
     Returns:
         ``path`` as a string (None stays None).
@@ -111,6 +114,10 @@ def check_output_path(path: Optional[str], flag: str, folder: bool = False,
         raise OutputPathError(
             f"{flag} '{path}' is a folder, not a file: name the file to "
             f"write, e.g. '{osp.join(path, 'NAME')}'")
+    if keep and osp.isfile(path):
+        raise OutputPathError(
+            f"{flag} '{path}' exists and {keep}: pass --overwrite to "
+            'replace it, or write to another path')
     for source in sources:
         if osp.exists(path) and osp.exists(source) and \
                 osp.samefile(path, source):

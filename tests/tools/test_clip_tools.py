@@ -36,7 +36,7 @@ def test_clip_trains_and_validates_zero_shot(tmp_path):
     assert val['zero_shot/top5'] >= val['zero_shot/top1']
 
 
-def test_fit_bpe_writes_the_vocab_file_the_config_names(tmp_path):
+def test_fit_bpe_writes_the_vocab_file_the_config_names(tmp_path, capsys):
     lines = []
     for i, caption in enumerate(['a red ball', 'a red car', 'the red car',
                                  'a blue ball']):
@@ -59,6 +59,12 @@ def test_fit_bpe_writes_the_vocab_file_the_config_names(tmp_path):
     assert tokenizer.vocab_size == 262  # the text backbone's vocab_size
     assert tokenizer.decode(tokenizer.encode('a red car')) == 'a red car'
     assert len(tokenizer.encode('a red car')) < len('a red car')
+    # the vocabulary checkpoints were trained with stays unless asked
+    assert fit_bpe.main([str(config)]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: vocab_file '{vocab_file}' exists and checkpoints trained "
+        'with that vocabulary read it: pass --overwrite')
+    assert fit_bpe.main([str(config), '--overwrite']) == 0
 
 
 def test_fit_bpe_refuses_a_vocabulary_below_the_bytes_before_reading(

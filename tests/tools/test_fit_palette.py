@@ -88,6 +88,20 @@ def test_tool_fits_the_configured_data_and_saves_the_palette(
     assert 'mean quantisation error:' in printed
     assert 'at 8 px' in printed  # the ColorQuantize step's size
 
+    # Again: the palette checkpoints were trained with stays unless asked.
+    fitted = out.read_bytes()
+    argv = [TINY, '--out', str(out), '--num-images', '16', '--iters', '20',
+            '--seed', '1']
+    assert fit_palette.main(argv) == 1
+    assert capsys.readouterr().err == (
+        f"error: --out '{out}' exists and checkpoints trained with that "
+        'palette read it: pass --overwrite to replace it, or write to '
+        'another path\n')
+    assert out.read_bytes() == fitted
+    assert fit_palette.main(argv + ['--overwrite']) == 0
+    assert out.read_bytes() != fitted
+    assert [p.name for p in out.parent.iterdir()] == ['shapes16']
+
 
 def test_tool_without_color_quantize_is_one_clear_line(tmp_path, capsys):
     config = tmp_path / 'no_quantize.py'

@@ -21,6 +21,9 @@ from pixpretrain.apis.cli_types import positive_int
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing output file (checkpoints '
+                        'trained with the old vocabulary no longer match it)')
     parser.add_argument('--out', default=None,
                         help="where to write (default: the config's "
                         'BPETokenizer vocab_file)')
@@ -64,7 +67,9 @@ def fit(args: argparse.Namespace) -> None:
         raise ConfigError(
             'the training pipeline has no TokenizeText with a '
             'BPETokenizer vocab_file; pass --out PATH')
-    check_output_path(out, '--out' if args.out else 'vocab_file')
+    check_output_path(out, '--out' if args.out else 'vocab_file',
+                      keep=None if args.overwrite else
+                      'checkpoints trained with that vocabulary read it')
     vocab_size = args.vocab_size if args.vocab_size is not None else \
         cfg.model.get('text_backbone', {}).get('vocab_size')
     if not vocab_size:

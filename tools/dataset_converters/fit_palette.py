@@ -13,8 +13,7 @@ Example:
         train_dataloader.dataset.data_root=$HOME/.cache/pixpretrain/cifar10
 """
 import argparse
-import os
-import os.path as osp
+import io
 import random
 import sys
 from typing import List, Optional
@@ -28,6 +27,9 @@ from pixpretrain.apis.cli_types import positive_int
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc_summary(__doc__))
     parser.add_argument('config')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing output file (checkpoints '
+                        'trained with the old palette no longer match it)')
     parser.add_argument(
         '--out', default=None,
         help="where to save the .npy (default: the ColorQuantize step's "
@@ -168,7 +170,7 @@ def fit(args: argparse.Namespace) -> None:
         find_color_quantize
     from pixpretrain.registry import DATASETS
     from pixpretrain.registry import register_all_modules
-    from pixpretrain.utils.fileio import check_output_path
+    from pixpretrain.utils.fileio import atomic_write, check_output_path
 
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
@@ -178,7 +180,9 @@ def fit(args: argparse.Namespace) -> None:
     num_colors = (args.num_colors if args.num_colors is not None else
                   quantize.get('num_colors') or 512)
     out = args.out or quantize['palette']
-    check_output_path(out, '--out' if args.out else 'palette')
+    check_output_path(out, '--out' if args.out else 'palette',
+                      keep=None if args.overwrite else
+                      'checkpoints trained with that palette read it')
     dataset_cfg.pipeline = list(dataset_cfg.pipeline[:index]) + [
         dict(type='Resize',
              size=(size, size) if isinstance(size, int) else size,
@@ -194,9 +198,9 @@ def fit(args: argparse.Namespace) -> None:
     palette = minibatch_kmeans(pixels, num_colors, args.iters,
                                args.batch_size, args.seed)
     error = quantization_error(pixels, palette)
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    with open(out, 'wb') as f:  # np.save(path) would append '.npy'
-        np.save(f, palette.numpy())
+    buffer = io.BytesIO()  # np.save(path) would append '.npy'
+    np.save(buffer, palette.numpy())
+    atomic_write(buffer.getbuffer(), out)  # a checkpoint's palette: whole
     print(f'mean quantisation error: {error:.2f} (mean Euclidean RGB '
           f'distance per sampled pixel, 0-255 scale)')
     print(f'palette: {out}')
