@@ -78,3 +78,20 @@ def test_a_csv_row_without_its_caption_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == (f"error: {tmp_path / 'm.csv'}:3: no 'caption' value: the "
                    'row has fewer columns than the header\n')
+
+
+def test_shards_of_an_earlier_run_are_not_mixed_with_new_ones(tmp_path,
+                                                              capsys):
+    out = tmp_path / 'out'
+    argv = [str(out), '--image-folder', str(folder(tmp_path)),
+            '--no-captions', '--max-bad-fraction', '0.2']
+    assert main(argv + ['--shard-size', '4']) == 0  # 3 shards
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    # one larger shard would leave shard-000001/2 from the first run
+    assert main(argv + ['--shard-size', '40']) == 1
+    assert capsys.readouterr().err == (
+        f"error: OUT_DIR '{out}' holds 3 shard(s) of an earlier run "
+        '(shard-000000.tar ...): write into an empty folder, or delete '
+        'them first\n')
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

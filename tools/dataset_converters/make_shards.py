@@ -26,6 +26,7 @@ Samples are shuffled before sharding (class folders would otherwise give
 one-class shards), and ``index.json`` lists the shards and their sizes.
 """
 import argparse
+import glob
 import io
 import json
 import os
@@ -218,6 +219,13 @@ def make_shards(args: argparse.Namespace) -> None:
         raise ConfigError(
             f"--prefix '{args.prefix}' holds a folder: give a file name "
             'prefix, and put folders in OUT_DIR')
+    earlier = sorted(glob.glob(os.path.join(
+        glob.escape(args.out_dir), f'{glob.escape(args.prefix)}-*.tar')))
+    if earlier:  # a smaller run would leave the higher-numbered ones stale
+        raise ConfigError(
+            f"OUT_DIR '{args.out_dir}' holds {len(earlier)} shard(s) of an "
+            f"earlier run ({os.path.basename(earlier[0])} ...): write into "
+            'an empty folder, or delete them first')
     dataset = build_source(args)
     shards = write_shards(dataset, args.out_dir, args.shard_size,
                           args.prefix, not args.no_shuffle, args.seed,
