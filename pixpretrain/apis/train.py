@@ -19,6 +19,7 @@ from pixpretrain.engine.optimizers.skip_nonfinite import (AMP_TO_FP32,
                                                          CPU_AUTOCAST,
                                                          FP32_TO_AMP)
 from pixpretrain.utils.compile import apply_compile_fallback
+from pixpretrain.utils.errors import ConfigError
 from pixpretrain.utils.fileio import check_output_path
 
 
@@ -63,15 +64,21 @@ def prepare_train_config(cfg: Config,
         # mmengine's Runner skips validation when all three are None (the
         # train loops test `runner.val_loop is not None`).
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    start_from = cfg.get('load_from')
     if resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif resume is not None:
+        if start_from and start_from != resume:
+            raise ConfigError(
+                f"--resume '{resume}' continues that run, so load_from = "
+                f"'{start_from}' would be ignored: drop one of them")
         cfg.resume, cfg.load_from = True, resume
     # Before anything is built or written: a bad value or checkpoint is one
     # line, and the work dir stays as it was.
     check_train_values(cfg)
     check_evaluator_inputs(cfg, ['val'])
-    check_resume(cfg, resume)
+    check_resume(cfg, resume, fallback=start_from if resume == 'auto'
+                 else None)
     for note in fit_schedule_to_loop(cfg):
         print_log(f'schedule follows the loop: {note}', logger='current')
     if amp:

@@ -334,3 +334,42 @@ def test_layer_decay_reads_its_rate_alone(work_dir, capsys):
                          '(optim_wrapper.constructor) takes none of that '
                          'name; optim_wrapper.paramwise_cfg takes: '
                          'layer_decay_rate')
+
+
+def test_resume_path_and_another_load_from_are_refused(tmp_path, work_dir,
+                                                       capsys):
+    line = one_line([TINY, '--resume', str(work_dir / 'iter_4.pth'),
+                     '--cfg-options', 'load_from=other.pth'], work_dir,
+                    capsys)
+    assert line == (f"error: --resume '{work_dir / 'iter_4.pth'}' continues "
+                    "that run, so load_from = 'other.pth' would be ignored: "
+                    'drop one of them')
+
+
+def test_bare_resume_with_nothing_to_resume_starts_from_load_from(
+        tmp_path, capsys):
+    from mmengine.logging import MMLogger
+
+    from pixpretrain.apis import load_config
+    from pixpretrain.registry import MODELS
+    MMLogger.get_instance('mistakes_resume_fallback_setup')
+    model = MODELS.build(load_config(TINY).model)
+    weights = model.state_dict()
+    weights['backbone.cls_token'] = torch.full_like(
+        weights['backbone.cls_token'], 7.0)
+    start = tmp_path / 'pretrained.pth'
+    torch.save({'state_dict': weights}, start)
+    work_dir = tmp_path / 'fresh'
+    code = train_tool.main([
+        TINY, '--work-dir', str(work_dir), '--resume', '--cfg-options',
+        f'load_from={start}', 'train_cfg.max_iters=1',
+        'experiment_name=mistakes_resume_fallback'])
+    assert code == 0
+    assert (f"warning: nothing to resume in '{work_dir}' (no last_checkpoint "
+            f"there): training starts from load_from '{start}'"
+            ) in capsys.readouterr().err
+    from pixpretrain.utils.checkpoint import safe_load
+    trained = safe_load(str(work_dir / 'iter_1.pth'),
+                        map_location='cpu')['state_dict']
+    # one small step away from the weights it started from, not a new init
+    assert (trained['backbone.cls_token'] - 7.0).abs().max() < 0.1

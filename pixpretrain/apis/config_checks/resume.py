@@ -11,7 +11,8 @@ from pixpretrain.utils.errors import CheckpointError, PathNotFoundError
 from pixpretrain.utils.fileio import last_checkpoint
 
 
-def check_resume(cfg: Config, resume: Optional[str] = None) -> None:
+def check_resume(cfg: Config, resume: Optional[str] = None,
+                 fallback: Optional[str] = None) -> None:
     """Refuse a checkpoint path that is missing or cannot be resumed from,
     before the Runner starts; warn when auto-resume finds nothing.
 
@@ -24,6 +25,8 @@ def check_resume(cfg: Config, resume: Optional[str] = None) -> None:
         cfg: The config, ``work_dir`` set.
         resume: ``--resume``: 'auto', a path or None (naming the flag in
             messages).
+        fallback: The ``load_from`` that ``--resume`` alone set aside: with
+            nothing to resume in the work dir, training starts from it.
 
     Raises:
         PathNotFoundError: The checkpoint, or the one ``last_checkpoint``
@@ -37,12 +40,15 @@ def check_resume(cfg: Config, resume: Optional[str] = None) -> None:
     if cfg.get('resume') and load_from is None:
         pointed = last_checkpoint(cfg.work_dir)
         if pointed is None:
-            cfg.resume = False
+            cfg.resume, cfg.load_from = False, fallback
+            start = f"load_from '{fallback}'" if fallback else 'scratch'
             if _is_rank_zero():
                 print(f"warning: nothing to resume in '{cfg.work_dir}' (no "
-                      'last_checkpoint there): training starts from '
-                      'scratch; pass --resume PATH to resume a checkpoint '
+                      f'last_checkpoint there): training starts from {start}'
+                      '; pass --resume PATH to resume a checkpoint '
                       'elsewhere', file=sys.stderr)
+            if fallback:
+                check_resume(cfg)  # the weights it starts from
         elif _is_local(pointed) and not osp.isfile(pointed):
             raise PathNotFoundError(
                 f"'{cfg.work_dir}/last_checkpoint' names '{pointed}', which "
