@@ -76,10 +76,11 @@ def resolve_test_loop(cfg: Config) -> str:
 def require_checkpoint(checkpoint: str) -> None:
     """Raise :class:`PathNotFoundError` for a local checkpoint path that
     is no file (a URL is left to the loader)."""
-    if '://' not in checkpoint and not osp.isfile(
-            osp.expanduser(checkpoint)):
+    path = osp.expanduser(checkpoint)
+    if '://' not in checkpoint and not osp.isfile(path):
+        what = 'a folder, not a file' if osp.isdir(path) else 'no such file'
         raise PathNotFoundError(
-            f"checkpoint '{checkpoint}': no such file; pass a .pth a "
+            f"checkpoint '{checkpoint}': {what}; pass a .pth a "
             'training run saved (e.g. work_dirs/<config>/iter_N.pth)')
 
 

@@ -200,6 +200,13 @@ def test_module_dict_without_type_is_refused(tmp_path, work_dir, capsys):
                            'model.head.type=')
 
 
+def test_a_folder_given_as_the_checkpoint_says_so(tmp_path, work_dir,
+                                                  capsys):
+    line = one_line([TINY, '--resume', str(tmp_path)], work_dir, capsys)
+    assert line.startswith(f"error: --resume '{tmp_path}': a folder, not a "
+                           'checkpoint file; check the path')
+
+
 @pytest.mark.parametrize('how', ['resume', 'load_from'])
 def test_missing_checkpoint_names_the_path(tmp_path, work_dir, capsys, how):
     missing = tmp_path / 'nowhere' / 'iter_4.pth'

@@ -62,7 +62,9 @@ def check_resume(cfg: Config, resume: Optional[str] = None,
         fix = ('check the path, or pass --resume alone to continue from the '
                "work dir's last checkpoint" if flag.startswith('--') else
                'check the path, or set load_from=None to start from scratch')
-        raise PathNotFoundError(f'{flag}: no such file; {fix}')
+        what = ('a folder, not a checkpoint file' if osp.isdir(path) else
+                'no such file')
+        raise PathNotFoundError(f'{flag}: {what}; {fix}')
     if cfg.get('resume'):
         from pixpretrain.utils.checkpoint import safe_load
         # Mapped, not read: only `meta` is looked at, and mmengine reads
