@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import os.path as osp
 import sys
 from typing import (Any, Callable, Dict, List, NoReturn, Optional, Tuple,
                     Type)
@@ -125,7 +126,12 @@ def emit_json(result: Dict[str, Any], path: Optional[str] = None,
         print(text)
     if path:
         check_output_path(path, flag, create=True)
-        atomic_write(text.encode('utf-8'), path)
+        if osp.islink(path) or (osp.exists(path) and not osp.isfile(path)):
+            # a link, /dev/stdout, a pipe: written into, not replaced
+            with open(path, 'w') as f:
+                f.write(text)
+        else:
+            atomic_write(text.encode('utf-8'), path)
 
 
 def run_json_tool(compute: Callable[[argparse.Namespace], Dict[str, Any]],

@@ -39,10 +39,11 @@ def check_checkpoint_fits(model: Any, checkpoint: str) -> None:
 def check_start_weights(model: Any, cfg: Config) -> None:
     """Refuse what a training run would start from in vain: a checkpoint to
     resume that is not this model's (:func:`check_checkpoint_fits`), or a
-    ``load_from`` that shares no weight with the model, or whose shared
-    weights differ in shape (mmengine would skip them). Keys only one side
-    has are normal when starting from another stage (a pretrainer's
-    decoder, a classifier's new head) and are left to mmengine's warning.
+    ``load_from`` of which no weight would load (no shared name, or none of
+    the model's shape). Keys only one side has, and shared ones of another
+    shape, are normal when starting from another stage (a pretrainer's
+    decoder, a classifier's head for other classes) and are left to
+    mmengine's warning.
 
     Args:
         model: The Runner's model.
@@ -72,14 +73,14 @@ def check_start_weights(model: Any, cfg: Config) -> None:
             f"{', '.join(sorted(given)[:3])}; the model's "
             f"{', '.join(sorted(expected)[:3])}): give a checkpoint of this "
             'model, or convert it first (tools/model_converters)')
-    mismatched = [f'{key} {tuple(given[key].shape)} vs '
-                  f'{tuple(expected[key].shape)}' for key in shared
-                  if given[key].shape != expected[key].shape]
-    if mismatched:
-        more = f' and {len(mismatched) - 5} more' if len(mismatched) > 5 \
-            else ''
+    fitting = [key for key in shared
+               if given[key].shape == expected[key].shape]
+    if not fitting:
+        shown = ', '.join(f'{key} {tuple(given[key].shape)} vs '
+                          f'{tuple(expected[key].shape)}'
+                          for key in shared[:3])
         raise CheckpointError(
             f"load_from '{load_from}' does not fit {type(model).__name__}: "
-            f"shape mismatch (checkpoint vs model) {', '.join(mismatched[:5])}"
-            f'{more}; mmengine would train those from scratch: give the '
-            'checkpoint of a model with these sizes')
+            f'no shared weight has the model\'s shape (checkpoint vs model: '
+            f'{shown}{" ..." if len(shared) > 3 else ""}); mmengine would '
+            'load nothing: give the checkpoint of a model with these sizes')

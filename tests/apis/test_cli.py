@@ -33,6 +33,18 @@ def test_emit_json_makes_missing_folders(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == {'top1': 0.5}
 
 
+def test_emit_json_writes_through_a_link_into_its_target(tmp_path):
+    target = tmp_path / 'results' / 'm.json'
+    target.parent.mkdir()
+    target.write_text('old')
+    link = tmp_path / 'latest.json'
+    link.symlink_to(target)
+    assert run_cli(lambda: emit_json({'top1': 0.5}, str(link),
+                                     show=False)) == 0
+    assert link.is_symlink()  # not replaced by a file of its own
+    assert json.loads(target.read_text()) == {'top1': 0.5}
+
+
 def test_emit_json_refuses_a_folder_in_one_line(tmp_path, capsys):
     folder = tmp_path / 'taken'
     folder.mkdir()

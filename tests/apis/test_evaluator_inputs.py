@@ -154,3 +154,7 @@ def test_zero_shot_accuracy_needs_its_hook():
 
     cfg.custom_hooks.append(dict(type='LoggedZeroShotHook'))
     check_evaluator_inputs(cfg, ['val', 'test'])
+    # mmengine registers a new default_hooks name as a hook as well
+    cfg.custom_hooks = []
+    cfg.default_hooks['zero_shot'] = dict(type='ZeroShotHook')
+    check_evaluator_inputs(cfg, ['val', 'test'])

@@ -306,6 +306,15 @@ def test_a_cpu_probe_joins_its_job_on_a_machine_with_a_gpu(monkeypatch,
         dist.destroy_process_group()
 
 
+def test_knn_settings_matter_only_to_a_knn_probe(tmp_path):
+    report = run_probe(ProbeSettings(
+        TINY, None, data='shapes', methods=['linear'], knn_ks=[],
+        knn_temperature=0.0, train_samples=20, test_samples=10, epochs=1,
+        num_workers=0, layers='1', cache_dir=str(tmp_path)))
+    (layer, ) = report['models']['random-init']['layers']
+    assert set(layer) == {'layer', 'linear'}  # no kNN column
+
+
 @pytest.mark.parametrize('change, words', [
     (dict(knn_ks=[0]), r'knn_ks = \[0\]: neighbour counts'),
     (dict(knn_ks=[]), 'neighbour counts must be integers'),

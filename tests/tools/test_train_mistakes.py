@@ -307,11 +307,11 @@ def test_load_from_weights_of_other_sizes_is_refused(tmp_path, work_dir,
     torch.save({'backbone.cls_token': torch.zeros(1, 1, 48)}, path)
     line = refused_after_build(
         [TINY, '--cfg-options', f'load_from={path}'], work_dir, capsys)
-    assert line == (f"error: load_from '{path}' does not fit MAE: shape "
-                    'mismatch (checkpoint vs model) backbone.cls_token '
-                    '(1, 1, 48) vs (1, 1, 32); mmengine would train those '
-                    'from scratch: give the checkpoint of a model with these '
-                    'sizes')
+    assert line == (f"error: load_from '{path}' does not fit MAE: no shared "
+                    "weight has the model's shape (checkpoint vs model: "
+                    'backbone.cls_token (1, 1, 48) vs (1, 1, 32)); mmengine '
+                    'would load nothing: give the checkpoint of a model with '
+                    'these sizes')
 
 
 def test_resuming_another_models_run_is_refused(work_dir, capsys,
@@ -380,3 +380,23 @@ def test_bare_resume_with_nothing_to_resume_starts_from_load_from(
                         map_location='cpu')['state_dict']
     # one small step away from the weights it started from, not a new init
     assert (trained['backbone.cls_token'] - 7.0).abs().max() < 0.1
+
+
+def test_a_constructor_subclass_that_names_no_keys_takes_any(monkeypatch):
+    from pixpretrain.apis.config_checks.readers import accepted_keys
+    from pixpretrain.engine.optimizers.layer_decay import \
+        LayerDecayOptimWrapperConstructor
+    from pixpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+    @OPTIM_WRAPPER_CONSTRUCTORS.register_module(force=True)
+    class LayerDecayPlus(LayerDecayOptimWrapperConstructor):
+        """Reads layer_decay_rate and keys of its own."""
+
+    def keys(constructor):
+        return accepted_keys({}, ['optim_wrapper', 'paramwise_cfg'],
+                             'pixpretrain', dict(optim_wrapper=dict(
+                                 constructor=constructor)))[1]
+
+    assert keys('LayerDecayOptimWrapperConstructor') == {'layer_decay_rate'}
+    assert keys('LayerDecayPlus') is None  # not inherited
+    assert 'norm_decay_mult' in keys('DefaultOptimWrapperConstructor')

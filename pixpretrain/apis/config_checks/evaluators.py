@@ -30,9 +30,11 @@ def check_evaluator_inputs(cfg: Config, stages: List[str]) -> None:
             missing hook.
     """
     scope = cfg.get('default_scope')
+    # mmengine registers a new default_hooks name as a hook too
+    given = list(cfg.get('custom_hooks') or ()) + list(
+        (cfg.get('default_hooks') or {}).values())
     hooks = [resolve_class(hook, ['custom_hooks'], scope)
-             for hook in cfg.get('custom_hooks') or ()
-             if isinstance(hook, dict)]
+             if isinstance(hook, dict) else type(hook) for hook in given]
     for stage in stages:
         evaluator = cfg.get(f'{stage}_evaluator')
         loader = cfg.get(f'{stage}_dataloader')

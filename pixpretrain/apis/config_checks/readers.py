@@ -184,8 +184,11 @@ def _paramwise_keys(wrapper: Dict) -> Tuple[str, Optional[Set[str]]]:
     name = wrapper.get('constructor', 'DefaultOptimWrapperConstructor')
     registry = registry_named('OPTIM_WRAPPER_CONSTRUCTORS')
     cls = registry.get(name) if isinstance(name, str) else name
-    keys = _DEFAULT_PARAMWISE_KEYS if cls is DefaultOptimWrapperConstructor \
-        else getattr(cls, 'paramwise_keys', None)
+    if cls is DefaultOptimWrapperConstructor:
+        keys = _DEFAULT_PARAMWISE_KEYS
+    else:  # a class says its own (not inherited: a subclass may read more)
+        keys = vars(cls).get('paramwise_keys') if isinstance(cls, type) \
+            else None
     where = f'{getattr(cls, "__name__", name)} (optim_wrapper.constructor)'
     return where, None if keys is None else set(keys)
 

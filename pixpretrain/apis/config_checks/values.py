@@ -76,7 +76,7 @@ def _check_optimizer_settings(optimizer: Dict, cls: Any) -> None:
                 if k not in ('type', '_scope_')}
     try:
         cls([torch.nn.Parameter(torch.zeros(1))], **settings)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, RuntimeError) as error:
         raise ConfigError(f'optim_wrapper.optimizer ({cls.__name__}): '
                           f'{error}; fix that setting') from None
 

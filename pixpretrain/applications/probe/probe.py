@@ -174,7 +174,8 @@ def run_probe(settings: ProbeSettings) -> dict:
     if unknown or not s.methods:
         raise ConfigError(f'methods must be a subset of {METHODS}, got '
                           f'{list(s.methods)}')
-    check_knn_settings(s.knn_ks, s.knn_temperature)
+    if 'knn' in s.methods:
+        check_knn_settings(s.knn_ks, s.knn_temperature)
     if s.batch_size < 1:
         raise ConfigError(f'batch_size = {s.batch_size}: must be 1 or more')
     config = s.config
