@@ -57,11 +57,16 @@ def whole_step_phases(phases: List[Any], epoch_length: Optional[int]
     """
     spans = [_steps(p, epoch_length) if isinstance(p, dict) else None
              for p in phases]
+    # Where each phase ends, in iterations where the epoch length allows
+    # comparing the two units (an iteration warm-up before an epoch cosine).
+    ends = [None if span is None else (span[1] * epoch_length, 'iteration')
+            if span[2] == 'epoch' and epoch_length else (span[1], span[2])
+            for span in spans]
     last_end = {}
-    for span in filter(None, spans):
-        last_end[span[2]] = max(last_end.get(span[2], span[1]), span[1])
+    for end, unit in filter(None, ends):
+        last_end[unit] = max(last_end.get(unit, end), end)
     kept, notes = [], []
-    for index, (phase, span) in enumerate(zip(phases, spans)):
+    for index, (phase, span, ended) in enumerate(zip(phases, spans, ends)):
         if span is not None:
             begin, end, unit = span
             where = (f'param_scheduler[{index}] ({phase.get("type")}, '
@@ -72,7 +77,7 @@ def whole_step_phases(phases: List[Any], epoch_length: Optional[int]
                 notes.append(f'{where} spans no whole {unit} of this run, '
                              'so it is left out (mmengine cannot run it)')
                 continue
-            if end - begin < 2 and end < last_end[unit]:
+            if end - begin < 2 and ended[0] < last_end[ended[1]]:
                 notes.append(
                     f'{where} spans one {unit} before the next phase, so it '
                     'is left out (mmengine would keep its first factor '

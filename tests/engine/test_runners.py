@@ -80,6 +80,11 @@ def test_what_mmengine_runs_as_meant_is_kept():
     # epochs in epochs: the phase spans whole epochs
     per_epoch = [warmup(0, 1, by_epoch=True), cosine(1, 3, by_epoch=True)]
     assert 'spans one epoch' in whole_step_phases(per_epoch, 4)[1][0]
+    # an iteration warm-up before a cosine stepped per epoch: compared in
+    # iterations once the epoch length is known
+    mixed = [warmup(0, 1, by_epoch=False), cosine(0, 10, by_epoch=True)]
+    assert 'spans one iteration before' in whole_step_phases(mixed, 8)[1][0]
+    assert whole_step_phases(mixed, None) == (mixed, [])
     # no loader length: converted phases cannot be judged and stay
     converted = [warmup(0, 0.05, convert_to_iter_based=True), cosine(0, 1)]
     assert whole_step_phases(converted, None) == (converted, [])
