@@ -79,5 +79,26 @@ def test_timm_keys_are_left_to_timm(tmp_path):
     'config', sorted(str(p.relative_to(REPO)) for p in
                      (REPO / 'configs').rglob('*.py')
                      if '_base_' not in p.parts))
-def test_every_shipped_config_passes(config):
+def test_every_shipped_config_passes(config, monkeypatch):
+    from pixpretrain.apis.config_checks import keys
+    warnings = []
+    monkeypatch.setattr(keys, 'print_log',
+                        lambda message, **kwargs: warnings.append(message))
     load_config(str(REPO / config))
+    assert warnings == []  # its variables are not taken for typos
+
+
+@pytest.mark.parametrize('typo, meant', [('resum', 'resume'),
+                                         ('load_frm', 'load_from'),
+                                         ('work_dirs', 'work_dir')])
+def test_a_top_level_typo_of_a_runner_key_warns(tmp_path, monkeypatch, typo,
+                                                meant):
+    from pixpretrain.apis.config_checks import keys
+    warnings = []
+    monkeypatch.setattr(keys, 'print_log',
+                        lambda message, **kwargs: warnings.append(message))
+    load_config(write(tmp_path, 'tiny_mae.py',
+                      f"{typo} = 'x'\ntrain_pipeline = []\n"))
+    assert warnings == [f"config key '{typo}' is read by nothing: did you "
+                        f"mean '{meant}'? (rename it if it is a variable of "
+                        'the file)']

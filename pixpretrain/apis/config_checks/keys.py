@@ -3,12 +3,15 @@
 and the closest one the class takes, before anything is built (building
 would stop on a ``TypeError`` traceback, or a class taking ``**kwargs``
 might never read it)."""
+import difflib
+import logging
 from typing import Any, Iterator, List, Tuple
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 from pixpretrain.utils.errors import ConfigError
-from .readers import accepted_keys, closest_key_hint
+from .readers import accepted_keys, closest_key_hint, runner_keys
 
 
 def check_config_keys(cfg: Config) -> None:
@@ -25,6 +28,7 @@ def check_config_keys(cfg: Config) -> None:
         ConfigError: Naming the key, its class and the closest key it takes.
     """
     scope = cfg.get('default_scope')
+    _warn_near_runner_keys(cfg)
     for path, node in _dicts(cfg._cfg_dict, []):
         if not path:
             continue  # the top level: the Runner's keys, checked elsewhere
@@ -34,6 +38,21 @@ def check_config_keys(cfg: Config) -> None:
         for key in node:
             if key not in accepted:
                 raise ConfigError(_unknown_key(path, key, owner, accepted))
+
+
+def _warn_near_runner_keys(cfg: Config) -> None:
+    """A top-level name the Runner does not read may be a variable of the
+    file (``train_pipeline``), so it is not refused; one a letter or two
+    from a key the Runner reads (``resum``, ``load_frm``) gets a warning."""
+    keys = sorted(runner_keys())
+    for name in cfg.keys():
+        close = [] if name in keys else difflib.get_close_matches(
+            name, keys, n=1, cutoff=0.9)
+        if close:
+            print_log(f"config key '{name}' is read by nothing: did you "
+                      f"mean '{close[0]}'? (rename it if it is a variable "
+                      'of the file)', logger='current',
+                      level=logging.WARNING)
 
 
 def _dicts(node: Any, path: List[str]) -> Iterator[Tuple[List[str], dict]]:
