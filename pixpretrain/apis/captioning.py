@@ -15,7 +15,7 @@ from pixpretrain.registry import MODELS, register_all_modules
 from pixpretrain.utils.errors import (ConfigError, PathNotFoundError,
                                       UnreadableImageError)
 from pixpretrain.utils.fileio import atomic_write
-from .inference import init_model
+from .inference import check_pixels, init_model
 
 PANEL = 128  # pixels of each image in the picture
 LINE_HEIGHT = 12
@@ -81,6 +81,7 @@ def caption_images(model: torch.nn.Module, images: torch.Tensor,
     if not hasattr(model, 'generate'):
         raise ConfigError(f'{type(model).__name__} does not generate '
                           'captions; give an ImageCaptioner config')
+    check_pixels(images, 'caption_images')
     device = next(model.parameters()).device
     inputs = model.data_preprocessor(dict(inputs=images.to(device)),
                                      training=False)['inputs']

@@ -22,7 +22,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .errors import CheckpointError
+from .errors import CheckpointError, PathNotFoundError
 
 # HistoryBuffer pickles its statistics table as getattr(HistoryBuffer, name).
 _HISTORY_BUFFER_METHODS = frozenset({'min', 'max', 'current', 'mean'})
@@ -189,13 +189,15 @@ def safe_load(filename: str,
             format, which torch cannot map.
 
     Raises:
-        FileNotFoundError: ``filename`` does not exist.
+        PathNotFoundError: ``filename`` is no file (a FileNotFoundError).
         CheckpointError: the file is not a torch checkpoint, or references an
             object outside the allow-list (which is then never executed).
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
-        raise FileNotFoundError(f"checkpoint '{filename}' does not exist")
+        what = 'is a folder' if osp.isdir(filename) else 'does not exist'
+        raise PathNotFoundError(f"checkpoint '{filename}' {what}: give the "
+                                '.pth file a run saved')
     return load_safely(filename, f"'{filename}'", map_location,
                        mmap and zipfile.is_zipfile(filename))
 

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,36 @@ def test_feature_maps_are_globally_average_pooled():
     torch.testing.assert_close(stage1, maps[0].mean((2, 3)))
     with pytest.raises(ConfigError, match='only pools'):
         extract_features(model, images, [0], pool='cls')
+
+
+@pytest.mark.parametrize('images, words', [
+    (torch.rand(2, 3, 32, 32), 'these are 0-1 floats'),
+    (torch.zeros(3, 32, 32, dtype=torch.uint8), 'got shape (3, 32, 32): add '
+     'the batch dimension'),
+    (torch.zeros(2, 32, 32, 3, dtype=torch.uint8), 'images.permute(0, 3, 1, '
+     '2)'),
+    (torch.zeros(2, 3, 32, 32).numpy(), 'got ndarray'),
+])
+def test_what_is_not_a_pixel_batch_is_refused(images, words):
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        extract_features(init_model(TINY), images, [1])
+
+
+def test_float_pixels_on_the_0_255_scale_pass():
+    pixels = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    model = init_model(TINY)
+    by_uint8 = extract_features(model, pixels, [1])
+    # a near-black float batch (whole values up to 1) is not taken for 0-1
+    torch.testing.assert_close(
+        extract_features(model, pixels.float(), [1])[0], by_uint8[0])
+    extract_features(model, torch.randint(0, 2, (2, 3, 32, 32)).float(), [1])
+
+
+def test_backbones_called_directly_name_the_preprocessing():
+    model = init_model(TINY)
+    pixels = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    with pytest.raises(ConfigError, match=re.escape(
+            "VisionTransformer takes normalised float images, got "
+            "torch.uint8 pixels: run model.data_preprocessor(dict(inputs="
+            "images))['inputs'] first")):
+        model.extract_feat(pixels, layers=[1])

@@ -33,3 +33,17 @@ def test_init_model_refuses_non_checkpoints(tmp_path):
     path.write_text('text')
     with pytest.raises(CheckpointError):
         init_model(TINY, str(path))
+
+
+def test_config_and_device_mistakes_are_one_error(tmp_path):
+    from pixpretrain.utils.errors import ConfigError, PathNotFoundError
+    assert init_model(Path(TINY)).training is False  # a Path is a path
+    with pytest.raises(PathNotFoundError, match="'nope.py' does not exist"):
+        init_model('nope.py')
+    with pytest.raises(ConfigError, match='got dict'):
+        init_model(dict(model=dict(type='MAE')))
+    with pytest.raises(ConfigError, match="device='gpu': 'gpu' is not a "
+                       'device'):
+        init_model(TINY, device='gpu')
+    with pytest.raises(PathNotFoundError, match='is a folder'):
+        init_model(TINY, tmp_path)

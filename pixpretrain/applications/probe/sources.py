@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmengine.structures import BaseDataElement
 from torch.utils.data import Dataset
 
+from pixpretrain.apis.inference import check_pixel_scale
 from pixpretrain.utils.errors import ConfigError, PathNotFoundError
 
 #: Names the test split's folder may have in a labelled image folder.
@@ -123,6 +124,8 @@ class LabelledSplits:
                      name: str = 'in-memory') -> 'LabelledSplits':
         """Splits of in-memory images (see :class:`TensorImages`); C
         defaults to the largest label + 1."""
+        for images in (train_images, test_images):  # or iGPT token grids
+            check_pixel_scale(images, 'LabelledSplits.from_tensors')
         digest = hashlib.sha256()
         for tensor in (train_images, train_labels, test_images, test_labels):
             digest.update(str((tensor.dtype, tuple(tensor.shape))).encode())

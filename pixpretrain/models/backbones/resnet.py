@@ -16,6 +16,7 @@ from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import (checkpointed_sequence, norm_layer_factory,
                      resolve_out_indices, run_intermediates)
+from ..utils.input_checks import check_image_batch
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
 
@@ -167,6 +168,7 @@ class ResNet(BaseModule):
     def stem(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, 64, H / s, W / s); s is 4, or 1 for the CIFAR
         stem."""
+        check_image_batch(images, type(self).__name__)
         return self.maxpool(self.relu(self.bn1(self.conv1(images))))
 
     def forward_intermediates(self, images: torch.Tensor,

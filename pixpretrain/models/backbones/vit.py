@@ -11,6 +11,7 @@ from pixpretrain.utils.errors import ConfigError, bad_value
 from ..utils import (TransformerBlock, check_positive_int, divisors,
                      drop_path_rates, init_transformer_weights,
                      resolve_out_indices, run_intermediates, sincos_2d)
+from ..utils.input_checks import check_image_batch
 from .arch import arch_presets, set_arch
 
 # width, depth, heads, MLP ratio (ViT paper, Table 1; DeiT for t and s)
@@ -148,6 +149,7 @@ class VisionTransformer(BaseModule):
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, L, D) patch tokens with position embedding."""
+        check_image_batch(images, type(self).__name__)
         if tuple(images.shape[-2:]) != self.img_size:
             raise ConfigError(
                 f'the ViT expects {self.img_size} images (backbone.img_size)'

@@ -1,0 +1,32 @@
+"""What a backbone is given, checked where a user's script calls it
+directly: a batch of normalised float images, (B, C, H, W), else one
+ConfigError naming the fix instead of torch's error from deep inside."""
+import torch
+
+from pixpretrain.utils.errors import ConfigError
+
+#: How to turn pipeline pixels into what a backbone takes.
+_PREPROCESS = ("run model.data_preprocessor(dict(inputs=images))['inputs'] "
+               'first, or use pixpretrain.apis.extract_features')
+
+
+def check_image_batch(images: object, who: str) -> None:
+    """Refuse anything but a float (B, C, H, W) tensor.
+
+    Args:
+        images: What ``who`` was given.
+        who: The receiver, for the message (e.g. 'VisionTransformer').
+
+    Raises:
+        ConfigError: A non-tensor, another rank, or integer pixels.
+    """
+    if not isinstance(images, torch.Tensor):
+        raise ConfigError(f'{who} takes a (B, C, H, W) torch tensor, got '
+                          f'{type(images).__name__}: {_PREPROCESS}')
+    if images.ndim != 4:
+        raise ConfigError(f'{who} takes a (B, C, H, W) batch, got shape '
+                          f'{tuple(images.shape)}: add the batch dimension '
+                          'with images[None], or stack the images')
+    if not images.is_floating_point():
+        raise ConfigError(f'{who} takes normalised float images, got '
+                          f'{images.dtype} pixels: {_PREPROCESS}')
