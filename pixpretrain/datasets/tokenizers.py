@@ -17,13 +17,14 @@ A tokenizer call returns ``(N, context_length)`` int64 ids: start, the
 caption's tokens, end, padding. Captions too long lose tokens from their
 tail, never the end token (the text encoder reads its feature there).
 """
+import numbers
 import re
-from typing import Callable, Iterable, List, Sequence, Union
+from typing import Any, Callable, Iterable, List, Sequence, Union
 
 import torch
 
 from pixpretrain.registry import TOKENIZERS
-from pixpretrain.utils.errors import ConfigError
+from pixpretrain.utils.errors import ConfigError, bad_value
 
 PAD_ID, SOT_ID, EOT_ID = 0, 1, 2
 BYTE_OFFSET = 3
@@ -45,6 +46,33 @@ def split_words(text: str) -> List[str]:
     return _WORD.findall(text)
 
 
+def check_texts(texts: Any) -> List[str]:
+    """A tokenizer's input as a list of captions: a str, or a list or tuple
+    of str; anything else is a :class:`ConfigError` naming what came."""
+    if isinstance(texts, str):
+        return [texts]
+    if not isinstance(texts, (list, tuple)):
+        raise ConfigError(
+            f'tokenizer input is {_described(texts)}: '
+            "pass a caption (str) or a list of captions, e.g. ['a cat']")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ConfigError(
+                f'tokenizer input [{index}] is {_described(text)}, not a '
+                'str: every caption must be a str')
+    return list(texts)
+
+
+def check_context_length(context_length: Any) -> int:
+    """``context_length`` as an int >= 2 (room for start and end)."""
+    if isinstance(context_length, bool) or not isinstance(
+            context_length, numbers.Integral) or context_length < 2:
+        raise bad_value('context_length', context_length,
+                        'must be an int >= 2 (start and end tokens '
+                        'included), e.g. context_length=77')
+    return int(context_length)
+
+
 @TOKENIZERS.register_module()
 class ByteTokenizer:
     """UTF-8 bytes as tokens: 259 ids, nothing to fit or download.
@@ -57,10 +85,7 @@ class ByteTokenizer:
 
     def __init__(self, context_length: int = 77,
                  lowercase: bool = True) -> None:
-        if context_length < 2:
-            raise ConfigError('context_length must be >= 2 (start and end '
-                              f'tokens), got {context_length}')
-        self.context_length = context_length
+        self.context_length = check_context_length(context_length)
         self.lowercase = lowercase
 
     @property
@@ -77,10 +102,57 @@ class ByteTokenizer:
         return bytes([token - BYTE_OFFSET])
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Token ids (special ids skipped) -> text."""
-        data = b''.join(
-            self._token_bytes(int(i)) for i in ids if int(i) >= BYTE_OFFSET)
+        """One row of token ids (special ids skipped) -> text.
+
+        A (B, L) batch, e.g. what ``model.generate`` returns, goes to
+        :meth:`decode_batch`.
+        """
+        data = b''.join(self._token_bytes(i) for i in self._id_row(ids)
+                        if i >= BYTE_OFFSET)
         return data.decode('utf-8', errors='replace')
+
+    def decode_batch(self, ids: Iterable[Iterable[int]]) -> List[str]:
+        """(B, L) token ids -> B texts, one per row."""
+        ndim = getattr(ids, 'ndim', None)
+        if ndim is None and isinstance(ids, (list, tuple)):
+            ndim = 2 if all(isinstance(row, (list, tuple)) or getattr(
+                row, 'ndim', 0) == 1 for row in ids) else 1
+        if ndim != 2:
+            raise ConfigError(
+                f'decode_batch takes (B, L) ids, got {_described(ids)}: '
+                'for one row of ids use decode(ids)')
+        return [self.decode(row) for row in ids]
+
+    def _id_row(self, ids: Any) -> List[int]:
+        """``ids`` as a list of ints in ``[0, vocab_size)``, or a
+        :class:`ConfigError` saying why not."""
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise ConfigError(f'decode takes a sequence of token ids, got '
+                              f'{_described(ids)}: pass one row of what '
+                              'the tokenizer returns')
+        if getattr(ids, 'ndim', 1) != 1:
+            raise ConfigError(
+                f'decode takes one row of ids, got {_described(ids)}: use '
+                'decode_batch(ids) for a (B, L) batch (model.generate '
+                'returns one) to get one text per row')
+        if hasattr(ids, 'tolist'):  # a tensor or an array: plain ints
+            ids = ids.tolist()
+        for i in ids:
+            if isinstance(i, bool) or not isinstance(
+                    i, (numbers.Integral, torch.Tensor)) or getattr(
+                        i, 'ndim', 0) != 0 or isinstance(i, torch.Tensor) \
+                    and i.is_floating_point():
+                raise ConfigError(
+                    'decode takes one row of int ids, got the element '
+                    f'{_described(i)}: use decode_batch(ids) for a batch')
+        row = [int(i) for i in ids]
+        bad = [i for i in row if not 0 <= i < self.vocab_size]
+        if bad:
+            raise ConfigError(
+                f'token id {bad[0]} is outside the vocabulary of '
+                f'{self.vocab_size} ids (0 to {self.vocab_size - 1}) of '
+                f'{self!r}: decode ids made by this tokenizer')
+        return row
 
     def __call__(self, texts: Union[str, Sequence[str]]) -> torch.Tensor:
         """Captions -> (N, context_length) int64 ids (a str counts as N=1).
@@ -88,8 +160,7 @@ class ByteTokenizer:
         Each row is start, the first ``context_length - 2`` caption tokens,
         end, then padding.
         """
-        if isinstance(texts, str):
-            texts = [texts]
+        texts = check_texts(texts)
         rows = torch.full((len(texts), self.context_length), PAD_ID,
                           dtype=torch.long)
         room = self.context_length - 2
@@ -105,6 +176,22 @@ class ByteTokenizer:
                 f'lowercase={self.lowercase})')
 
 
+def _described(value: Any) -> str:
+    shape = getattr(value, 'shape', None)
+    if shape is not None:
+        return f'{type(value).__name__} of shape {tuple(shape)}'
+    return f'{type(value).__name__} {value!r:.40}'
+
+
 def build_tokenizer(cfg: Union[dict, Callable]) -> Callable:
     """A tokenizer from its config, or the tokenizer itself."""
-    return TOKENIZERS.build(cfg) if isinstance(cfg, dict) else cfg
+    example = "dict(type='ByteTokenizer', context_length=77)"
+    if isinstance(cfg, dict):
+        if 'type' not in cfg:
+            raise ConfigError(f'tokenizer config {dict(cfg)} has no type: '
+                              f'name the tokenizer class, e.g. {example}')
+        return TOKENIZERS.build(cfg)
+    if callable(cfg) and not isinstance(cfg, type):
+        return cfg
+    raise ConfigError(f'tokenizer = {cfg!r:.60}: pass a config such as '
+                      f'{example}, or a tokenizer object')

@@ -11,6 +11,7 @@ from pixpretrain.datasets import (BPETokenizer, ByteTokenizer, PackInputs,
                                   TokenizeText)
 from pixpretrain.datasets.bpe import fit_bpe_merges
 from pixpretrain.datasets.tokenizers import (EOT_ID, PAD_ID, SOT_ID,
+                                             build_tokenizer,
                                              normalize_text, split_words)
 from pixpretrain.registry import TOKENIZERS
 from pixpretrain.utils.errors import ConfigError, DataRootNotFoundError
@@ -173,3 +174,61 @@ def test_tokenize_text_needs_captions():
     with pytest.raises(ConfigError, match="'a.jpg' has an empty caption list"):
         TokenizeText(dict(type='ByteTokenizer'))(
             dict(img=None, img_path='a.jpg', captions=[]))
+
+
+def test_decode_batch_gives_one_text_per_row():
+    tokenizer = ByteTokenizer(context_length=8)
+    batch = tokenizer(['a cat', 'dog'])  # (B, L), as model.generate returns
+    assert tokenizer.decode_batch(batch) == ['a cat', 'dog']
+    assert tokenizer.decode_batch(batch.tolist()) == ['a cat', 'dog']
+    assert tokenizer.decode(batch[1]) == 'dog'
+    with pytest.raises(ConfigError, match=r'decode_batch\(ids\).*\(2, 8\)|'
+                       r'\(2, 8\).*decode_batch\(ids\)'):
+        tokenizer.decode(batch)
+    with pytest.raises(ConfigError, match=r'decode\(ids\)'):
+        tokenizer.decode_batch(batch[0])
+
+
+@pytest.mark.parametrize('ids,match', [
+    ([5000], 'vocabulary of 259 ids'), ([-1], 'vocabulary of 259 ids'),
+    ([1.5], 'int ids'), ('abc', 'sequence of token ids'),
+    (7, 'sequence of token ids')])
+def test_decode_refuses_ids_it_cannot_have_made(ids, match):
+    with pytest.raises(ConfigError, match=match):
+        ByteTokenizer().decode(ids)
+
+
+def test_bpe_decode_names_its_vocabulary_size():
+    tokenizer = BPETokenizer.fit(['a cat and a dog'] * 3, vocab_size=262)
+    with pytest.raises(ConfigError, match='vocabulary of 262 ids'):
+        tokenizer.decode([262])
+
+
+@pytest.mark.parametrize('texts,match', [
+    ([None], r'\[0\] is NoneType'), (['a', 1], r'\[1\] is int 1'),
+    (b'abc', 'bytes'), (None, 'NoneType'), ({'a'}, 'set')])
+def test_tokenizer_refuses_what_is_not_captions(texts, match):
+    with pytest.raises(ConfigError, match=match):
+        ByteTokenizer()(texts)
+
+
+def test_tokenizer_takes_a_tuple_of_captions():
+    tokenizer = ByteTokenizer(context_length=6)
+    assert torch.equal(tokenizer(('a', 'b')), tokenizer(['a', 'b']))
+
+
+@pytest.mark.parametrize('context_length', [None, '77', 7.5, True, 1])
+def test_context_length_must_be_an_int_of_at_least_two(context_length):
+    with pytest.raises(ConfigError, match='context_length = .*int >= 2'):
+        ByteTokenizer(context_length=context_length)
+
+
+@pytest.mark.parametrize('cfg,match', [
+    ('ByteTokenizer', r"dict\(type='ByteTokenizer'"),
+    (None, 'tokenizer = None'), (ByteTokenizer, 'tokenizer object'),
+    (dict(context_length=8), 'has no type')])
+def test_build_tokenizer_refuses_what_is_not_a_tokenizer(cfg, match):
+    with pytest.raises(ConfigError, match=match):
+        build_tokenizer(cfg)
+    tokenizer = ByteTokenizer()
+    assert build_tokenizer(tokenizer) is tokenizer
