@@ -43,8 +43,16 @@ def fit_bpe_merges(texts: Iterable[str], vocab_size: int,
     if vocab_size < BYTE_VOCAB_SIZE:
         raise ConfigError(f'vocab_size must be >= {BYTE_VOCAB_SIZE} (3 '
                           f'special ids + 256 bytes), got {vocab_size}')
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+        raise ConfigError(
+            f'texts is a {type(texts).__name__}, not an iterable of '
+            "captions: pass e.g. ['a photo of a cat.', ...] (a str would be "
+            'fitted one character at a time)')
     word_counts: Counter = Counter()
-    for text in texts:
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ConfigError(f'texts[{index}] is a {type(text).__name__} '
+                              f'({text!r:.40}), not a str caption')
         word_counts.update(split_words(normalize_text(text, lowercase)))
     words = [[b + BYTE_OFFSET for b in w.encode('utf-8')]
              for w in word_counts]
@@ -152,11 +160,21 @@ class BPETokenizer(ByteTokenizer):
                 f"BPE vocabulary '{path}' does not exist; fit it on the "
                 'training captions first: python '
                 'tools/dataset_converters/fit_bpe.py CONFIG')
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-        if data.get('format') != BPE_FORMAT:
-            raise ConfigError(f"'{path}' is not a {BPE_FORMAT} file "
-                              f"(format: {data.get('format')!r})")
+        refit = ('; write one with python '
+                 'tools/dataset_converters/fit_bpe.py CONFIG')
+        try:
+            with open(path, encoding='utf-8') as f:
+                data = json.load(f)
+        except ValueError as error:  # not JSON, or not UTF-8
+            raise ConfigError(f"BPE vocabulary '{path}' is not JSON "
+                              f'({error}){refit}') from None
+        if not isinstance(data, dict) or data.get('format') != BPE_FORMAT \
+                or not isinstance(data.get('merges'), list) \
+                or 'lowercase' not in data:
+            found = data.get('format') if isinstance(data, dict) else \
+                f'a JSON {type(data).__name__}'
+            raise ConfigError(f"BPE vocabulary '{path}' is not a "
+                              f'{BPE_FORMAT} file (found: {found!r}){refit}')
         return [tuple(m) for m in data['merges']], bool(data['lowercase'])
 
     @classmethod

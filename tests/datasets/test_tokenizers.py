@@ -232,3 +232,24 @@ def test_build_tokenizer_refuses_what_is_not_a_tokenizer(cfg, match):
         build_tokenizer(cfg)
     tokenizer = ByteTokenizer()
     assert build_tokenizer(tokenizer) is tokenizer
+
+
+@pytest.mark.parametrize('texts', ['one long string, one long string', b'a'])
+def test_bpe_fit_refuses_a_single_string(texts):
+    with pytest.raises(ConfigError, match='iterable of captions'):
+        BPETokenizer.fit(texts, vocab_size=300)
+    with pytest.raises(ConfigError, match=r'texts\[1\] is a NoneType'):
+        fit_bpe_merges(['a', None], vocab_size=300)
+
+
+@pytest.mark.parametrize('content,match', [
+    ('not json', 'is not JSON'), ('[1, 2]', "'a JSON list'"),
+    ('{"format": "other"}', "'other'"),
+    ('{"format": "pixpretrain-bpe-v1", "lowercase": true}', 'not a pix')])
+def test_unreadable_vocab_file_names_the_file_and_the_tool(
+        tmp_path, content, match):
+    path = tmp_path / 'bpe.json'
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=match) as error:
+        BPETokenizer(vocab_file=str(path))
+    assert str(path) in str(error.value) and 'fit_bpe.py' in str(error.value)
