@@ -40,6 +40,21 @@ def check_templates(templates: Sequence[str]) -> List[str]:
     return list(templates)
 
 
+def check_class_names(class_names: Sequence[str]) -> List[str]:
+    """Class names as a non-empty list of str, in label order."""
+    if isinstance(class_names, (str, bytes)) or not isinstance(
+            class_names, Sequence) or not class_names:
+        raise ConfigError(
+            f'class_names = {class_names!r:.60}: pass a non-empty list of '
+            "names in label order, e.g. ['cat', 'dog'] (a str would be "
+            'read as one class per character)')
+    for index, name in enumerate(class_names):
+        if not isinstance(name, str):
+            raise ConfigError(f'class_names[{index}] = {name!r:.40} is a '
+                              f'{type(name).__name__}, not a str')
+    return list(class_names)
+
+
 def readable_class_name(name: str) -> str:
     """Folder names to words: ``'horizontal_stripes'`` -> ``'horizontal
     stripes'``."""

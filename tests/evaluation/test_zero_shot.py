@@ -93,3 +93,70 @@ def test_hook_prepares_every_zero_shot_metric():
 def test_topk_beyond_the_classes_fails_clearly():
     with pytest.raises(ConfigError, match='topk'):
         zero_shot_accuracy(IMAGES, LABELS, CLASSES, topk=(5, ))
+
+
+@pytest.mark.parametrize('class_names,match', [
+    ('cat', "class_names = 'cat'"), ([], r'class_names = \[\]'),
+    (None, 'class_names = None'), (['cat', 3], r'class_names\[1\]')])
+def test_classifier_refuses_class_names_that_are_not_a_list(class_names,
+                                                            match):
+    with pytest.raises(ConfigError, match=match):
+        build_zero_shot_classifier(PromptLookup().eval().embed_text,
+                                   TOKENIZER, class_names, TEMPLATES)
+
+
+def test_classifier_builds_a_tokenizer_config():
+    classifier = build_zero_shot_classifier(
+        PromptLookup().eval().embed_text,
+        dict(type='ByteTokenizer', context_length=32),
+        ['cat', 'dog', 'sports car'], TEMPLATES)
+    torch.testing.assert_close(classifier, CLASSES)
+    with pytest.raises(ConfigError, match="dict\\(type='ByteTokenizer'"):
+        build_zero_shot_classifier(PromptLookup().eval().embed_text,
+                                   'ByteTokenizer', ['cat'], TEMPLATES)
+
+
+def test_classifier_given_the_model_asks_for_its_embed_text():
+    with pytest.raises(ConfigError, match=r'model\.embed_text'):
+        build_zero_shot_classifier(PromptLookup().eval(), TOKENIZER, ['cat'],
+                                   TEMPLATES)
+
+
+def test_metric_refuses_a_str_of_class_names():
+    with pytest.raises(ConfigError, match="class_names = 'cat'"):
+        ZeroShotAccuracy(TEMPLATES, TOKENIZER, class_names='cat')
+
+
+@pytest.mark.parametrize('images,labels,match', [
+    (IMAGES, torch.tensor([0, 1, 2, 3]), 'label 3 is outside the 3 classes'),
+    (IMAGES, torch.tensor([0, 1, -1, 2]), 'label -1 is outside'),
+    (IMAGES, torch.tensor([0., 1., 2., 2.]), 'int class indices'),
+    (IMAGES[:, :2], LABELS, '2 wide but the classifier is 3'),
+    (IMAGES, LABELS[:3], '3 labels for 4 image embeddings'),
+    (IMAGES[0], LABELS[:1], r'\(N, E\) image embeddings'),
+    (IMAGES[:0], LABELS[:0], 'no images')])
+def test_accuracy_refuses_labels_and_shapes_that_do_not_fit(images, labels,
+                                                            match):
+    with pytest.raises(ConfigError, match=match):
+        zero_shot_accuracy(images, labels, CLASSES)
+
+
+@pytest.mark.parametrize('topk', [(0, ), (1.5, ), (), 'top1', (True, )])
+def test_topk_must_be_positive_ints(topk):
+    with pytest.raises(ConfigError, match='topk = '):
+        zero_shot_accuracy(IMAGES, LABELS, CLASSES, topk=topk)
+    with pytest.raises(ConfigError, match='topk = '):
+        ZeroShotAccuracy(TEMPLATES, TOKENIZER, topk=topk)
+
+
+def test_an_int_topk_means_that_k():
+    assert zero_shot_accuracy(IMAGES, LABELS, CLASSES, topk=2) == \
+        dict(top2=100.0)
+
+
+def test_metric_refuses_labels_beyond_its_classes():
+    metric = ZeroShotAccuracy(TEMPLATES, TOKENIZER,
+                              class_names=['cat', 'dog', 'sports car'])
+    metric.prepare(PromptLookup())
+    with pytest.raises(ConfigError, match='label 7 is outside'):
+        metric.process({}, [dict(image_embedding=IMAGES[0], gt_label=7)])

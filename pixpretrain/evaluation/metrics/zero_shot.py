@@ -4,13 +4,15 @@ Each class becomes the mean of its prompts' text embeddings ("a photo of a
 cat.", "a blurry photo of a cat.", ...), renormalised; an image is assigned
 the class whose embedding is most similar to its own.
 """
-from typing import Callable, Dict, List, Optional, Sequence, Union
+import numbers
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 
-from pixpretrain.datasets.prompt_captions import (check_templates,
+from pixpretrain.datasets.prompt_captions import (check_class_names,
+                                                  check_templates,
                                                   fill_template,
                                                   metric_class_names)
 from pixpretrain.datasets.tokenizers import build_tokenizer
@@ -31,11 +33,21 @@ def build_zero_shot_classifier(embed_text: Callable[[torch.Tensor],
     Args:
         embed_text: (N, L) token ids -> (N, E) text embeddings, e.g. a CLIP
             model's ``embed_text`` (call it in eval mode).
-        tokenizer: list of str -> (N, L) token ids.
+        tokenizer: list of str -> (N, L) token ids, or its config.
         class_names: One name per class, in label order.
         templates: Prompts with a ``{}`` (or ``{class}``) field.
         device: Where the token ids go (the model's device).
     """
+    if isinstance(embed_text, torch.nn.Module) and hasattr(
+            embed_text, 'embed_text'):
+        raise ConfigError(
+            f'embed_text is the model {type(embed_text).__name__}: pass its '
+            'method, build_zero_shot_classifier(model.embed_text, ...)')
+    if not callable(embed_text):
+        raise ConfigError(f'embed_text = {embed_text!r:.40} is not callable:'
+                          ' pass a CLIP model\'s embed_text')
+    tokenizer = build_tokenizer(tokenizer)
+    class_names = check_class_names(class_names)
     templates = check_templates(templates)
     rows = []
     for name in class_names:
@@ -60,15 +72,60 @@ def zero_shot_accuracy(image_embeddings: torch.Tensor, labels: torch.Tensor,
     Returns:
         ``{'top1': ..., 'top5': ...}`` for the requested k.
     """
+    topk = check_topk(topk)
     hits = topk_hits(image_embeddings, labels, classifier, topk)  # (N, K)
     return {f'top{k}': 100.0 * hits[:, i].float().mean().item()
             for i, k in enumerate(topk)}
+
+
+def check_topk(topk: Union[int, Sequence[int]]) -> Tuple[int, ...]:
+    """``topk`` as a non-empty tuple of ints >= 1 (an int k as ``(k, )``)."""
+    if isinstance(topk, numbers.Integral):
+        topk = (topk, )
+    if not isinstance(topk, (list, tuple)) or not topk or any(
+            isinstance(k, bool) or not isinstance(k, numbers.Integral)
+            or k < 1 for k in topk):
+        raise ConfigError(f'topk = {topk!r:.40}: must be an int >= 1 or a '
+                          'tuple of them, e.g. topk=(1, 5)')
+    return tuple(int(k) for k in topk)
+
+
+def _check_shapes(image_embeddings: torch.Tensor, labels: torch.Tensor,
+                  classifier: torch.Tensor) -> None:
+    if image_embeddings.dim() != 2 or classifier.dim() != 2 or \
+            labels.dim() != 1:
+        raise ConfigError(
+            'zero-shot accuracy needs (N, E) image embeddings, (N, ) labels '
+            f'and a (C, E) classifier, got {tuple(image_embeddings.shape)}, '
+            f'{tuple(labels.shape)} and {tuple(classifier.shape)}')
+    if image_embeddings.shape[1] != classifier.shape[1]:
+        raise ConfigError(
+            f'image embeddings are {image_embeddings.shape[1]} wide but the '
+            f'classifier is {classifier.shape[1]}: embed images and prompts '
+            'with the same model')
+    if len(labels) != len(image_embeddings):
+        raise ConfigError(f'{len(labels)} labels for {len(image_embeddings)}'
+                          ' image embeddings: give one label per image')
+    if len(labels) == 0:
+        raise ConfigError('zero-shot accuracy of no images: pass at least '
+                          'one image embedding and its label')
+    if labels.is_floating_point() or labels.dtype == torch.bool:
+        raise ConfigError(f'labels are {labels.dtype}: pass int class '
+                          'indices')
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= len(classifier):
+        raise ConfigError(
+            f'label {low if low < 0 else high} is outside the '
+            f'{len(classifier)} classes (0 to {len(classifier) - 1}): '
+            'labels must index class_names')
 
 
 def topk_hits(image_embeddings: torch.Tensor, labels: torch.Tensor,
               classifier: torch.Tensor,
               topk: Sequence[int]) -> torch.Tensor:
     """(N, K) bool: is the true class among the k most similar classes."""
+    labels = torch.as_tensor(labels)
+    _check_shapes(image_embeddings, labels, classifier)
     if max(topk) > classifier.shape[0]:
         raise ConfigError(f'topk={tuple(topk)} asks for more classes than '
                           f'the {classifier.shape[0]} there are')
@@ -114,12 +171,9 @@ class ZeroShotAccuracy(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.templates = check_templates(templates)
         self.tokenizer = build_tokenizer(tokenizer)
-        self.class_names = list(class_names) if class_names else None
-        if isinstance(topk, int):
-            topk = (topk, )
-        if not topk or min(topk) < 1:
-            raise ConfigError(f'topk must hold positive ints, got {topk}')
-        self.topk = tuple(topk)
+        self.class_names = None if class_names is None else \
+            check_class_names(class_names)
+        self.topk = check_topk(topk)
         self.classifier: Optional[torch.Tensor] = None
 
     def _class_names(self) -> List[str]:
