@@ -22,6 +22,10 @@ def _parse_label(token: str) -> Optional[int]:
         return None
 
 
+#: Folder names of a data set's splits, never taken for classes together.
+_SPLIT_NAMES = frozenset({'train', 'val', 'valid', 'validation', 'test'})
+
+
 @DATASETS.register_module()
 class ImageFolder(ImageDataset):
     """Image files in a folder, labelled or not.
@@ -158,6 +162,13 @@ class ImageFolder(ImageDataset):
                 'put each class in its own sub-folder, pass an ann_file with '
                 f'labels, or use with_label=None for unlabelled images '
                 f'(see {DATA_DOCS})')
+        splits = sorted(d for d in dirs if d.lower() in _SPLIT_NAMES)
+        if len(splits) >= 2 and len(splits) == len(dirs):
+            # train/ and val/ as two classes would mix the splits silently
+            raise ConfigError(
+                f"'{root}' holds split folders ({', '.join(splits)}) where "
+                'class folders go: point data_root (or data_prefix) at one '
+                f"split, e.g. '{os.path.join(root, splits[0])}'")
         if top_images:
             print_log(
                 f"ignoring {len(top_images)} images directly in '{root}': "

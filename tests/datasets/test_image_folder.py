@@ -285,3 +285,16 @@ def test_symlinked_class_folders_and_files_are_followed(tmp_path,
     assert link_warnings == []
     # The linked file is read through its link.
     assert int(ds[3]['inputs'][0, 0, 0]) == 30
+
+
+def test_a_root_of_split_folders_is_not_read_as_classes(tmp_path):
+    for split in ('train', 'val'):
+        _save(tmp_path / split / 'cat' / 'a.png')
+    with pytest.raises(ConfigError, match=(
+            r"holds split folders \(train, val\) where class folders go: "
+            r"point data_root \(or data_prefix\) at one split")):
+        _folder(str(tmp_path))
+    assert len(_folder(str(tmp_path / 'train'))) == 1
+    # one split-named folder among classes is a class like the others
+    _save(tmp_path / 'dog' / 'b.png')
+    assert len(_folder(str(tmp_path), with_label=True)) == 3
