@@ -120,6 +120,12 @@ def extract_features(model: torch.nn.Module, images: torch.Tensor,
         on the model's device.
     """
     check_pool(pool)
+    if isinstance(layers, (str, bytes)) or not isinstance(
+            layers, Sequence) or not layers or not all(
+                isinstance(i, int) and not isinstance(i, bool)
+                for i in layers):
+        raise ConfigError(f'layers = {layers!r}: give a non-empty list of '
+                          'block indices, e.g. [-1] or [3, 6, 11]')
     if isinstance(model.data_preprocessor, PixelDataPreprocessor):
         check_pixels(images, 'extract_features')  # not iGPT's token grids
     was_training = model.training

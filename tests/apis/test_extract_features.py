@@ -93,3 +93,11 @@ def test_backbones_called_directly_name_the_preprocessing():
             "torch.uint8 pixels: run model.data_preprocessor(dict(inputs="
             "images))['inputs'] first")):
         model.extract_feat(pixels, layers=[1])
+
+
+@pytest.mark.parametrize('layers', [[], 1, [1.0], ['1'], [True]])
+def test_layers_that_are_not_a_list_of_indices_are_refused(layers):
+    pixels = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    with pytest.raises(ConfigError, match=re.escape(
+            f'layers = {layers!r}: give a non-empty list of block indices')):
+        extract_features(init_model(TINY), pixels, layers)
