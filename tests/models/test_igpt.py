@@ -260,3 +260,17 @@ def test_classifier_needs_labels_and_predict_needs_a_classifier():
         igpt(heads=('ar', 'clf'))(grids(2), mode='loss')
     with pytest.raises(ConfigError, match='PixelClsHead'):
         igpt(heads=('ar', ))(grids(2), mode='predict')
+
+
+@pytest.mark.parametrize('tokens, words', [
+    (torch.full((2, 4, 4), 16), r'tokens must lie in \[0, num_colors=16\), '
+     'got 16 to 16'),  # the start token: never in an image
+    (torch.full((2, 4, 4), -1), 'got -1 to -1'),
+    (torch.zeros(2, 4, 4), 'takes integer colour indices'),
+])
+def test_tokens_outside_the_palette_are_refused(tokens, words):
+    model = igpt()
+    with pytest.raises(ConfigError, match=words):
+        model.extract_feat(tokens, layers=[0])
+    with pytest.raises(ConfigError, match=words):
+        model.complete(tokens.flatten(1)[:, :4], 16)

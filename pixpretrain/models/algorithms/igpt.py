@@ -9,6 +9,7 @@ from pixpretrain.registry import MODELS
 from pixpretrain.utils.errors import ConfigError, bad_value
 from ..heads import ARPixelHead, MaskedPixelHead, PixelClsHead
 from ..heads.pixel_heads import shift_right
+from ..utils.input_checks import check_palette_tokens
 from ..utils.pictures import Pictures, completion_grid
 from ..utils.sampling import complete
 from .base import BasePretrainer, ModuleCfg
@@ -172,6 +173,7 @@ class IGPT(BasePretrainer):
         Returns:
             One (B, N, D) tensor per requested layer.
         """
+        check_palette_tokens(inputs, self.backbone.num_colors, 'extract_feat')
         tokens = self._unmasked_input(inputs.flatten(1))
         if layers is None:
             return tuple(self.backbone(tokens))
@@ -229,6 +231,7 @@ class IGPT(BasePretrainer):
         head = self.ar_head
         if head is None:
             raise ConfigError('completing images needs an ARPixelHead')
+        check_palette_tokens(prefix, self.backbone.num_colors, 'complete')
         return complete(self.backbone, head.logits, prefix, length,
                         temperature, top_k, use_cache, generator, progress)
 

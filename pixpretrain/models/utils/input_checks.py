@@ -30,3 +30,24 @@ def check_image_batch(images: object, who: str) -> None:
     if not images.is_floating_point():
         raise ConfigError(f'{who} takes normalised float images, got '
                           f'{images.dtype} pixels: {_PREPROCESS}')
+
+
+def check_palette_tokens(tokens: object, num_colors: int, who: str) -> None:
+    """Refuse anything but integer colour indices in [0, ``num_colors``):
+    the two ids above are the start and mask tokens, which an image never
+    holds, and ids beyond them index out of the embedding.
+
+    Raises:
+        ConfigError: Naming what was given and the fix.
+    """
+    if not isinstance(tokens, torch.Tensor) or tokens.is_floating_point():
+        raise ConfigError(
+            f'{who} takes integer colour indices (B, H, W) or (B, N), got '
+            f"{getattr(tokens, 'dtype', type(tokens).__name__)}: quantise "
+            "pixels with the config's ColorQuantize palette")
+    if tokens.numel() and (int(tokens.min()) < 0
+                           or int(tokens.max()) >= num_colors):
+        raise ConfigError(
+            f'{who}: tokens must lie in [0, num_colors={num_colors}), got '
+            f'{int(tokens.min())} to {int(tokens.max())}: quantise pixels '
+            "with the config's ColorQuantize palette")
