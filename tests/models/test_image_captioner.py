@@ -137,3 +137,18 @@ def test_captions_are_not_scored_without_references():
         out = model(torch.randn(2, 3, 32, 32), mode='predict')
     assert all('caption_nll' not in s and 'caption_tokens' in s
                for s in out)
+
+
+def test_generation_settings_of_the_wrong_type_are_one_error():
+    torch.manual_seed(0)
+    model = ImageCaptioner(BACKBONE, HEAD, text_backbone=TEXT).eval()
+    images = torch.randn(1, 3, 32, 32)
+    with pytest.raises(ConfigError, match='max_len must lie in'):
+        model.generate(images, max_len=3.0)
+    with pytest.raises(ConfigError, match=r'beam_size must be an int >= 1, '
+                       r'got 2\.0'):
+        model.generate(images, beam_size=2.0)
+    with pytest.raises(ConfigError, match=(
+            r"the text tower takes \(B, L\) int64 token ids, got list: "
+            r'tokenize first')):
+        model.text_backbone(['a cat'])

@@ -86,9 +86,13 @@ class TextTransformer(BaseModule):
 
     def _check_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """Validate (B, L) ids; returns each row's first EOT index, (B, )."""
-        if tokens.dtype != torch.long or tokens.ndim != 2:
-            raise TypeError('expected (B, L) int64 token ids, got '
-                            f'{tokens.dtype} {tuple(tokens.shape)}')
+        if not isinstance(tokens, torch.Tensor) or \
+                tokens.dtype != torch.long or tokens.ndim != 2:
+            got = (f'{tokens.dtype} {tuple(tokens.shape)}' if isinstance(
+                tokens, torch.Tensor) else type(tokens).__name__)
+            raise ConfigError(
+                f'the text tower takes (B, L) int64 token ids, got {got}: '
+                'tokenize first, e.g. build_tokenizer(cfg.tokenizer)(texts)')
         if tokens.shape[1] > self.context_length:
             raise too_many_tokens(tokens.shape[1], self.context_length)
         is_eot = tokens == self.eot_id

@@ -83,7 +83,8 @@ class NextTokenScorer:
 def _check_max_len(text: Optional[nn.Module], head: nn.Module,
                    max_len: int) -> None:
     context_length = (head if text is None else text).context_length
-    if not 2 <= max_len <= context_length:
+    if isinstance(max_len, bool) or not isinstance(max_len, int) or \
+            not 2 <= max_len <= context_length:
         raise ConfigError(f'max_len must lie in [2, context_length='
                           f'{context_length}], got {max_len}')
 
@@ -132,8 +133,9 @@ def beam_search_captions(text: Optional[nn.Module], head: nn.Module,
         (B, max_len) int64 ids, as :func:`greedy_captions`.
     """
     _check_max_len(text, head, max_len)
-    if beam_size < 1:
-        raise ConfigError(f'beam_size must be >= 1, got {beam_size}')
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or \
+            beam_size < 1:
+        raise ConfigError(f'beam_size must be an int >= 1, got {beam_size!r}')
     B, K = image_tokens.shape[0], beam_size
     device = image_tokens.device
     score = NextTokenScorer(text, head,
