@@ -317,7 +317,9 @@ def test_knn_settings_matter_only_to_a_knn_probe(tmp_path):
 
 @pytest.mark.parametrize('change, words', [
     (dict(knn_ks=[0]), r'knn_ks = \[0\]: neighbour counts'),
-    (dict(knn_ks=[]), 'neighbour counts must be integers'),
+    (dict(knn_ks=[]), 'neighbour counts must be a list of integers'),
+    (dict(knn_ks=5), 'knn_ks = 5: neighbour counts must be a list'),
+    (dict(methods='knn'), "methods must be a list from .* got 'knn'"),
     (dict(knn_temperature=0.0), 'knn_temperature = 0.0'),
     (dict(batch_size=0), 'batch_size = 0'),
 ])

@@ -158,3 +158,19 @@ def test_the_random_init_is_seeded_and_leaves_the_callers_rng_alone():
     key = 'backbone.blocks.0.attn.qkv.weight'
     assert torch.equal(first.state_dict()[key], second.state_dict()[key])
     assert not torch.equal(first.state_dict()[key], third.state_dict()[key])
+
+
+@pytest.mark.parametrize('change, words', [
+    (dict(train_labels=torch.tensor([0, -1])), 'integer labels of 0 or more'),
+    (dict(test_labels=torch.tensor([0.5, 1.0])), 'integer labels'),
+    (dict(num_classes=1), 'num_classes = 1, but the labels go up to 1'),
+    (dict(train_images=torch.rand(2, 3, 8, 8)), 'these are 0-1 floats'),
+])
+def test_in_memory_splits_refuse_what_would_probe_wrongly(change, words):
+    splits = dict(train_images=torch.zeros(2, 3, 8, 8, dtype=torch.uint8),
+                  train_labels=torch.tensor([0, 1]),
+                  test_images=torch.zeros(2, 3, 8, 8, dtype=torch.uint8),
+                  test_labels=torch.tensor([1, 0]))
+    splits.update(change)
+    with pytest.raises(ConfigError, match=words):
+        LabelledSplits.from_tensors(**splits)

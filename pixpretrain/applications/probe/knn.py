@@ -13,10 +13,11 @@ from .store import chunks
 def check_knn_settings(ks: Sequence[int], temperature: float) -> None:
     """Refuse neighbour counts below 1 and a temperature not above 0
     (``--knn-k``, ``--knn-temperature``), before any work."""
-    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1
-                     for k in ks):
-        raise ConfigError(f'knn_ks = {list(ks)}: neighbour counts must be '
-                          'integers of 1 or more (--knn-k 20,200)')
+    if not isinstance(ks, (list, tuple)) or not ks or any(
+            isinstance(k, bool) or not isinstance(k, int) or k < 1
+            for k in ks):
+        raise ConfigError(f'knn_ks = {ks!r}: neighbour counts must be a '
+                          'list of integers of 1 or more (--knn-k 20,200)')
     if not temperature > 0:
         raise ConfigError(f'knn_temperature = {temperature}: the votes\' '
                           'temperature must be above 0 (e.g. 0.07)')

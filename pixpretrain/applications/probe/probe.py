@@ -171,9 +171,9 @@ def run_probe(settings: ProbeSettings) -> dict:
     s = settings
     check_pool(s.pool)
     unknown = sorted(set(s.methods) - set(METHODS))
-    if unknown or not s.methods:
-        raise ConfigError(f'methods must be a subset of {METHODS}, got '
-                          f'{list(s.methods)}')
+    if isinstance(s.methods, str) or unknown or not s.methods:
+        raise ConfigError(f'methods must be a list from {METHODS}, got '
+                          f'{s.methods!r}')
     if 'knn' in s.methods:
         check_knn_settings(s.knn_ks, s.knn_temperature)
     if s.batch_size < 1:

@@ -130,8 +130,19 @@ class LabelledSplits:
         for tensor in (train_images, train_labels, test_images, test_labels):
             digest.update(str((tensor.dtype, tuple(tensor.shape))).encode())
             digest.update(tensor.contiguous().numpy().tobytes())
+        for labels in (train_labels, test_labels):
+            if not isinstance(labels, torch.Tensor) or \
+                    labels.is_floating_point() or not labels.numel() or \
+                    int(labels.min()) < 0:
+                raise ConfigError(
+                    'LabelledSplits.from_tensors takes non-empty integer '
+                    'labels of 0 or more (class indices) for both splits')
+        top = int(max(train_labels.max(), test_labels.max()))
         if num_classes is None:
-            num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+            num_classes = top + 1
+        elif top >= num_classes:
+            raise ConfigError(f'num_classes = {num_classes}, but the labels '
+                              f'go up to {top}: give num_classes > {top}')
         return cls(TensorImages(train_images, train_labels),
                    TensorImages(test_images, test_labels), num_classes,
                    f'sha256:{digest.hexdigest()}', name)
