@@ -19,7 +19,7 @@ from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
 from PIL import Image
 
-from pixpretrain.utils.errors import ConfigError, no_length
+from pixpretrain.utils.errors import ConfigError, DataFileError, no_length
 from .transforms import (LoadImageFromFile, LoadRandomResizedCrop,
                          TokenizeText, pil_to_rgb_array)
 
@@ -62,18 +62,28 @@ def split_member_name(name: str) -> Tuple[str, str]:
 
 
 def read_shard(path: str) -> Iterator[Tuple[str, Dict[str, bytes]]]:
-    """(key, {extension: bytes}) per group of adjacent members."""
+    """(key, {extension: bytes}) per group of adjacent members.
+
+    Raises:
+        DataFileError: The file is no tar archive, or a truncated one.
+    """
     key, files = None, {}
-    with tarfile.open(path, 'r|*') as tar:
-        for member in tar:
-            if not member.isfile():
-                continue
-            member_key, ext = split_member_name(member.name)
-            if member_key != key:
-                if files:
-                    yield key, files
-                key, files = member_key, {}
-            files[ext] = tar.extractfile(member).read()
+    try:
+        with tarfile.open(path, 'r|*') as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                member_key, ext = split_member_name(member.name)
+                if member_key != key:
+                    if files:
+                        yield key, files
+                    key, files = member_key, {}
+                files[ext] = tar.extractfile(member).read()
+    except (tarfile.TarError, EOFError) as error:
+        raise DataFileError(
+            f"shard '{path}' is no readable tar archive ({error}): write it "
+            'again with tools/dataset_converters/make_shards.py, or leave '
+            'it out of the shard list') from None
     if files:
         yield key, files
 

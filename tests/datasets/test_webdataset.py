@@ -294,3 +294,24 @@ def test_nested_file_loading_and_tokenizing_without_captions_are_refused(
     with pytest.raises(ConfigError, match=r'with_captions=False\) reads no '
                        'captions, and TokenizeText'):
         WebDatasetShards(out, pipeline=[tokenize], with_captions=False)
+
+
+def test_a_shard_that_is_no_tar_names_itself(tmp_path):
+    from pixpretrain.datasets.shard_files import read_shard
+    from pixpretrain.utils.errors import DataFileError
+    junk = tmp_path / 'shard-000000.tar'
+    junk.write_bytes(b'not a tar archive\n' * 64)
+    with pytest.raises(DataFileError, match=(
+            f"shard '{junk}' is no readable tar archive .*: write it again "
+            'with tools/dataset_converters/make_shards.py')):
+        list(read_shard(str(junk)))
+    whole = tmp_path / 'whole.tar'
+    with tarfile.open(whole, 'w') as tar:
+        data = b'x' * 5000
+        member = tarfile.TarInfo('000000.jpg')
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    cut = tmp_path / 'cut.tar'
+    cut.write_bytes(whole.read_bytes()[:3000])  # stops inside the member
+    with pytest.raises(DataFileError, match=f"shard '{cut}'"):
+        list(read_shard(str(cut)))
