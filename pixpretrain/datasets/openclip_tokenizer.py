@@ -12,14 +12,14 @@ from typing import Iterable, List, Sequence, Union
 import torch
 
 from pixpretrain.registry import TOKENIZERS
-from pixpretrain.utils.errors import ConfigError
 from pixpretrain.utils.optional import require
+from .tokenizers import IdDecoding, check_context_length, check_texts
 
 PAD_ID = 0
 
 
 @TOKENIZERS.register_module()
-class OpenCLIPTokenizer:
+class OpenCLIPTokenizer(IdDecoding):
     """CLIP's BPE through ``open_clip.tokenizer.SimpleTokenizer``.
 
     Captions are cleaned as OpenCLIP cleans them (ftfy, HTML unescaping,
@@ -33,9 +33,7 @@ class OpenCLIPTokenizer:
 
     def __init__(self, context_length: int = 77) -> None:
         require('open_clip', 'openclip', 'OpenCLIPTokenizer')
-        if context_length < 2:
-            raise ConfigError('context_length must be >= 2 (start and end '
-                              f'tokens), got {context_length}')
+        context_length = check_context_length(context_length)
         from open_clip.tokenizer import SimpleTokenizer
         self.context_length = context_length
         self._bpe = SimpleTokenizer(context_length=context_length)
@@ -62,14 +60,13 @@ class OpenCLIPTokenizer:
         """Token ids (start, end and padding skipped) -> cleaned text."""
         special = {PAD_ID, self.sot_id, self.eot_id}
         return self._bpe.decode(
-            [int(i) for i in ids if int(i) not in special]).strip()
+            [i for i in self._id_row(ids) if i not in special]).strip()
 
     def __call__(self, texts: Union[str, Sequence[str]]) -> torch.Tensor:
         """Captions -> (N, context_length) int64 ids (a str counts as
         N=1)."""
-        if isinstance(texts, str):
-            texts = [texts]
-        return self._bpe(list(texts), context_length=self.context_length)
+        return self._bpe(check_texts(texts),
+                         context_length=self.context_length)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(vocab_size={self.vocab_size}, '

@@ -73,43 +73,10 @@ def check_context_length(context_length: Any) -> int:
     return int(context_length)
 
 
-@TOKENIZERS.register_module()
-class ByteTokenizer:
-    """UTF-8 bytes as tokens: 259 ids, nothing to fit or download.
-
-    Args:
-        context_length: Length of every returned row, start and end tokens
-            included; at least 2.
-        lowercase: Lower-case captions first (CLIP does).
-    """
-
-    def __init__(self, context_length: int = 77,
-                 lowercase: bool = True) -> None:
-        self.context_length = check_context_length(context_length)
-        self.lowercase = lowercase
-
-    @property
-    def vocab_size(self) -> int:
-        """Number of ids; the text backbone's ``vocab_size`` must cover it."""
-        return BYTE_VOCAB_SIZE
-
-    def encode(self, text: str) -> List[int]:
-        """The caption's token ids, without start, end or padding."""
-        text = normalize_text(text, self.lowercase)
-        return [b + BYTE_OFFSET for b in text.encode('utf-8')]
-
-    def _token_bytes(self, token: int) -> bytes:
-        return bytes([token - BYTE_OFFSET])
-
-    def decode(self, ids: Iterable[int]) -> str:
-        """One row of token ids (special ids skipped) -> text.
-
-        A (B, L) batch, e.g. what ``model.generate`` returns, goes to
-        :meth:`decode_batch`.
-        """
-        data = b''.join(self._token_bytes(i) for i in self._id_row(ids)
-                        if i >= BYTE_OFFSET)
-        return data.decode('utf-8', errors='replace')
+class IdDecoding:
+    """What every tokenizer's decoding shares: one row checked into ints of
+    its vocabulary (``vocab_size``), and a batch decoded row by row (with
+    the class's own ``decode``)."""
 
     def decode_batch(self, ids: Iterable[Iterable[int]]) -> List[str]:
         """(B, L) token ids -> B texts, one per row."""
@@ -153,6 +120,45 @@ class ByteTokenizer:
                 f'{self.vocab_size} ids (0 to {self.vocab_size - 1}) of '
                 f'{self!r}: decode ids made by this tokenizer')
         return row
+
+
+@TOKENIZERS.register_module()
+class ByteTokenizer(IdDecoding):
+    """UTF-8 bytes as tokens: 259 ids, nothing to fit or download.
+
+    Args:
+        context_length: Length of every returned row, start and end tokens
+            included; at least 2.
+        lowercase: Lower-case captions first (CLIP does).
+    """
+
+    def __init__(self, context_length: int = 77,
+                 lowercase: bool = True) -> None:
+        self.context_length = check_context_length(context_length)
+        self.lowercase = lowercase
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids; the text backbone's ``vocab_size`` must cover it."""
+        return BYTE_VOCAB_SIZE
+
+    def encode(self, text: str) -> List[int]:
+        """The caption's token ids, without start, end or padding."""
+        text = normalize_text(text, self.lowercase)
+        return [b + BYTE_OFFSET for b in text.encode('utf-8')]
+
+    def _token_bytes(self, token: int) -> bytes:
+        return bytes([token - BYTE_OFFSET])
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """One row of token ids (special ids skipped) -> text.
+
+        A (B, L) batch, e.g. what ``model.generate`` returns, goes to
+        :meth:`decode_batch`.
+        """
+        data = b''.join(self._token_bytes(i) for i in self._id_row(ids)
+                        if i >= BYTE_OFFSET)
+        return data.decode('utf-8', errors='replace')
 
     def __call__(self, texts: Union[str, Sequence[str]]) -> torch.Tensor:
         """Captions -> (N, context_length) int64 ids (a str counts as N=1).

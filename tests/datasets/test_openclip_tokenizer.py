@@ -62,3 +62,18 @@ def test_missing_open_clip_names_the_extra(monkeypatch):
     with pytest.raises(MissingDependencyError,
                        match=r'pixpretrain\[openclip\]'):
         OpenCLIPTokenizer()
+
+
+def test_inputs_are_checked_as_the_byte_tokenizers_are():
+    from pixpretrain.utils.errors import ConfigError
+    tokenizer = OpenCLIPTokenizer(context_length=16)
+    ids = tokenizer(['a cat', 'a dog'])
+    assert tokenizer.decode_batch(ids) == ['a cat', 'a dog']
+    with pytest.raises(ConfigError, match='use decode_batch'):
+        tokenizer.decode(ids)
+    with pytest.raises(ConfigError, match='token id 99999 is outside'):
+        tokenizer.decode([99999])
+    with pytest.raises(ConfigError, match=r'tokenizer input \[0\] is'):
+        tokenizer([None])
+    with pytest.raises(ConfigError, match="context_length = '77'"):
+        OpenCLIPTokenizer(context_length='77')
