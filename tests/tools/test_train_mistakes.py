@@ -96,6 +96,10 @@ def test_config_file_that_does_not_load_names_file_and_line(
      'custom_hooks has 0 entries, so there is no entry 0'),
     ('model.mask_ratio.low=0.5',
      'model.mask_ratio is 0.75, not a dict; set model.mask_ratio itself'),
+    # mmengine's DictAction would set the part to the string 'dict(...)'
+    ("model.neck=dict(type='MAEDecoder')",
+     '--cfg-options cannot give a dict; set its keys one by one, e.g. '
+     'model.neck.type=..., or edit the config file'),
     # CheckpointHook's **kwargs would fail at the first save, after training
     ('default_hooks.checkpoint.max_keep_ckpt=1',
      'did you mean default_hooks.checkpoint.max_keep_ckpts?'),
@@ -400,3 +404,12 @@ def test_a_constructor_subclass_that_names_no_keys_takes_any(monkeypatch):
     assert keys('LayerDecayOptimWrapperConstructor') == {'layer_decay_rate'}
     assert keys('LayerDecayPlus') is None  # not inherited
     assert 'norm_decay_mult' in keys('DefaultOptimWrapperConstructor')
+
+
+def test_a_list_of_dicts_in_an_option_names_the_entry_keys(work_dir, capsys):
+    line = one_line([TINY, '--cfg-options',
+                     "train_dataloader.dataset.pipeline=[dict(type='Pack"
+                     "Inputs')]"], work_dir, capsys)
+    assert line.endswith('--cfg-options cannot give a dict; set its keys one '
+                         'by one, e.g. train_dataloader.dataset.pipeline.0.'
+                         'type=..., or edit the config file')

@@ -111,6 +111,14 @@ def _check_option(cfg: Config, merged: Config, key: str, value: Any) -> None:
     missing, parent, broken = _first_missing(cfg._cfg_dict, key)
     if broken is not None:
         raise ConfigError(f'{shown}: {broken}')
+    if any(isinstance(v, str) and v.replace(' ', '').startswith('dict(')
+           for v in (value if isinstance(value, (list, tuple)) else
+                     [value])):
+        # DictAction has no dict syntax: the part would become a string
+        one = f'{key}.0' if isinstance(value, (list, tuple)) else key
+        raise ConfigError(
+            f'{shown}: --cfg-options cannot give a dict; set its keys one '
+            f'by one, e.g. {one}.type=..., or edit the config file')
     if missing is None or missing == 0:
         return  # the key exists, or is a top-level key the Runner reads
     parent_path = key.split('.')[:missing]
