@@ -102,3 +102,17 @@ def test_a_top_level_typo_of_a_runner_key_warns(tmp_path, monkeypatch, typo,
     assert warnings == [f"config key '{typo}' is read by nothing: did you "
                         f"mean '{meant}'? (rename it if it is a variable of "
                         'the file)']
+
+
+@pytest.mark.parametrize('body, message', [
+    ("train_dataloader = dict(dataset=dict(pipeline=[dict(type="
+     "'RandomResizedCrop'), dict(type='PackInputs')]))\n",
+     r'train_dataloader.dataset.pipeline.0: RandomResizedCrop needs size: '
+     r'add train_dataloader.dataset.pipeline.0.size=...'),
+    ("model = dict(neck=dict(_delete_=True, type='NonLinearNeck', "
+     "in_channels=32))\n",
+     r'model.neck: NonLinearNeck needs hid_channels, out_channels'),
+])
+def test_a_required_argument_left_out_is_one_error(tmp_path, body, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, 'tiny_mae.py', body))

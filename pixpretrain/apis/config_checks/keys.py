@@ -4,14 +4,20 @@ and the closest one the class takes, before anything is built (building
 would stop on a ``TypeError`` traceback, or a class taking ``**kwargs``
 might never read it)."""
 import difflib
+import inspect
 import logging
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import print_log
 
 from pixpretrain.utils.errors import ConfigError
-from .readers import accepted_keys, closest_key_hint, runner_keys
+from .readers import (_registry_for, accepted_keys, closest_key_hint,
+                      registry_named, resolve_class, runner_keys)
+
+#: Registries whose classes are built from their dict alone (no builder
+#: arguments), so every required argument must be in the dict.
+_BUILT_ALONE = ('MODELS', 'TRANSFORMS', 'DATASETS')
 
 
 def check_config_keys(cfg: Config) -> None:
@@ -32,12 +38,38 @@ def check_config_keys(cfg: Config) -> None:
     for path, node in _dicts(cfg._cfg_dict, []):
         if not path:
             continue  # the top level: the Runner's keys, checked elsewhere
+        _check_required(node, path, scope)
         owner, accepted = accepted_keys(node, path, scope, cfg._cfg_dict)
         if accepted is None:
             continue
         for key in node:
             if key not in accepted:
                 raise ConfigError(_unknown_key(path, key, owner, accepted))
+
+
+def _check_required(node: dict, path: List[str],
+                    scope: Optional[str]) -> None:
+    """Refuse a model part, transform or data set dict that lacks an
+    argument its class requires (their builders pass none of their own):
+    mmengine would stop on a TypeError traceback when it builds it."""
+    if 'type' not in node or _registry_for(path) not in [
+            registry_named(name) for name in _BUILT_ALONE]:
+        return
+    cls = resolve_class(node, path, scope)
+    try:
+        params = inspect.signature(cls).parameters.values() if cls else ()
+    except (TypeError, ValueError):
+        return
+    if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in params):
+        return
+    missing = [p.name for p in params if p.default is p.empty
+               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+               and p.name not in node]
+    if missing:
+        where = '.'.join(path)
+        raise ConfigError(
+            f"{where}: {cls.__name__} needs {', '.join(missing)}: add "
+            f"{where}.{missing[0]}=... (or in the config file)")
 
 
 def _warn_near_runner_keys(cfg: Config) -> None:
