@@ -10,6 +10,7 @@ from mmengine.runner import load_checkpoint
 
 from pixpretrain.models.utils import (PixelDataPreprocessor, check_pool,
                                       num_prefix_tokens, pool_feature)
+from pixpretrain.models.utils.input_checks import check_batch_tensor
 from pixpretrain.registry import MODELS, register_all_modules
 from pixpretrain.utils.errors import ConfigError
 from pixpretrain.utils.pretrained import load_pretrained
@@ -69,15 +70,9 @@ def check_pixels(images: object, who: str) -> None:
     Raises:
         ConfigError: Naming what was given and the fix.
     """
-    if not isinstance(images, torch.Tensor):
-        raise ConfigError(
-            f'{who} takes a (B, C, H, W) torch tensor of 0-255 pixels, got '
-            f'{type(images).__name__}: e.g. torch.from_numpy(array)'
-            '.permute(0, 3, 1, 2) for (B, H, W, C) arrays')
-    if images.ndim != 4:
-        raise ConfigError(f'{who} takes a (B, C, H, W) batch, got shape '
-                          f'{tuple(images.shape)}: add the batch dimension '
-                          'with images[None], or stack the images')
+    check_batch_tensor(images, who, 'torch tensor of 0-255 pixels',
+                       'e.g. torch.from_numpy(array).permute(0, 3, 1, 2) '
+                       'for (B, H, W, C) arrays')
     if images.shape[1] not in (1, 3) and images.shape[-1] in (1, 3, 4):
         raise ConfigError(f'{who} takes channels first, (B, C, H, W); got '
                           f'{tuple(images.shape)}: images.permute(0, 3, 1, '
@@ -87,8 +82,10 @@ def check_pixels(images: object, who: str) -> None:
 
 def check_pixel_scale(images: torch.Tensor, who: str) -> None:
     """Refuse a float batch of 0-1 values (see :func:`check_pixels`)."""
-    if images.is_floating_point() and images.numel() and \
-            0 < float(images.max()) <= 1 and float(images.min()) >= 0 and \
+    if not images.is_floating_point() or not images.numel():
+        return
+    low, high = torch.aminmax(images)  # one pass, then the rounding test
+    if 0 <= float(low) and 0 < float(high) <= 1 and \
             bool((images != images.round()).any()):
         raise ConfigError(f'{who} takes pixels on the 0-255 scale; these '
                           'are 0-1 floats (torchvision ToTensor): multiply '

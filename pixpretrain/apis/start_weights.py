@@ -6,12 +6,8 @@ from typing import Any
 
 from mmengine.config import Config
 
+from pixpretrain.models.utils import unwrap_model
 from pixpretrain.utils.errors import CheckpointError
-
-
-def _unwrapped(model: Any) -> Any:
-    from mmengine.model import is_model_wrapper
-    return model.module if is_model_wrapper(model) else model
 
 
 def check_checkpoint_fits(model: Any, checkpoint: str) -> None:
@@ -29,7 +25,7 @@ def check_checkpoint_fits(model: Any, checkpoint: str) -> None:
     from torch import nn
 
     from pixpretrain.utils.pretrained import check_fits, checkpoint_state_dict
-    model = _unwrapped(model)
+    model = unwrap_model(model)
     if '://' in checkpoint or not isinstance(model, nn.Module):
         return
     check_fits(model, checkpoint_state_dict(checkpoint, mmap=True),
@@ -56,7 +52,7 @@ def check_start_weights(model: Any, cfg: Config) -> None:
 
     from pixpretrain.utils.pretrained import checkpoint_state_dict
     load_from = cfg.get('load_from')
-    model = _unwrapped(model)
+    model = unwrap_model(model)
     if not isinstance(load_from, str) or '://' in load_from \
             or not isinstance(model, nn.Module):
         return

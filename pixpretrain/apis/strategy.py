@@ -6,7 +6,8 @@ from typing import Optional
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from pixpretrain.apis.config_checks.readers import inherited_init_params
+from pixpretrain.apis.config_checks.signatures import \
+    inherited_init_params
 from pixpretrain.registry import SCOPE, STRATEGIES
 from pixpretrain.utils.errors import bad_value
 

@@ -27,7 +27,8 @@ import torch
 from mmengine.config import Config
 
 from pixpretrain.utils.errors import ConfigError
-from ..config_checks.readers import inherited_init_params, resolve_class
+from ..config_checks.readers import resolve_class
+from ..config_checks.signatures import inherited_init_params
 # benchmark.parse_args, .peak_tflops, .count_train_flops ... stay importable
 # here (benchmarks/ and tests import them from this module).
 from .benchmark_args import parse_args  # noqa: F401
@@ -78,6 +79,12 @@ def configure(cfg: Config, args: argparse.Namespace) -> Config:
         1, total // 4))
     cfg.resume, cfg.load_from = False, None
     cfg.work_dir = tempfile.mkdtemp(prefix='bench-')
+    # mmengine keeps one visualizer per experiment name: a second run in
+    # this process with the same name would write into the first's work
+    # dir, removed once that run ended
+    name = cfg.get('experiment_name') or os.path.splitext(
+        os.path.basename(str(args.config)))[0]
+    cfg.experiment_name = f'{name}_{os.path.basename(cfg.work_dir)}'
     if args.compile:
         backend = getattr(args, 'compile_backend', None) or 'inductor'
         cfg.compile = True if backend == 'inductor' else dict(backend=backend)

@@ -4,7 +4,6 @@ and the closest one the class takes, before anything is built (building
 would stop on a ``TypeError`` traceback, or a class taking ``**kwargs``
 might never read it)."""
 import difflib
-import inspect
 import logging
 from typing import Any, Iterator, List, Optional, Tuple
 
@@ -12,8 +11,9 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from pixpretrain.utils.errors import ConfigError
-from .readers import (_registry_for, accepted_keys, closest_key_hint,
+from .readers import (accepted_keys, closest_key_hint, registry_for,
                       registry_named, resolve_class, runner_keys)
+from .signatures import required_params
 
 #: Registries whose classes are built from their dict alone (no builder
 #: arguments), so every required argument must be in the dict.
@@ -52,19 +52,12 @@ def _check_required(node: dict, path: List[str],
     """Refuse a model part, transform or data set dict that lacks an
     argument its class requires (their builders pass none of their own):
     mmengine would stop on a TypeError traceback when it builds it."""
-    if 'type' not in node or _registry_for(path) not in [
+    if 'type' not in node or registry_for(path) not in [
             registry_named(name) for name in _BUILT_ALONE]:
         return
     cls = resolve_class(node, path, scope)
-    try:
-        params = inspect.signature(cls).parameters.values() if cls else ()
-    except (TypeError, ValueError):
-        return
-    if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in params):
-        return
-    missing = [p.name for p in params if p.default is p.empty
-               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-               and p.name not in node]
+    missing = [name for name in (required_params(cls) if cls else ())
+               if name not in node]
     if missing:
         where = '.'.join(path)
         raise ConfigError(

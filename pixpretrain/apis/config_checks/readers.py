@@ -7,8 +7,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from mmengine.registry import Registry
 
-# Re-exported: values.py, strategy.py and benchmark.py read them from here.
-from .signatures import inherited_init_params, init_params  # noqa: F401
+from .signatures import inherited_init_params, init_params
 
 # Top-level keys the Runner reads besides its constructor's arguments
 # (Runner.from_cfg, Runner.wrap_model, tools/train.py, apply_compile_fallback).
@@ -84,7 +83,7 @@ def registry_named(name: str) -> Registry:
     return getattr(registry, name)
 
 
-def _registry_for(path: List[str]) -> Optional[Registry]:
+def registry_for(path: List[str]) -> Optional[Registry]:
     for part in reversed(path):
         if part in _REGISTRY_OF_KEY:
             return registry_named(_REGISTRY_OF_KEY[part])
@@ -107,7 +106,7 @@ def resolve_class(node: Dict, path: List[str], default_scope: Optional[str]
         registry_name, obj_type = default
         registry = registry_named(registry_name)
     else:
-        registry = _registry_for(path)
+        registry = registry_for(path)
     if not isinstance(obj_type, str):
         return obj_type if inspect.isclass(obj_type) else None
     if registry is None:

@@ -1,7 +1,7 @@
 """The keyword arguments a class takes, read from its constructors'
 signatures (followed through ``**kwargs`` into the parents they reach)."""
 import inspect
-from typing import Optional, Set
+from typing import List, Optional, Set
 
 # Other packages' ``**kwargs`` that take no key: CheckpointHook passes them
 # to Runner.save_checkpoint beside every parameter it has (a TypeError at
@@ -9,18 +9,30 @@ from typing import Optional, Set
 _KWARGS_TAKE_NONE = {'mmengine.hooks.checkpoint_hook.CheckpointHook'}
 
 
+def _named_params(cls: type) -> Optional[List[inspect.Parameter]]:
+    """``cls(...)``'s keyword-passable parameters; None for ``*args``,
+    ``**kwargs`` or an unreadable signature."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in params):
+        return None
+    return [p for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
 def init_params(cls: type) -> Optional[Set[str]]:
     """The keyword arguments ``cls(...)`` takes; None for ``**kwargs`` or an
     unreadable signature."""
-    try:
-        signature = inspect.signature(cls)
-    except (TypeError, ValueError):
-        return None
-    params = signature.parameters.values()
-    if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in params):
-        return None
-    return {p.name for p in params
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    params = _named_params(cls)
+    return None if params is None else {p.name for p in params}
+
+
+def required_params(cls: type) -> List[str]:
+    """The arguments ``cls(...)`` cannot do without (no default); none
+    known for ``**kwargs`` or an unreadable signature."""
+    return [p.name for p in _named_params(cls) or () if p.default is p.empty]
 
 
 def inherited_init_params(cls: type, trusted: Optional[str] = None

@@ -7,7 +7,8 @@ from mmengine.config import Config
 
 from pixpretrain.registry import unknown_type_message
 from pixpretrain.utils.errors import ConfigError, UnknownTypeError, bad_value
-from .readers import init_params, registry_named, resolve_class
+from .readers import registry_named, resolve_class
+from .signatures import init_params
 
 _MODULE_PARTS = ('backbone', 'neck', 'head', 'text_backbone',
                  'data_preprocessor')

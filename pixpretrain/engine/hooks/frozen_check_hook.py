@@ -3,8 +3,8 @@ from typing import Dict, Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
+from pixpretrain.models.utils import unwrap_model
 from pixpretrain.registry import HOOKS
 from pixpretrain.utils.state_dict import changed_entries
 
@@ -26,9 +26,7 @@ class FrozenBackboneCheckHook(Hook):
 
     @staticmethod
     def _backbone(runner) -> torch.nn.Module:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        return model.backbone
+        return unwrap_model(runner.model).backbone
 
     def before_train(self, runner) -> None:
         self._before = {k: v.detach().cpu().clone() for k, v in

@@ -9,17 +9,13 @@ import torch
 from mmengine.dataset import default_collate
 from mmengine.dist import master_only
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from PIL import Image
 from torch.distributed.fsdp import FSDPModule
 
+from pixpretrain.models.utils import unwrap_model
 from pixpretrain.models.utils.pictures import model_pictures
 from pixpretrain.registry import HOOKS
 from pixpretrain.utils.errors import ConfigError
-
-
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return model.module if is_model_wrapper(model) else model
 
 
 def _can_draw(model: torch.nn.Module) -> bool:
@@ -73,7 +69,7 @@ class ReconstructionHook(Hook):
         self._sharded = False
 
     def before_train(self, runner) -> None:
-        model = _unwrap(runner.model)
+        model = unwrap_model(runner.model)
         if not _can_draw(model):
             raise ConfigError(
                 f'ReconstructionHook needs a model with a pictures(images) '
@@ -113,7 +109,7 @@ class ReconstructionHook(Hook):
         visualizer at ``step`` (finished iterations, as the loss curves)."""
         if self._sharded:
             return
-        model = _unwrap(runner.model)
+        model = unwrap_model(runner.model)
         dataset = runner.train_dataloader.dataset
         count = min(self.num_images, len(dataset))
         devices = ([torch.cuda.current_device()]

@@ -1,7 +1,7 @@
 """Rebuild zero-shot classifiers from the current weights before evaluating."""
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
+from pixpretrain.models.utils import unwrap_model
 from pixpretrain.registry import HOOKS
 
 
@@ -18,8 +18,7 @@ class ZeroShotHook(Hook):
 
     @staticmethod
     def _prepare(runner, loop) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
+        model = unwrap_model(runner.model)
         for metric in loop.evaluator.metrics:
             if hasattr(metric, 'prepare'):
                 metric.prepare(model)

@@ -6,6 +6,7 @@ from mmengine.evaluator import BaseMetric
 
 from pixpretrain.registry import METRICS
 from pixpretrain.utils.errors import ConfigError
+from ..functional import check_topk
 
 
 @METRICS.register_module()
@@ -24,9 +25,7 @@ class Accuracy(BaseMetric):
     def __init__(self, topk: Union[int, Sequence[int]] = (1, ),
                  collect_device: str = 'cpu', prefix: str = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        self.topk = (topk, ) if isinstance(topk, int) else tuple(topk)
-        if not self.topk or min(self.topk) < 1:
-            raise ConfigError(f'topk must be positive ints, got {topk}')
+        self.topk = check_topk(topk)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:

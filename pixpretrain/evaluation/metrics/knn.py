@@ -7,7 +7,7 @@ from mmengine.evaluator import BaseMetric
 
 from pixpretrain.registry import METRICS
 from pixpretrain.utils.errors import ConfigError
-from ..functional import knn_class_scores
+from ..functional import check_topk, knn_class_scores
 
 
 @METRICS.register_module()
@@ -55,13 +55,10 @@ class KNNAccuracy(BaseMetric):
         if not temperature > 0:
             raise ConfigError(
                 f'KNNAccuracy temperature must be > 0, got {temperature}')
-        if not topk or any(t < 1 for t in topk):
-            raise ConfigError(
-                f'KNNAccuracy topk must hold ints >= 1, got {topk}')
         self.k = k
         self.temperature = temperature
         self.feature_key = feature_key
-        self.topk = tuple(topk)
+        self.topk = check_topk(topk)
         self.num_classes = num_classes
         self._bank: Optional[tuple] = None
 

@@ -4,8 +4,7 @@ Each class becomes the mean of its prompts' text embeddings ("a photo of a
 cat.", "a blurry photo of a cat.", ...), renormalised; an image is assigned
 the class whose embedding is most similar to its own.
 """
-import numbers
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +17,7 @@ from pixpretrain.datasets.prompt_captions import (check_class_names,
 from pixpretrain.datasets.tokenizers import build_tokenizer
 from pixpretrain.registry import METRICS
 from pixpretrain.utils.errors import ConfigError
+from ..functional import check_topk
 
 
 @torch.no_grad()
@@ -76,18 +76,6 @@ def zero_shot_accuracy(image_embeddings: torch.Tensor, labels: torch.Tensor,
     hits = topk_hits(image_embeddings, labels, classifier, topk)  # (N, K)
     return {f'top{k}': 100.0 * hits[:, i].float().mean().item()
             for i, k in enumerate(topk)}
-
-
-def check_topk(topk: Union[int, Sequence[int]]) -> Tuple[int, ...]:
-    """``topk`` as a non-empty tuple of ints >= 1 (an int k as ``(k, )``)."""
-    if isinstance(topk, numbers.Integral):
-        topk = (topk, )
-    if not isinstance(topk, (list, tuple)) or not topk or any(
-            isinstance(k, bool) or not isinstance(k, numbers.Integral)
-            or k < 1 for k in topk):
-        raise ConfigError(f'topk = {topk!r:.40}: must be an int >= 1 or a '
-                          'tuple of them, e.g. topk=(1, 5)')
-    return tuple(int(k) for k in topk)
 
 
 def _check_shapes(image_embeddings: torch.Tensor, labels: torch.Tensor,

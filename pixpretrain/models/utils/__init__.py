@@ -4,7 +4,7 @@ from .checkpointing import (checkpoint_forward, checkpointed,
 from .batch_augments import MixupCutmix, cutmix, cutmix_box, mixup
 from .data_preprocessor import PixelDataPreprocessor
 from .distributed import (concat_all_gather, ema_update_, gather_with_grad,
-                          rank, world_size)
+                          rank, unwrap_model, world_size)
 from .intermediates import (layer_index, resolve_out_indices,
                             run_intermediates)
 from .norm import SplitBatchNorm, norm_layer_factory
@@ -41,6 +41,7 @@ __all__ = [
     'ema_update_',
     'rank',
     'world_size',
+    'unwrap_model',
     'batch_shuffle',
     'batch_unshuffle',
     'SplitBatchNorm',

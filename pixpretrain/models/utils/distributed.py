@@ -12,6 +12,13 @@ from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor, distribute_tensor
 
 
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DDP-style wrapper (mmengine's
+    ``is_model_wrapper``), or ``model`` itself."""
+    from mmengine.model import is_model_wrapper
+    return model.module if is_model_wrapper(model) else model
+
+
 def world_size() -> int:
     """Number of processes, 1 outside a distributed run."""
     if dist.is_available() and dist.is_initialized():

@@ -10,6 +10,28 @@ _PREPROCESS = ("run model.data_preprocessor(dict(inputs=images))['inputs'] "
                'first, or use pixpretrain.apis.extract_features')
 
 
+def check_batch_tensor(images: object, who: str, what: str,
+                       fix: str) -> None:
+    """Refuse anything but a (B, C, H, W) tensor.
+
+    Args:
+        images: What ``who`` was given.
+        who: The receiver, for the message (e.g. 'VisionTransformer').
+        what: What it takes, e.g. 'torch tensor of 0-255 pixels'.
+        fix: How to make a tensor of what was given.
+
+    Raises:
+        ConfigError: A non-tensor, or another rank.
+    """
+    if not isinstance(images, torch.Tensor):
+        raise ConfigError(f'{who} takes a (B, C, H, W) {what}, got '
+                          f'{type(images).__name__}: {fix}')
+    if images.ndim != 4:
+        raise ConfigError(f'{who} takes a (B, C, H, W) batch, got shape '
+                          f'{tuple(images.shape)}: add the batch dimension '
+                          'with images[None], or stack the images')
+
+
 def check_image_batch(images: object, who: str) -> None:
     """Refuse anything but a float (B, C, H, W) tensor.
 
@@ -20,13 +42,7 @@ def check_image_batch(images: object, who: str) -> None:
     Raises:
         ConfigError: A non-tensor, another rank, or integer pixels.
     """
-    if not isinstance(images, torch.Tensor):
-        raise ConfigError(f'{who} takes a (B, C, H, W) torch tensor, got '
-                          f'{type(images).__name__}: {_PREPROCESS}')
-    if images.ndim != 4:
-        raise ConfigError(f'{who} takes a (B, C, H, W) batch, got shape '
-                          f'{tuple(images.shape)}: add the batch dimension '
-                          'with images[None], or stack the images')
+    check_batch_tensor(images, who, 'torch tensor', _PREPROCESS)
     if not images.is_floating_point():
         raise ConfigError(f'{who} takes normalised float images, got '
                           f'{images.dtype} pixels: {_PREPROCESS}')
